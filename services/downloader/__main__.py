@@ -1,0 +1,3 @@
+from services.downloader.app import main
+
+main()

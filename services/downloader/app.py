@@ -1,0 +1,104 @@
+"""Downloader: `fax.notified` -> image from eFax -> object store -> `fax.stored` (or failed)."""
+
+import asyncio
+import logging
+from collections import defaultdict
+
+from faststream import FastStream
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from services.downloader.logic import AlreadyAnnounced, Policy, fetch_and_store
+from services.downloader.settings import DownloaderSettings
+from shared.contracts import (
+    CORRELATION_HEADER,
+    DOWNLOAD_FAILED,
+    FAX_NOTIFIED,
+    FAX_STORED,
+    FaxNotified,
+    FaxStored,
+)
+from shared.efax import EfaxClient, EfaxError
+from shared.kafka import batch_options, header, make_broker, records, run_all
+from shared.storage import FaxStore, make_minio
+
+log = logging.getLogger("faxrelay.downloader")
+
+settings = DownloaderSettings()
+broker = make_broker(settings)
+app = FastStream(broker)
+
+efax = EfaxClient(str(settings.efax_api_base_url), settings.apps, timeout_s=settings.efax_timeout_s)
+store = FaxStore(make_minio(settings), settings.s3_bucket)
+policy = Policy(
+    image_format=settings.downloader_image_format,
+    max_image_bytes=settings.downloader_max_image_bytes,
+    attempts=settings.downloader_attempts,
+    backoff_max_s=settings.downloader_backoff_max_s,
+    store_attempts=settings.downloader_store_attempts,
+)
+downloads = asyncio.Semaphore(settings.downloader_concurrency)
+
+
+@app.on_startup
+async def ensure_bucket() -> None:
+    await asyncio.to_thread(store.ensure_bucket)
+
+
+@app.after_shutdown
+async def close_clients() -> None:
+    await efax.aclose()
+
+
+async def handle(fax: FaxNotified, correlation_id: str | None) -> None:
+    async with downloads:
+        outcome = await fetch_and_store(fax, efax, store, policy)
+    if isinstance(outcome, AlreadyAnnounced):
+        return
+    topic = FAX_STORED if isinstance(outcome, FaxStored) else DOWNLOAD_FAILED
+    await broker.publish(
+        outcome.model_dump_json().encode(),
+        topic,
+        key=str(fax.fax_id).encode(),
+        correlation_id=correlation_id,
+        headers={CORRELATION_HEADER: correlation_id or ""},
+    )
+    if isinstance(outcome, FaxStored):
+        await store.mark_announced(outcome.stored.key)
+        if settings.downloader_delete_after_store:
+            try:
+                await efax.delete_fax(fax.app_id, fax.user_id, fax.fax_id)
+            except EfaxError as error:
+                log.warning("fax %s stored but not deleted on eFax: %s", fax.fax_id, error)
+
+
+async def handle_in_order(items: list[tuple[FaxNotified, str | None]]) -> None:
+    for fax, correlation_id in items:
+        await handle(fax, correlation_id)
+
+
+@broker.subscriber(
+    FAX_NOTIFIED,
+    **batch_options(settings, settings.downloader_group_id, settings.downloader_batch_size),
+)
+async def on_fax_notified(bodies: list[bytes], message: KafkaMessage) -> None:
+    by_fax: dict[str, list[tuple[FaxNotified, str | None]]] = defaultdict(list)
+    for record in records(message):
+        try:
+            fax = FaxNotified.model_validate_json(record.value or b"")
+        except ValidationError:
+            log.error("skipping an unreadable record at offset %s", record.offset)
+            continue
+        by_fax[str(fax.fax_id)].append((fax, header(record, CORRELATION_HEADER)))
+    # Faxes in parallel; the notifications of one fax one after the other.
+    await run_all(handle_in_order(items) for items in by_fax.values())
+
+
+def main() -> None:
+    logging.basicConfig(level=settings.log_level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    asyncio.run(app.run())
+
+
+if __name__ == "__main__":
+    main()

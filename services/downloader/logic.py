@@ -1,0 +1,161 @@
+"""Fetch a fax image from eFax and store it exactly once."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from shared.contracts import (
+    DownloadFailed,
+    DownloadFailure,
+    FaxNotified,
+    FaxStored,
+    StoredObject,
+)
+from shared.efax import EfaxClient, EfaxError, ImageError
+from shared.storage import CONTENT_TYPES, FaxStore, object_key
+
+log = logging.getLogger("faxrelay.downloader")
+
+PERMANENT = {
+    401: DownloadFailure.UNAUTHORIZED,
+    403: DownloadFailure.FORBIDDEN,
+    404: DownloadFailure.GONE,
+    410: DownloadFailure.GONE,
+}
+
+
+@dataclass(frozen=True)
+class Policy:
+    image_format: str = "PDF"
+    max_image_bytes: int = 50 * 1024 * 1024
+    attempts: int = 6
+    backoff_max_s: float = 30.0
+    store_attempts: int = 12
+
+
+@dataclass(frozen=True)
+class AlreadyAnnounced:
+    key: str
+
+
+Outcome = FaxStored | DownloadFailed | AlreadyAnnounced
+
+
+def _is_retryable(error: BaseException) -> bool:
+    return isinstance(error, EfaxError) and error.retryable
+
+
+class _WaitRetryAfter:
+    """Retry-After when eFax names one, else exponential backoff with jitter."""
+
+    def __init__(self, backoff_max_s: float) -> None:
+        self.fallback = wait_exponential_jitter(initial=0.2, max=backoff_max_s)
+        self.cap = backoff_max_s
+
+    def __call__(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, EfaxError) and error.retry_after is not None:
+            return min(error.retry_after, self.cap)
+        return float(self.fallback(state))
+
+
+def stored_metadata(fax: FaxNotified, sha256: str) -> dict[str, str]:
+    return {
+        "fax-id": str(fax.fax_id),
+        "user-id": str(fax.user_id),
+        "app-id": str(fax.app_id),
+        "sending-fax-number": fax.sending_fax_number,
+        "receiving-fax-number": fax.receiving_fax_number,
+        "pages": "" if fax.pages is None else str(fax.pages),
+        "completed-at": fax.completed_at.isoformat(),
+        "sha256": sha256,
+    }
+
+
+async def fetch_and_store(
+    fax: FaxNotified, efax: EfaxClient, store: FaxStore, policy: Policy
+) -> Outcome:
+    """Store the fax's image once; the caller publishes the outcome, then marks it announced."""
+    key = object_key(fax, policy.image_format)
+    existing = await _with_store_retries(policy, store.find, key)
+    if existing is not None:
+        if existing.announced:
+            return AlreadyAnnounced(key)
+        return FaxStored(fax=fax, stored=existing.stored)
+    if not efax.knows(fax.app_id):
+        return _failed(fax, DownloadFailure.UNKNOWN_APP, "no API key for this app", 1)
+    attempts = 0
+    try:
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(_is_retryable),
+            stop=stop_after_attempt(policy.attempts),
+            wait=_WaitRetryAfter(policy.backoff_max_s),
+            reraise=True,
+        ):
+            with attempt:
+                attempts += 1
+                image = await efax.get_image(
+                    fax.app_id,
+                    fax.user_id,
+                    fax.fax_id,
+                    policy.image_format,
+                    policy.max_image_bytes,
+                )
+    except EfaxError as error:
+        reason = PERMANENT.get(error.status or 0, DownloadFailure.RETRIES_EXHAUSTED)
+        return _failed(fax, reason, str(error), attempts)
+    except ImageError as error:
+        await _let_polling_find_it_again(efax, fax)
+        return _failed(fax, DownloadFailure(error.reason), str(error), attempts)
+    data = image.data
+    sha256 = hashlib.sha256(data).hexdigest()
+    content_type = CONTENT_TYPES[policy.image_format]
+    await _with_store_retries(
+        policy,
+        store.put,
+        key,
+        data,
+        content_type,
+        stored_metadata(fax, sha256),
+    )
+    stored = StoredObject(
+        bucket=store.bucket, key=key, size=len(data), sha256=sha256, content_type=content_type
+    )
+    return FaxStored(fax=fax, stored=stored)
+
+
+async def _let_polling_find_it_again(efax: EfaxClient, fax: FaxNotified) -> None:
+    """The download set image_downloaded; set it back so the poller finds this fax again."""
+    try:
+        await efax.set_image_downloaded(fax.app_id, fax.user_id, fax.fax_id, False)
+    except EfaxError as error:
+        log.warning("could not reset image_downloaded of fax %s: %s", fax.fax_id, error)
+
+
+async def _with_store_retries(policy: Policy, call: Any, *args: Any, **kwargs: Any) -> Any:
+    """The store being down is never the fax's fault: retry, then give up to redelivery."""
+    async for attempt in AsyncRetrying(
+        stop=stop_after_attempt(policy.store_attempts),
+        wait=wait_exponential_jitter(initial=0.2, max=policy.backoff_max_s),
+        reraise=True,
+    ):
+        with attempt:
+            return await call(*args, **kwargs)
+    raise AssertionError("unreachable")
+
+
+def _failed(
+    fax: FaxNotified, reason: DownloadFailure, detail: str, attempts: int
+) -> DownloadFailed:
+    return DownloadFailed(fax=fax, reason=reason, detail=detail[:500], attempts=max(1, attempts))

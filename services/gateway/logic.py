@@ -1,0 +1,105 @@
+"""What the gateway decides about a request, as plain functions."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.contracts import WebhookReceived
+
+JSON_TYPES = ("application/json", "text/json")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    status: int
+    code: str
+    message: str
+
+    def body(self) -> bytes:
+        return json.dumps({"status": "ERROR", "error": self.code, "message": self.message}).encode()
+
+
+NOT_FOUND = Refusal(404, "not_found", "no such endpoint")
+WRONG_METHOD = Refusal(405, "method_not_allowed", "webhooks are delivered with POST")
+WRONG_TYPE = Refusal(415, "unsupported_media_type", "the body must be application/json")
+TOO_LARGE = Refusal(413, "payload_too_large", "the body is over the size limit")
+EMPTY = Refusal(400, "empty_body", "the body is empty")
+UNAVAILABLE = Refusal(503, "unavailable", "the delivery could not be recorded; retry later")
+ACCEPTED = json.dumps({"status": "SUCCESS"}).encode()
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def refuse_request(
+    method: str, content_type: str, content_length: str | None, max_body_bytes: int
+) -> Refusal | None:
+    """The refusal a webhook request gets before its body is read, if any."""
+    if method != "POST":
+        return WRONG_METHOD
+    if content_type.split(";", 1)[0].strip().lower() not in JSON_TYPES:
+        return WRONG_TYPE
+    if content_length is not None:
+        try:
+            length = int(content_length)
+        except ValueError:
+            return Refusal(400, "bad_content_length", "Content-Length is not a number")
+        if length > max_body_bytes:
+            return TOO_LARGE
+    return None
+
+
+async def read_body(receive: Callable[[], Awaitable[dict[str, object]]], limit: int) -> bytes:
+    """Read an ASGI request body, stopping as soon as it passes `limit`."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionError("client went away")
+        chunk = message.get("body", b"")
+        assert isinstance(chunk, bytes)
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def partition_key(body: bytes) -> bytes | None:
+    """The fax id when the body names one, so every event of a fax shares a partition.
+
+    Best effort on unverified input: anything odd gets no key (a random partition).
+    """
+    try:
+        value = json.loads(body).get("fax_id")
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    if isinstance(value, str) and 0 < len(value) <= 64:
+        return value.encode()
+    return None
+
+
+def new_delivery(
+    body: bytes,
+    path: str,
+    client_addr: str,
+    content_type: str,
+    signature: str | None,
+    received_at: datetime,
+) -> WebhookReceived:
+    return WebhookReceived(
+        delivery_id=uuid.uuid4().hex,
+        received_at=received_at,
+        path=path,
+        client_addr=client_addr[:100],
+        content_type=content_type[:200],
+        signature=signature[:200] if signature is not None else None,
+        body=body,
+    )

@@ -1,0 +1,18 @@
+from pathlib import Path
+
+from pydantic import Field
+
+from shared.settings import ServiceSettings
+
+
+class GatewaySettings(ServiceSettings):
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(default=8443, ge=0, le=65535)
+    gateway_webhook_paths: list[str] = Field(default_factory=lambda: ["/webhooks/efax"])
+    gateway_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    gateway_publish_timeout_s: float = Field(default=5.0, gt=0)
+    gateway_tls_certfile: Path | None = None
+    gateway_tls_keyfile: Path | None = None
+    gateway_trust_forwarded_for: bool = Field(
+        default=False, description="Take the client address from X-Forwarded-For (behind a proxy)."
+    )

@@ -1,0 +1,3 @@
+from services.poller.app import main
+
+main()

@@ -1,0 +1,92 @@
+"""Router: `fax.stored` -> one CloudEvent per destination (the user's topic and rule topics)."""
+
+import asyncio
+import logging
+from datetime import timedelta
+from functools import partial
+
+from faststream import FastStream
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from services.router.logic import (
+    Rules,
+    check_topic_template,
+    destinations,
+    fax_received_event,
+    load_rules,
+)
+from services.router.settings import RouterSettings
+from shared.contracts import CORRELATION_HEADER, FAX_STORED, FaxStored, now_utc
+from shared.kafka import KafkaAdmin, batch_options, header, make_broker, records, run_all
+from shared.storage import FaxStore, make_minio
+
+log = logging.getLogger("faxrelay.router")
+
+settings = RouterSettings()
+template = check_topic_template(settings.router_user_topic_template)
+rules = load_rules(settings.router_rules_file) if settings.router_rules_file else Rules()
+broker = make_broker(settings)
+app = FastStream(broker)
+store = FaxStore(make_minio(settings), settings.s3_bucket)
+expiry = timedelta(seconds=settings.router_presign_expiry_s)
+known_topics: set[str] = set()
+
+
+async def ensure_topics(topics: list[str]) -> None:
+    missing = [t for t in topics if t not in known_topics]
+    if missing:
+        admin = KafkaAdmin(settings.kafka_bootstrap_servers)
+        try:
+            await asyncio.to_thread(
+                partial(
+                    admin.ensure_topics,
+                    missing,
+                    settings.router_user_topic_partitions,
+                    settings.kafka_replication_factor,
+                )
+            )
+        finally:
+            admin.close()
+        known_topics.update(missing)
+
+
+async def route(fax: FaxStored, correlation_id: str | None) -> None:
+    topics = destinations(fax, rules, template)
+    await ensure_topics(topics)
+    presign = store.presigned_url if expiry.total_seconds() > 0 else None
+    event = fax_received_event(
+        fax, settings.router_event_source, correlation_id, presign, expiry, now_utc()
+    )
+    headers = {k: v.decode() for k, v in event.headers.items()}
+    if correlation_id:
+        headers[CORRELATION_HEADER] = correlation_id
+    await run_all(
+        broker.publish(event.value, topic, key=str(fax.fax.user_id).encode(), headers=headers)
+        for topic in topics
+    )
+
+
+@broker.subscriber(
+    FAX_STORED, **batch_options(settings, settings.router_group_id, settings.router_batch_size)
+)
+async def on_fax_stored(bodies: list[bytes], message: KafkaMessage) -> None:
+    work = []
+    for record in records(message):
+        try:
+            fax = FaxStored.model_validate_json(record.value or b"")
+        except ValidationError:
+            log.error("skipping an unreadable record at offset %s", record.offset)
+            continue
+        work.append(route(fax, header(record, CORRELATION_HEADER)))
+    await run_all(work)
+
+
+def main() -> None:
+    logging.basicConfig(level=settings.log_level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    asyncio.run(app.run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from services.verifier.app import main
+
+main()

@@ -1,0 +1,55 @@
+"""Verifier: `fax.webhook.received` -> `fax.notified`, or a reasoned rejection kept for audit."""
+
+import asyncio
+
+from faststream import FastStream
+from faststream.kafka.annotations import KafkaMessage
+
+from services.verifier.logic import DuplicateWindow, decide
+from services.verifier.settings import VerifierSettings
+from shared.contracts import CORRELATION_HEADER, WEBHOOK_RECEIVED
+from shared.kafka import batch_options, header, make_broker, records, run_all
+
+settings = VerifierSettings()
+broker = make_broker(settings)
+app = FastStream(broker)
+
+secrets_by_app = {
+    str(a.app_id): [s.get_secret_value().encode() for s in a.hmac_secrets] for a in settings.apps
+}
+window = DuplicateWindow(
+    settings.verifier_duplicate_window_s, settings.verifier_duplicate_window_size
+)
+api_base = str(settings.efax_api_base_url)
+
+
+@broker.subscriber(
+    WEBHOOK_RECEIVED,
+    **batch_options(settings, settings.verifier_group_id, settings.verifier_batch_size),
+)
+async def on_webhook_received(bodies: list[bytes], message: KafkaMessage) -> None:
+    in_batch: set[str] = set()
+    batch = records(message)
+    outcomes = [decide(r.value or b"", secrets_by_app, api_base, window, in_batch) for r in batch]
+    await run_all(
+        (
+            broker.publish(
+                outcome.message.model_dump_json().encode(),
+                outcome.topic,
+                key=outcome.key.encode() if outcome.key else None,
+                correlation_id=header(record, CORRELATION_HEADER),
+                headers={CORRELATION_HEADER: header(record, CORRELATION_HEADER) or ""},
+            )
+            for outcome, record in zip(outcomes, batch, strict=True)
+        )
+    )
+    for outcome in outcomes:
+        window.remember(*outcome.remember)
+
+
+def main() -> None:
+    asyncio.run(app.run())
+
+
+if __name__ == "__main__":
+    main()

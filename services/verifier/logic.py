@@ -1,0 +1,243 @@
+"""What makes a delivery trustworthy: signature, schema, origin and novelty."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from pydantic import BaseModel, ValidationError
+
+from shared.contracts import (
+    FAX_NOTIFIED,
+    OUTBOUND_NOTIFIED,
+    PING_RECEIVED,
+    WEBHOOK_REJECTED,
+    FaxNotified,
+    InboundNotification,
+    PingNotification,
+    PingReceived,
+    RejectReason,
+    Source,
+    WebhookReceived,
+    WebhookRejected,
+    now_utc,
+)
+
+MAX_JSON_DEPTH = 8
+
+
+class VerificationError(Exception):
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """An OUTBOUND notification: valid, but not a fax to download."""
+
+    notification: InboundNotification
+
+
+Verified = FaxNotified | PingReceived | Outbound
+
+
+def signature_matches(body: bytes, signature: str | None, secrets: Sequence[bytes]) -> bool:
+    """Hex HMAC-SHA256 of the raw body, case-insensitive, constant time, any current secret."""
+    if not signature:
+        return False
+    given = signature.strip().lower().encode("ascii", "replace")
+    matched = False
+    for secret in secrets:
+        expected = hmac.new(secret, body, hashlib.sha256).hexdigest().encode()
+        matched |= hmac.compare_digest(expected, given)
+    return matched
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    if level > MAX_JSON_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise VerificationError(RejectReason.MALFORMED_JSON, f"body is not JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise VerificationError(RejectReason.MALFORMED_JSON, "body is not a JSON object")
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise VerificationError(RejectReason.INVALID_PAYLOAD, "body is nested too deeply")
+    return value
+
+
+def resource_url_problem(url: str, api_base: str, fax_id: UUID) -> str | None:
+    """Why `url` is not `https://<api host>/faxes/<fax_id>/image`, or None if it is."""
+    try:
+        given, base = urlsplit(url), urlsplit(api_base)
+        given_port, base_port = given.port, base.port
+    except ValueError:
+        return "resource_url cannot be parsed"
+    if given.scheme != base.scheme:
+        return f"resource_url scheme is {given.scheme!r}, expected {base.scheme!r}"
+    if given.username is not None or given.password is not None or "@" in given.netloc:
+        return "resource_url carries user info"
+    if (given.hostname or "").lower() != (base.hostname or "").lower():
+        return "resource_url is not on the API host"
+    if given_port != base_port:
+        return "resource_url names another port"
+    expected_path = f"{base.path.rstrip('/')}/faxes/{fax_id}/image"
+    if given.path != expected_path or given.query or given.fragment:
+        return "resource_url does not point at this fax's image"
+    return None
+
+
+def _errors(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()[:5]
+    )
+
+
+def verify(
+    delivery: WebhookReceived, secrets_by_app: Mapping[str, Sequence[bytes]], api_base: str
+) -> Verified:
+    """The verified event a delivery stands for, or VerificationError with the reason."""
+    payload = parse_json_object(delivery.body)
+    app_id = payload.get("app_id")
+    if not isinstance(app_id, str) or app_id.lower() not in secrets_by_app:
+        raise VerificationError(RejectReason.UNKNOWN_APP, "app_id is not one this relay serves")
+    if delivery.signature is None:
+        raise VerificationError(RejectReason.MISSING_SIGNATURE, "no X-HMAC-Signature header")
+    if not signature_matches(delivery.body, delivery.signature, secrets_by_app[app_id.lower()]):
+        raise VerificationError(RejectReason.BAD_SIGNATURE, "X-HMAC-Signature does not match")
+    try:
+        if payload.get("event_type") == "PING":
+            ping = PingNotification.model_validate(payload)
+            return PingReceived(
+                app_id=ping.app_id,
+                notification_id=ping.notification_id,
+                notification_config_id=ping.notification_config_id,
+                delivery_id=delivery.delivery_id,
+                received_at=delivery.received_at,
+            )
+        notification = InboundNotification.model_validate(payload)
+    except ValidationError as error:
+        raise VerificationError(RejectReason.INVALID_PAYLOAD, _errors(error)) from None
+    problem = resource_url_problem(notification.resource_url, api_base, notification.fax_id)
+    if problem:
+        raise VerificationError(RejectReason.FOREIGN_RESOURCE_URL, problem)
+    if notification.direction == "OUTBOUND":
+        return Outbound(notification)
+    return FaxNotified(
+        fax_id=notification.fax_id,
+        app_id=notification.app_id,
+        user_id=notification.user_id,
+        source=Source.WEBHOOK,
+        notification_id=notification.notification_id,
+        completed_at=notification.completed_timestamp,
+        completed_timestamp=str(payload.get("completed_timestamp", ""))[:64],
+        pages=notification.pages,
+        duration=notification.duration,
+        sending_fax_number=notification.sending_fax_number,
+        receiving_fax_number=notification.receiving_fax_number,
+        originating_fax_tsid=notification.originating_fax_tsid,
+        delivery_id=delivery.delivery_id,
+    )
+
+
+class DuplicateWindow:
+    """Keys seen within the last `seconds`, at most `size` of them (oldest forgotten first)."""
+
+    def __init__(self, seconds: float, size: int) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def seen(self, *keys: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        for key in keys:
+            at = self._seen.get(key)
+            if at is not None and now - at < self.seconds:
+                return True
+        return False
+
+    def remember(self, *keys: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        for key in keys:
+            self._seen[key] = now
+            self._seen.move_to_end(key)
+        while len(self._seen) > self.size:
+            self._seen.popitem(last=False)
+
+
+def duplicate_keys(verified: Verified) -> tuple[str, ...]:
+    if isinstance(verified, FaxNotified):
+        keys = [f"fax:{verified.fax_id}"]
+        if verified.notification_id:
+            keys.append(f"notification:{verified.notification_id}")
+        return tuple(keys)
+    if isinstance(verified, PingReceived):
+        return (f"notification:{verified.notification_id}",)
+    return (f"outbound:{verified.notification.notification_id}",)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Where one delivery goes, and which keys to remember once it is there."""
+
+    topic: str
+    message: BaseModel
+    key: str | None
+    remember: tuple[str, ...] = ()
+
+
+def decide(
+    raw: bytes,
+    secrets_by_app: Mapping[str, Sequence[bytes]],
+    api_base: str,
+    window: DuplicateWindow,
+    in_batch: set[str],
+) -> Outcome:
+    """The outcome of one record of `fax.webhook.received`; never raises on bad input."""
+    try:
+        delivery = WebhookReceived.model_validate_json(raw)
+    except ValidationError as error:
+        delivery = WebhookReceived(
+            delivery_id="unreadable", received_at=now_utc(), path="", body=raw[:65536]
+        )
+        return _rejected(
+            delivery, RejectReason.INVALID_PAYLOAD, f"not a delivery: {_errors(error)}"
+        )
+    try:
+        verified = verify(delivery, secrets_by_app, api_base)
+    except VerificationError as error:
+        return _rejected(delivery, error.reason, error.detail)
+    keys = duplicate_keys(verified)
+    if window.seen(*keys) or in_batch.intersection(keys):
+        return _rejected(delivery, RejectReason.DUPLICATE, f"already seen: {keys[0]}")
+    in_batch.update(keys)
+    if isinstance(verified, FaxNotified):
+        return Outcome(FAX_NOTIFIED, verified, str(verified.fax_id), keys)
+    if isinstance(verified, PingReceived):
+        return Outcome(PING_RECEIVED, verified, verified.notification_id, keys)
+    notice = verified.notification
+    return Outcome(OUTBOUND_NOTIFIED, notice, str(notice.fax_id), keys)
+
+
+def _rejected(delivery: WebhookReceived, reason: RejectReason, detail: str) -> Outcome:
+    rejection = WebhookRejected(reason=reason, detail=detail[:500], delivery=delivery)
+    return Outcome(WEBHOOK_REJECTED, rejection, delivery.delivery_id)

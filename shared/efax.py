@@ -1,0 +1,284 @@
+"""Client of the eFax Enterprise API: tokens, the received list, images, metadata.
+
+One bearer token per App ID, shared by every call of the process and refreshed by a single caller
+(asking for a new token may end the previous one). A 401 refreshes once and repeats the call once.
+Errors never carry the API key or the token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import httpx
+from pydantic import BaseModel, NonNegativeInt, ValidationError, field_validator
+
+from shared.contracts import parse_efax_timestamp
+from shared.settings import EfaxApp
+
+# 401 too: another process may have ended our token by asking for its own.
+RETRYABLE_STATUSES = frozenset({401, 408, 425, 429, 500, 502, 503, 504})
+PAGE_LIMIT = 100
+SIGNATURES = {"PDF": (b"%PDF-",), "TIFF": (b"II*\x00", b"MM\x00*")}
+
+
+class EfaxError(Exception):
+    """A failed eFax call. `status` is None for network failures."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return self.status is None or self.status in RETRYABLE_STATUSES
+
+
+class ImageError(Exception):
+    """The image eFax sent is not usable: undecodable, wrong type or too large."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ReceivedFax(BaseModel):
+    """One entry of `GET /faxes/received`, parsed leniently; original strings are kept."""
+
+    fax_id: UUID
+    pages: NonNegativeInt | None = None
+    duration: NonNegativeInt | None = None
+    size: NonNegativeInt | None = None
+    image_downloaded: bool = False
+    completed_timestamp: str
+    originating_fax_number: str = ""
+    destination_fax_number: str = ""
+    originating_fax_tsid: str = ""
+
+    @field_validator("completed_timestamp")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        parse_efax_timestamp(value)
+        return value
+
+    @property
+    def completed_at(self) -> datetime:
+        parsed = parse_efax_timestamp(self.completed_timestamp)
+        assert isinstance(parsed, datetime)
+        return parsed.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class ReceivedPage:
+    faxes: list[ReceivedFax]
+    skipped: int  # entries that could not be parsed
+
+
+@dataclass(frozen=True)
+class FaxImage:
+    file_name: str
+    data: bytes
+
+
+def decode_image(encoded: object, image_format: str, max_bytes: int) -> bytes:
+    """Strict base64, a size cap checked before decoding, and the bytes must be what they claim."""
+    if not isinstance(encoded, str) or not encoded:
+        raise ImageError("undecodable_image", "image is missing or not a string")
+    if len(encoded) * 3 // 4 > max_bytes:
+        raise ImageError("too_large", f"image exceeds the cap of {max_bytes} bytes")
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise ImageError("undecodable_image", f"image is not valid base64: {error}") from None
+    if not data.startswith(SIGNATURES[image_format]):
+        raise ImageError("wrong_image_type", f"image is not a {image_format} document")
+    return data
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(body, dict) and isinstance(body.get("errors"), list) and body["errors"]:
+        first = body["errors"][0]
+        if isinstance(first, dict):
+            return str(first.get("developer_message") or first.get("error_code"))[:200]
+    if isinstance(body, dict) and "message" in body:
+        return str(body["message"])[:200]
+    return str(body)[:200]
+
+
+class _Token:
+    def __init__(self, value: str, expires_at: float) -> None:
+        self.value = value
+        self.expires_at = expires_at
+
+
+class EfaxClient:
+    """Talks to one eFax API base for several App IDs."""
+
+    def __init__(
+        self,
+        base_url: str,
+        apps: list[EfaxApp],
+        *,
+        timeout_s: float = 30.0,
+        refresh_margin_s: float = 60.0,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._apps = {app.app_id: app for app in apps}
+        self._http = http or httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout_s,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+        )
+        self._refresh_margin_s = refresh_margin_s
+        self._tokens: dict[UUID, _Token] = {}
+        self._locks: dict[UUID, asyncio.Lock] = {}
+        self.tokens_issued = 0
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def knows(self, app_id: UUID) -> bool:
+        app = self._apps.get(app_id)
+        return app is not None and app.api_key is not None
+
+    async def token(self, app_id: UUID, *, replacing: str | None = None) -> str:
+        """The current token, fetched by one caller at a time per App ID."""
+        lock = self._locks.setdefault(app_id, asyncio.Lock())
+        async with lock:
+            current = self._tokens.get(app_id)
+            fresh = current is not None and current.expires_at > time.monotonic()
+            if current is not None and fresh and current.value != replacing:
+                return current.value
+            self._tokens[app_id] = await self._fetch_token(app_id)
+            return self._tokens[app_id].value
+
+    async def _fetch_token(self, app_id: UUID) -> _Token:
+        app = self._apps.get(app_id)
+        if app is None or app.api_key is None:
+            raise EfaxError(f"no API key configured for app {app_id}", status=401)
+        try:
+            response = await self._http.post(
+                "/tokens",
+                auth=(str(app_id), app.api_key.get_secret_value()),
+                data={"grant_type": "client_credentials"},
+            )
+        except httpx.HTTPError as error:
+            raise EfaxError(f"token request failed: {type(error).__name__}") from None
+        if response.status_code != 200:
+            raise EfaxError(
+                f"token request answered {response.status_code}: {_error_message(response)}",
+                status=response.status_code,
+                retry_after=_retry_after(response),
+            )
+        body = response.json()
+        lifetime = float(body.get("expires_in", 3600))
+        self.tokens_issued += 1
+        margin = min(self._refresh_margin_s, lifetime / 2)
+        return _Token(str(body["access_token"]), time.monotonic() + lifetime - margin)
+
+    async def _call(
+        self, method: str, path: str, app_id: UUID, user_id: UUID, **kwargs: Any
+    ) -> httpx.Response:
+        token = await self.token(app_id)
+        for attempt in (1, 2):
+            headers = {"Authorization": f"Bearer {token}", "user-id": str(user_id)}
+            headers.update(kwargs.pop("headers", {}))
+            try:
+                response = await self._http.request(method, path, headers=headers, **kwargs)
+            except httpx.HTTPError as error:
+                raise EfaxError(f"{method} {path} failed: {type(error).__name__}") from None
+            if response.status_code == 401 and attempt == 1:
+                token = await self.token(app_id, replacing=token)
+                kwargs["headers"] = {}
+                continue
+            if response.status_code >= 400:
+                raise EfaxError(
+                    f"{method} {path} answered {response.status_code}: {_error_message(response)}",
+                    status=response.status_code,
+                    retry_after=_retry_after(response),
+                )
+            return response
+        raise AssertionError("unreachable")
+
+    async def list_received(
+        self,
+        app_id: UUID,
+        user_id: UUID,
+        *,
+        since: datetime | None = None,
+        offset: int = 0,
+        limit: int = PAGE_LIMIT,
+    ) -> ReceivedPage:
+        params = {"image_downloaded": "false"}
+        if since is not None:
+            params["min_completed_timestamp"] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+        response = await self._call(
+            "GET",
+            "/faxes/received",
+            app_id,
+            user_id,
+            params=params,
+            headers={"pagination-offset": str(offset), "pagination-limit": str(limit)},
+        )
+        entries = response.json().get("faxes") or []
+        faxes: list[ReceivedFax] = []
+        for entry in entries:
+            try:
+                faxes.append(ReceivedFax.model_validate(entry))
+            except ValidationError:
+                continue
+        return ReceivedPage(faxes=faxes, skipped=len(entries) - len(faxes))
+
+    async def get_image(
+        self, app_id: UUID, user_id: UUID, fax_id: UUID, image_format: str, max_bytes: int
+    ) -> FaxImage:
+        response = await self._call(
+            "GET",
+            f"/faxes/{fax_id}/image",
+            app_id,
+            user_id,
+            params={"desired_format": image_format},
+        )
+        try:
+            body = response.json()
+        except ValueError:
+            raise ImageError("undecodable_image", "image answer is not JSON") from None
+        if not isinstance(body, dict):
+            raise ImageError("undecodable_image", "image answer is not an object")
+        data = decode_image(body.get("image"), image_format, max_bytes)
+        return FaxImage(file_name=str(body.get("file_name") or ""), data=data)
+
+    async def set_image_downloaded(
+        self, app_id: UUID, user_id: UUID, fax_id: UUID, value: bool
+    ) -> None:
+        await self._call(
+            "PATCH",
+            f"/faxes/{fax_id}/metadata",
+            app_id,
+            user_id,
+            json={"image_downloaded": value},
+        )
+
+    async def delete_fax(self, app_id: UUID, user_id: UUID, fax_id: UUID) -> None:
+        await self._call("DELETE", f"/faxes/{fax_id}", app_id, user_id)

@@ -1,0 +1,114 @@
+"""The object store (any S3 endpoint) through the minio SDK, in the shape the pipeline needs."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from dataclasses import dataclass
+from datetime import timedelta
+
+from minio import Minio
+from minio.commonconfig import Tags
+from minio.error import S3Error
+
+from shared.contracts import FaxNotified, StoredObject
+from shared.settings import StorageSettings
+
+ANNOUNCED_TAG = "announced"
+
+CONTENT_TYPES = {"PDF": "application/pdf", "TIFF": "image/tiff"}
+EXTENSIONS = {"PDF": "pdf", "TIFF": "tif"}
+
+
+def object_key(fax: FaxNotified, image_format: str) -> str:
+    """Deterministic: the same fax always lands on the same key, whoever announced it."""
+    day = fax.completed_at.strftime("%Y/%m/%d")
+    return f"{fax.user_id}/{day}/{fax.fax_id}.{EXTENSIONS[image_format]}"
+
+
+@dataclass(frozen=True)
+class ExistingObject:
+    stored: StoredObject
+    announced: bool
+
+
+def make_minio(settings: StorageSettings) -> Minio:
+    return Minio(
+        settings.s3_endpoint,
+        access_key=settings.s3_access_key.get_secret_value(),
+        secret_key=settings.s3_secret_key.get_secret_value(),
+        secure=settings.s3_secure,
+        region=settings.s3_region,
+    )
+
+
+class FaxStore:
+    """Fax images in one bucket. Blocking SDK calls run in worker threads."""
+
+    def __init__(self, client: Minio, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+
+    def ensure_bucket(self) -> None:
+        if not self.client.bucket_exists(self.bucket):
+            try:
+                self.client.make_bucket(self.bucket)
+            except S3Error as error:
+                if error.code not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                    raise
+
+    async def find(self, key: str) -> ExistingObject | None:
+        return await asyncio.to_thread(self._find, key)
+
+    def _find(self, key: str) -> ExistingObject | None:
+        try:
+            stat = self.client.stat_object(self.bucket, key)
+        except S3Error as error:
+            if error.code in {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}:
+                return None
+            raise
+        metadata = {k.lower(): v for k, v in (stat.metadata or {}).items()}
+        tags: dict[str, str] = dict(self.client.get_object_tags(self.bucket, key) or {})
+        stored = StoredObject(
+            bucket=self.bucket,
+            key=key,
+            size=stat.size or 0,
+            sha256=metadata.get("x-amz-meta-sha256", ""),
+            content_type=stat.content_type or "application/octet-stream",
+        )
+        return ExistingObject(stored=stored, announced=tags.get(ANNOUNCED_TAG) == "true")
+
+    async def put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> None:
+        await asyncio.to_thread(
+            self.client.put_object,
+            self.bucket,
+            key,
+            io.BytesIO(data),
+            len(data),
+            content_type=content_type,
+            metadata=metadata,  # type: ignore[arg-type]
+        )
+
+    async def mark_announced(self, key: str) -> None:
+        tags: Tags = Tags.new_object_tags()
+        tags[ANNOUNCED_TAG] = "true"
+        await asyncio.to_thread(self.client.set_object_tags, self.bucket, key, tags)
+
+    def presigned_url(self, key: str, expires: timedelta) -> str:
+        return str(self.client.presigned_get_object(self.bucket, key, expires=expires))
+
+    def read(self, key: str) -> bytes:
+        response = self.client.get_object(self.bucket, key)
+        try:
+            return bytes(response.read())
+        finally:
+            response.close()
+            response.release_conn()
+
+    async def read_or_none(self, key: str) -> bytes | None:
+        try:
+            return await asyncio.to_thread(self.read, key)
+        except S3Error as error:
+            if error.code in {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}:
+                return None
+            raise

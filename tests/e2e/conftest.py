@@ -1,0 +1,159 @@
+"""The real local stack for end-to-end tests: Tansu + SeaweedFS as processes, the eFax sandbox
+over real HTTP, and the five services as separate processes, once per test session.
+
+Tests isolate themselves by user: each takes fresh users from `users`, so each user's topic holds
+only that test's faxes. Only the users in `polled_users` are polled; the others see webhooks only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from faxrelay.localstack import SERVICES, LocalStack, free_ports, wait_for_port
+from sandbox import AppConfig, RunningSandbox, SandboxSettings, run_in_thread
+
+USERS = 40
+POLLED = 4
+BUCKET = "faxes-e2e"
+
+
+@dataclass
+class Account:
+    app_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    api_key: str = "e2e-api-key-" + uuid.uuid4().hex
+    hmac_secret: str = "e2e-hmac-secret-" + uuid.uuid4().hex
+    user_ids: list[str] = field(default_factory=lambda: [str(uuid.uuid4()) for _ in range(USERS)])
+
+
+@dataclass
+class System:
+    stack: LocalStack
+    sandbox: RunningSandbox
+    account: Account
+    gateway_url: str
+    env: dict[str, str]
+    bucket: str = BUCKET
+    _next_user: int = POLLED
+
+    def take_users(self, n: int) -> list[str]:
+        """Fresh webhook-only users, never used by another test."""
+        users = self.account.user_ids[self._next_user : self._next_user + n]
+        assert len(users) == n, "the session ran out of users: raise USERS"
+        self._next_user += n
+        return users
+
+    @property
+    def polled_users(self) -> list[str]:
+        return self.account.user_ids[:POLLED]
+
+    def restart_service(self, name: str, sig: int = 15) -> None:
+        self.stack.stop_process(name, sig=sig)
+        self.stack.start_service(name, self.env)
+
+
+def wait_until(check: Callable[[], bool], timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s: {message}")
+        time.sleep(0.2)
+
+
+def read_topic(bootstrap: str, topic: str, *, at_least: int, timeout: float) -> list[object]:
+    """Every record of `topic` from the beginning, waiting until there are `at_least`, then a
+    little longer so that extra (duplicate) records would be seen too."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        deadline = time.monotonic() + timeout
+        partitions: set[int] | None = None
+        while not partitions:
+            partitions = consumer.partitions_for_topic(topic)
+            if time.monotonic() > deadline:
+                return []
+            if not partitions:
+                time.sleep(0.3)
+        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        consumer.seek_to_beginning()
+        found: list[object] = []
+        settle_until: float | None = None
+        while True:
+            for batch in consumer.poll(timeout_ms=300).values():
+                found.extend(batch)
+            now = time.monotonic()
+            if len(found) >= at_least and settle_until is None:
+                settle_until = now + 2.0
+            if (settle_until is not None and now > settle_until) or now > deadline:
+                return found
+    finally:
+        consumer.close()
+
+
+def service_env(stack: LocalStack, sandbox_url: str, account: Account, gateway_port: int) -> dict:
+    apps = [
+        {
+            "app_id": account.app_id,
+            "api_key": account.api_key,
+            "hmac_secrets": [account.hmac_secret],
+            "user_ids": account.user_ids[:POLLED],
+        }
+    ]
+    return {
+        "FAXRELAY_APPS": json.dumps(apps),
+        "FAXRELAY_EFAX_API_BASE_URL": sandbox_url,
+        "FAXRELAY_GATEWAY_PORT": str(gateway_port),
+        "FAXRELAY_S3_BUCKET": BUCKET,
+        "FAXRELAY_KAFKA_SESSION_TIMEOUT_MS": "3000",
+        "FAXRELAY_POLLER_INTERVAL_S": "2",
+        "FAXRELAY_POLLER_RECENTLY_ANNOUNCED_S": "20",
+        "FAXRELAY_DOWNLOADER_BACKOFF_MAX_S": "2",
+        "FAXRELAY_LOG_LEVEL": "INFO",
+    }
+
+
+@pytest.fixture(scope="session")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    data_dir: Path = tmp_path_factory.mktemp("stack")
+    stack = LocalStack(data_dir, persistent=False)
+    account = Account()
+    (gateway_port,) = free_ports(1)
+    settings = SandboxSettings(
+        port=0,
+        apps=[
+            AppConfig(
+                app_id=account.app_id,
+                api_key=account.api_key,
+                hmac_secret=account.hmac_secret,
+                webhook_url=f"http://127.0.0.1:{gateway_port}/webhooks/efax",
+                user_ids=account.user_ids,
+            )
+        ],
+        time_scale=0.002,
+        page_kb=20,
+    )
+    try:
+        stack.start()
+        stack.ensure_topics(partitions=3)
+        with run_in_thread(settings) as sandbox:
+            env = service_env(stack, sandbox.base_url, account, gateway_port)
+            for name in SERVICES:
+                stack.start_service(name, env)
+            wait_for_port(gateway_port, 30, stack.processes["gateway"])
+            try:
+                yield System(stack, sandbox, account, f"http://127.0.0.1:{gateway_port}", env)
+            finally:
+                stack.stop()  # the services first, while the sandbox still answers
+    finally:
+        stack.stop()
+        for name in [*SERVICES, "tansu", "seaweedfs"]:
+            log = stack.log_file(name)
+            if log.exists():
+                print(f"----- {name} log (tail) -----")
+                print("\n".join(log.read_text(errors="replace").splitlines()[-40:]))
