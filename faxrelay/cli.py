@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -130,6 +131,8 @@ def live_line(stack: LocalStack, counts: Counter[str], stopping: Any) -> None:
             print(f"\r{count_line(counts)}{status}   ", end="", flush=True)
             await asyncio.sleep(0.5)
         watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
 
     asyncio.run(run())
 
@@ -142,6 +145,30 @@ def run_service(args: argparse.Namespace) -> int:
 def run_sandbox(args: argparse.Namespace) -> int:
     argv = [sys.executable, "-m", "sandbox", *args.rest]
     return subprocess.run(argv, check=False).returncode  # noqa: S603
+
+
+def run_tail(args: argparse.Namespace) -> int:
+    from faxrelay.tools import tail
+
+    topic = args.topic_template.format(user_id=args.user_id)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(tail(args.bootstrap_servers, topic, not args.new_only))
+    return 0
+
+
+def run_backfill(args: argparse.Namespace) -> int:
+    from faxrelay.tools import backfill, parse_since
+
+    announced = asyncio.run(backfill(parse_since(args.since), args.user))
+    print(f"announced {announced} undownloaded faxes on fax.notified")
+    return 0
+
+
+def default_bootstrap() -> str:
+    config = DATA_DIR / "config.json"
+    if "FAXRELAY_KAFKA_BOOTSTRAP_SERVERS" in os.environ or not config.exists():
+        return os.environ.get("FAXRELAY_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    return f"127.0.0.1:{json.loads(config.read_text())['ports']['kafka']}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,6 +184,16 @@ def main(argv: list[str] | None = None) -> int:
     p_sb = commands.add_parser("sandbox", help="run the eFax sandbox (python -m sandbox ...)")
     p_sb.add_argument("rest", nargs=argparse.REMAINDER)
     p_sb.set_defaults(func=run_sandbox)
+    p_tail = commands.add_parser("tail", help="print one line per fax arriving on a user's topic")
+    p_tail.add_argument("user_id")
+    p_tail.add_argument("--bootstrap-servers", default=default_bootstrap())
+    p_tail.add_argument("--topic-template", default="faxes.user.{user_id}")
+    p_tail.add_argument("--new-only", action="store_true", help="skip faxes already on the topic")
+    p_tail.set_defaults(func=run_tail)
+    p_bf = commands.add_parser("backfill", help="announce undownloaded faxes since a time")
+    p_bf.add_argument("--since", required=True, help="e.g. 2026-11-01 or 2026-11-01T08:00:00Z")
+    p_bf.add_argument("--user", help="one user id (default: every configured user)")
+    p_bf.set_defaults(func=run_backfill)
     args = parser.parse_args(argv)
     started = time.monotonic()
     code: int = args.func(args)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
+from typing import Any
 
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
 
 from shared.contracts import (
     DOWNLOAD_FAILED,
@@ -14,6 +18,7 @@ from shared.contracts import (
     WEBHOOK_RECEIVED,
     WEBHOOK_REJECTED,
 )
+from shared.kafka import records
 
 STAGES = {
     WEBHOOK_RECEIVED: "received",
@@ -31,19 +36,19 @@ def count_line(counts: Counter[str]) -> str:
 
 async def watch(bootstrap_servers: str, counts: Counter[str], user_topic_pattern: str) -> None:
     """Count every record of the pipeline topics (no group: nothing is committed)."""
-    broker = KafkaBroker(bootstrap_servers, log_level=30)
+    broker = KafkaBroker(bootstrap_servers, logger=None)
 
-    for topic, stage in STAGES.items():
+    @broker.subscriber(*STAGES, auto_offset_reset="earliest", decoder=_raw)
+    async def on_pipeline_record(body: bytes, message: KafkaMessage) -> None:
+        (record,) = records(message)
+        counts[STAGES[record.topic]] += 1
 
-        def counter(stage: str = stage) -> object:
-            async def on_record(body: bytes) -> None:
-                counts[stage] += 1
-
-            return on_record
-
-        broker.subscriber(topic, auto_offset_reset="earliest")(counter())
-
-    @broker.subscriber(pattern=user_topic_pattern, auto_offset_reset="earliest")
+    @broker.subscriber(
+        pattern=user_topic_pattern,
+        group_id=f"faxrelay-live-{uuid.uuid4().hex}",  # pattern subscriptions need a group
+        auto_offset_reset="earliest",
+        decoder=_raw,
+    )
     async def on_routed(body: bytes) -> None:
         counts["routed"] += 1
 
@@ -52,3 +57,7 @@ async def watch(bootstrap_servers: str, counts: Counter[str], user_topic_pattern
         await asyncio.Event().wait()
     finally:
         await broker.stop()
+
+
+async def _raw(message: StreamMessage[Any]) -> Any:
+    return message.body

@@ -33,7 +33,7 @@ def make_broker(settings: ServiceSettings, **kwargs: Any) -> KafkaBroker:
         enable_idempotence=settings.kafka_idempotent_producer,
         linger_ms=1,
         max_request_size=8 * 1024 * 1024,
-        log_level=logging.WARNING,
+        log_level=logging.DEBUG,  # one line per message only when debugging
         **kwargs,
     )
 

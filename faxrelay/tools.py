@@ -1,0 +1,82 @@
+"""Operator tools: watch a user's topic, backfill from eFax."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from cloudevents.core.bindings import kafka as ce_kafka
+from faststream.kafka import KafkaBroker
+
+from shared.contracts import FAX_NOTIFIED, parse_efax_timestamp
+
+
+def event_line(headers: dict[str, bytes], key: bytes | None, value: bytes) -> str:
+    """One line per fax, read with the CloudEvents SDK as any subscriber would."""
+    event = ce_kafka.from_binary_event(ce_kafka.KafkaMessage(headers=headers, key=key, value=value))
+    data = event.get_data()
+    assert isinstance(data, dict)
+    document = data["document"]
+    return (
+        f"{event.get_time():%Y-%m-%d %H:%M:%S} fax {event.get_id()} "
+        f"from {data['sending_fax_number'] or '?'} to {data['receiving_fax_number']} "
+        f"{data['pages']} pages {document['size']} bytes s3://{document['bucket']}/{document['key']}"
+    )
+
+
+async def tail(bootstrap_servers: str, topic: str, from_beginning: bool) -> None:
+    broker = KafkaBroker(bootstrap_servers, logger=None)
+
+    @broker.subscriber(
+        topic, auto_offset_reset="earliest" if from_beginning else "latest", decoder=_raw
+    )
+    async def on_event(body: bytes, message: object) -> None:
+        record = getattr(message, "raw_message")  # noqa: B009 - FastStream's KafkaMessage
+        print(event_line(dict(record.headers), record.key, record.value or b""), flush=True)
+
+    await broker.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await broker.stop()
+
+
+async def _raw(message: object) -> object:
+    return getattr(message, "body")  # noqa: B009
+
+
+async def backfill(since: datetime, user: str | None) -> int:
+    """Announce every undownloaded fax completed since `since`, for one or all users."""
+    from services.poller.logic import scan, to_notified
+    from services.poller.settings import PollerSettings
+    from shared.efax import EfaxClient
+    from shared.kafka import make_broker
+
+    settings = PollerSettings()
+    efax = EfaxClient(str(settings.efax_api_base_url), settings.apps)
+    broker = make_broker(settings)
+    await broker.start()
+    announced = 0
+    try:
+        for app in settings.apps:
+            for user_id in app.user_ids:
+                if user and str(user_id) != user:
+                    continue
+                for fax in await scan(efax, app.app_id, user_id, since):
+                    notified = to_notified(app.app_id, user_id, fax)
+                    await broker.publish(
+                        notified.model_dump_json().encode(),
+                        FAX_NOTIFIED,
+                        key=str(fax.fax_id).encode(),
+                    )
+                    announced += 1
+    finally:
+        await broker.stop()
+        await efax.aclose()
+    return announced
+
+
+def parse_since(text: str) -> datetime:
+    parsed = parse_efax_timestamp(text if "T" in text else text + "T00:00:00Z")
+    assert isinstance(parsed, datetime)
+    return parsed
