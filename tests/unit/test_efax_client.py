@@ -1,0 +1,147 @@
+"""The eFax client against the sandbox over real HTTP (no broker, no store needed)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from sandbox import AppConfig, RunningSandbox, SandboxSettings, run_in_thread
+from services.downloader.logic import PERMANENT
+from services.poller.logic import scan
+from shared.contracts import DownloadFailure
+from shared.efax import EfaxClient, EfaxError, ImageError, decode_image
+from shared.settings import EfaxApp
+
+APP = str(uuid.uuid4())
+USER = str(uuid.uuid4())
+KEY = "api-key-" + uuid.uuid4().hex
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[RunningSandbox]:
+    settings = SandboxSettings(
+        apps=[AppConfig(app_id=APP, api_key=KEY, hmac_secret="s", user_ids=[USER])], page_kb=10
+    )
+    with run_in_thread(settings) as running:
+        yield running
+
+
+def client(sandbox: RunningSandbox, key: str = KEY) -> EfaxClient:
+    return EfaxClient(sandbox.base_url, [EfaxApp(app_id=uuid.UUID(APP), api_key=key)], timeout_s=10)
+
+
+def fax_ids(sandbox: RunningSandbox, count: int = 1) -> list[uuid.UUID]:
+    faxes = sandbox.create_faxes(app_id=APP, user_id=USER, count=count, deliver=False)
+    return [uuid.UUID(f.fax_id) for f in faxes]
+
+
+async def test_concurrent_downloads_share_one_token(sandbox: RunningSandbox) -> None:
+    ids = fax_ids(sandbox, 8)
+    efax = client(sandbox)
+    images = await asyncio.gather(
+        *(efax.get_image(uuid.UUID(APP), uuid.UUID(USER), i, "PDF", 10**8) for i in ids)
+    )
+    await efax.aclose()
+    assert efax.tokens_issued == 1
+    for fax_id, image in zip(ids, images, strict=True):
+        assert image.data == sandbox.document(str(fax_id), "PDF")
+
+
+async def test_an_ended_token_is_refreshed_once_and_the_call_repeated(
+    sandbox: RunningSandbox,
+) -> None:
+    (fax_id,) = fax_ids(sandbox)
+    efax = client(sandbox)
+    await efax.token(uuid.UUID(APP))
+    sandbox.expire_tokens()
+    image = await efax.get_image(uuid.UUID(APP), uuid.UUID(USER), fax_id, "TIFF", 10**8)
+    await efax.aclose()
+    assert image.data.startswith(b"II*\x00") or image.data.startswith(b"MM\x00*")
+    assert efax.tokens_issued == 2
+
+
+async def test_wrong_credentials_fail_without_showing_the_key(sandbox: RunningSandbox) -> None:
+    efax = client(sandbox, key="wrong-key-that-must-not-leak")
+    with pytest.raises(EfaxError) as caught:
+        await efax.token(uuid.UUID(APP))
+    await efax.aclose()
+    assert caught.value.status == 401
+    assert "wrong-key-that-must-not-leak" not in str(caught.value)
+    assert "wrong-key-that-must-not-leak" not in repr(caught.value.args)
+
+
+async def test_a_deleted_fax_is_a_permanent_gone(sandbox: RunningSandbox) -> None:
+    (fax_id,) = fax_ids(sandbox)
+    sandbox.delete_fax(str(fax_id))
+    efax = client(sandbox)
+    with pytest.raises(EfaxError) as caught:
+        await efax.get_image(uuid.UUID(APP), uuid.UUID(USER), fax_id, "PDF", 10**8)
+    await efax.aclose()
+    assert not caught.value.retryable
+    assert PERMANENT[caught.value.status or 0] == DownloadFailure.GONE
+
+
+async def test_a_rate_limit_is_retryable_and_names_its_wait(sandbox: RunningSandbox) -> None:
+    (fax_id,) = fax_ids(sandbox)
+    sandbox.set_faults(fax_rate_limits_next=1, retry_after_s=7)
+    efax = client(sandbox)
+    try:
+        with pytest.raises(EfaxError) as caught:
+            await efax.get_image(uuid.UUID(APP), uuid.UUID(USER), fax_id, "PDF", 10**8)
+    finally:
+        sandbox.clear_faults()
+        await efax.aclose()
+    assert caught.value.status == 429
+    assert caught.value.retryable
+    assert caught.value.retry_after == 7
+
+
+async def test_garbled_base64_is_an_image_error(sandbox: RunningSandbox) -> None:
+    (fax_id,) = fax_ids(sandbox)
+    sandbox.set_faults(garbled_base64_fax_ids=[str(fax_id)])
+    efax = client(sandbox)
+    try:
+        with pytest.raises(ImageError) as caught:
+            await efax.get_image(uuid.UUID(APP), uuid.UUID(USER), fax_id, "PDF", 10**8)
+    finally:
+        sandbox.clear_faults()
+        await efax.aclose()
+    assert caught.value.reason in {"undecodable_image", "wrong_image_type"}
+
+
+async def test_scanning_pages_finds_each_of_250_faxes_once(sandbox: RunningSandbox) -> None:
+    user = str(uuid.uuid4())
+    settings = SandboxSettings(
+        apps=[AppConfig(app_id=APP, api_key=KEY, hmac_secret="s", user_ids=[user])]
+    )
+    with run_in_thread(settings) as own:
+        created = {f.fax_id for f in own.create_faxes(count=250, deliver=False)}
+        efax = client(own)
+        found = await scan(efax, uuid.UUID(APP), uuid.UUID(user), None)
+        await efax.aclose()
+    assert len(found) == 250
+    assert {str(f.fax_id) for f in found} == created
+
+
+@pytest.mark.parametrize(
+    ("encoded", "reason"),
+    [
+        (None, "undecodable_image"),
+        ("%%%not base64", "undecodable_image"),
+        (base64.b64encode(b"GIF89a....").decode(), "wrong_image_type"),
+        (base64.b64encode(b"%PDF-" + b"x" * 2000).decode(), "too_large"),
+    ],
+)
+def test_images_are_checked_strictly(encoded: str | None, reason: str) -> None:
+    with pytest.raises(ImageError) as caught:
+        decode_image(encoded, "PDF", max_bytes=1000)
+    assert caught.value.reason == reason
+
+
+def test_a_real_pdf_passes() -> None:
+    data = b"%PDF-1.4 fax"
+    assert decode_image(base64.b64encode(data).decode(), "PDF", 1000) == data
