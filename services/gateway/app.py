@@ -85,7 +85,8 @@ class Gateway:
         client = scope.get("client") or ("", 0)
         client_addr = str(client[0])
         if self.settings.gateway_trust_forwarded_for and "x-forwarded-for" in headers:
-            client_addr = headers["x-forwarded-for"].split(",", 1)[0].strip()
+            # the last entry is the one our own proxy appended; earlier ones the client wrote
+            client_addr = headers["x-forwarded-for"].rsplit(",", 1)[-1].strip()
         delivery = logic.new_delivery(
             body,
             scope["path"],

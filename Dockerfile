@@ -1,0 +1,42 @@
+# syntax=docker/dockerfile:1
+# One image for every faxrelay service; the command picks the service:
+#   docker run --env-file .env faxrelay:latest python -m services.verifier
+# Default command: the gateway. Settings come only from the environment (FAXRELAY_*), so no
+# secret is ever part of the image.
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# --- build: a virtualenv with the pinned, hash-checked dependencies -----------------------------
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+RUN python -m venv /opt/venv
+# Dependencies before the code, so a code change reuses this layer. --require-hashes: only the
+# exact files pinned in deploy/requirements.txt are installed; all of them are wheels, so no
+# compiler is needed here either.
+COPY deploy/requirements.txt /tmp/requirements.txt
+RUN /opt/venv/bin/pip install --require-hashes --only-binary=:all: -r /tmp/requirements.txt
+
+# --- runtime: the virtualenv and the source, no pip cache, no build tools, not root --------------
+FROM ${PYTHON_IMAGE}
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/app \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+RUN groupadd --system --gid 10001 faxrelay \
+    && useradd --system --uid 10001 --gid faxrelay --no-create-home --shell /usr/sbin/nologin faxrelay
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+COPY shared/ shared/
+COPY services/ services/
+COPY sandbox/ sandbox/
+COPY faxrelay/ faxrelay/
+COPY deploy/image/healthcheck.py deploy/image/init_stack.py ./
+# A numeric user, so Kubernetes' runAsNonRoot can verify it.
+USER 10001:10001
+EXPOSE 8443
+# Works for every service: the gateway answers /healthz, the others must have a live process.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "/app/healthcheck.py"]
+CMD ["python", "-m", "services.gateway"]
