@@ -1,0 +1,178 @@
+"""Fetch and store whatever eFax, the network and the store do: every fax stored once with the
+bytes the sandbox served, failures on `fax.download.failed` with their reason, no secret in logs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import time
+from collections import Counter
+
+import pytest
+
+from sandbox import Faults
+from shared.contracts import DOWNLOAD_FAILED
+from tests.e2e.conftest import System, read_topic, wait_until
+from tests.e2e.test_walking_skeleton import decode_events, stored_objects
+
+pytestmark = pytest.mark.e2e
+
+
+def create(system: System, users: list[str], per_user: int, **options: object) -> list:
+    faxes = []
+    for user in users:
+        faxes += system.sandbox.create_faxes(
+            app_id=system.account.app_id, user_id=user, count=per_user, **options
+        )
+    return faxes
+
+
+def assert_each_stored_once_with_the_served_bytes(
+    system: System, faxes: list, timeout: float = 120
+) -> None:
+    users = sorted({f.user_id for f in faxes})
+    wanted = {f.fax_id for f in faxes}
+
+    def stored_ids() -> set[str]:
+        found: set[str] = set()
+        for user in users:
+            found |= {k.rsplit("/", 1)[1].split(".")[0] for k in stored_objects(system, user)}
+        return found
+
+    wait_until(lambda: wanted <= stored_ids(), timeout, f"{len(wanted)} faxes stored")
+    for user in users:
+        for key, data in stored_objects(system, user).items():
+            fax_id = key.rsplit("/", 1)[1].split(".")[0]
+            if fax_id in wanted:
+                assert (
+                    hashlib.sha256(data).digest()
+                    == hashlib.sha256(system.sandbox.document(fax_id, "PDF")).digest()
+                )
+        mine = {f.fax_id for f in faxes if f.user_id == user}
+        records = read_topic(
+            system.stack.bootstrap_servers, f"faxes.user.{user}", at_least=len(mine), timeout=90
+        )
+        ids = Counter(e.get_id() for e in decode_events(records))
+        assert set(ids) == mine, "each user's topic holds exactly that user's faxes"
+
+
+def events_per_fax(system: System, user: str, expected: int) -> Counter[str]:
+    records = read_topic(
+        system.stack.bootstrap_servers, f"faxes.user.{user}", at_least=expected, timeout=90
+    )
+    return Counter(e.get_id() for e in decode_events(records))
+
+
+def failures_for(system: System, fax_ids: set[str]) -> dict[str, dict]:
+    records = read_topic(system.stack.bootstrap_servers, DOWNLOAD_FAILED, at_least=1, timeout=5)
+    found = {}
+    for record in records:
+        failure = json.loads(record.value)
+        if failure["fax"]["fax_id"] in fax_ids:
+            found[failure["fax"]["fax_id"]] = failure
+    return found
+
+
+def test_a_storm_of_5xx_and_429_on_30_percent_of_calls_still_stores_every_fax_once(
+    system: System,
+) -> None:
+    users = system.take_users(2)
+    system.sandbox.set_faults(
+        Faults(fax_error_rate=0.15, fax_rate_limit_rate=0.15, token_error_rate=0.3, retry_after_s=1)
+    )
+    try:
+        faxes = create(system, users, 10)
+        assert_each_stored_once_with_the_served_bytes(system, faxes)
+    finally:
+        system.sandbox.clear_faults()
+    for user in users:
+        counts = events_per_fax(system, user, 10)
+        assert all(n == 1 for n in counts.values()), counts
+    assert failures_for(system, {f.fax_id for f in faxes}) == {}
+
+
+def test_tokens_ended_mid_run_are_replaced_and_no_fax_is_lost(system: System) -> None:
+    users = system.take_users(2)
+    faxes = create(system, users, 10)
+    for _ in range(5):
+        system.sandbox.expire_tokens()
+        time.sleep(0.3)
+    assert_each_stored_once_with_the_served_bytes(system, faxes)
+    assert failures_for(system, {f.fax_id for f in faxes}) == {}
+
+
+def test_a_fax_deleted_upstream_is_reported_gone_and_nothing_is_stored(system: System) -> None:
+    (user,) = system.take_users(1)
+    (fax,) = system.sandbox.create_faxes(
+        app_id=system.account.app_id, user_id=user, count=1, disappear=True
+    )
+    wait_until(lambda: fax.fax_id in failures_for(system, {fax.fax_id}), 60, "a failure")
+    failure = failures_for(system, {fax.fax_id})[fax.fax_id]
+    assert failure["reason"] == "gone"
+    assert failure["fax"]["user_id"] == user, "the original notification, ready to replay"
+    assert stored_objects(system, user) == {}
+
+
+def test_garbled_base64_is_reported_undecodable_and_left_for_polling(system: System) -> None:
+    (user,) = system.take_users(1)
+    (fax,) = system.sandbox.create_faxes(
+        app_id=system.account.app_id, user_id=user, count=1, deliver=False
+    )
+    system.sandbox.set_faults(Faults(garbled_base64_fax_ids=[fax.fax_id]))
+    try:
+        system.sandbox.redeliver([fax.fax_id])
+        wait_until(lambda: fax.fax_id in failures_for(system, {fax.fax_id}), 60, "a failure")
+    finally:
+        system.sandbox.clear_faults()
+    assert failures_for(system, {fax.fax_id})[fax.fax_id]["reason"] in {
+        "undecodable_image",
+        "wrong_image_type",
+    }
+    assert stored_objects(system, user) == {}
+    assert system.sandbox.fax(fax.fax_id).image_downloaded is False, "polling will find it again"
+
+
+def test_a_20_mb_fax_is_stored_whole(system: System) -> None:
+    (user,) = system.take_users(1)
+    (fax,) = system.sandbox.create_faxes(
+        app_id=system.account.app_id, user_id=user, count=1, size_mb=20
+    )
+    assert len(system.sandbox.document(fax.fax_id, "PDF")) > 15 * 1024 * 1024
+    assert_each_stored_once_with_the_served_bytes(system, [fax], timeout=180)
+
+
+def test_the_downloader_killed_mid_stream_loses_nothing_and_repeats_only_same_ids(
+    system: System,
+) -> None:
+    users = system.take_users(2)
+    faxes = create(system, users, 15)
+    time.sleep(1.0)
+    system.restart_service("downloader", sig=signal.SIGKILL)
+    assert_each_stored_once_with_the_served_bytes(system, faxes, timeout=180)
+    for user in users:
+        counts = events_per_fax(system, user, 15)
+        assert set(counts) == {f.fax_id for f in faxes if f.user_id == user}
+
+
+def test_the_object_store_down_for_20_seconds_delays_but_loses_nothing(system: System) -> None:
+    users = system.take_users(2)
+    system.stack.stop_process("seaweedfs")
+    try:
+        faxes = create(system, users, 5)
+        time.sleep(20)
+    finally:
+        system.stack.start_store()
+    assert_each_stored_once_with_the_served_bytes(system, faxes, timeout=180)
+    for user in users:
+        counts = events_per_fax(system, user, 5)
+        assert all(n == 1 for n in counts.values()), counts
+    assert failures_for(system, {f.fax_id for f in faxes}) == {}
+
+
+def test_no_secret_appears_in_any_service_log(system: System) -> None:
+    secrets = [system.account.api_key, system.account.hmac_secret, "faxrelay-local-secret"]
+    for name in ("gateway", "verifier", "downloader", "router", "poller"):
+        text = system.stack.log_file(name).read_text(errors="replace")
+        for secret in secrets:
+            assert secret not in text, f"a secret in the {name} log"
