@@ -1,0 +1,88 @@
+"""What downstream teams see: one CloudEvent per fax on the owner's topic, readable with the
+CloudEvents SDK alone, with a working download link and the gateway's correlation id."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import time
+from collections import Counter
+
+import httpx
+import pytest
+
+from shared.contracts import FAX_NOTIFIED, FAX_RECEIVED_EVENT_TYPE
+from tests.e2e.conftest import System, read_topic
+from tests.e2e.test_walking_skeleton import decode_events
+
+pytestmark = pytest.mark.e2e
+
+
+def test_three_users_with_thirty_faxes_each_get_exactly_their_own_once(system: System) -> None:
+    users = system.take_users(3)
+    mine = {}
+    for user in users:
+        faxes = system.sandbox.create_faxes(app_id=system.account.app_id, user_id=user, count=30)
+        mine[user] = {f.fax_id for f in faxes}
+    for user in users:
+        records = read_topic(
+            system.stack.bootstrap_servers, f"faxes.user.{user}", at_least=30, timeout=180
+        )
+        events = decode_events(records)
+        counts = Counter(e.get_id() for e in events)
+        assert set(counts) == mine[user]
+        assert all(n == 1 for n in counts.values()), counts
+        assert {e.get_type() for e in events} == {FAX_RECEIVED_EVENT_TYPE}
+        assert {r.key for r in records} == {user.encode()}
+
+
+def test_the_download_link_in_the_event_serves_the_stored_bytes(system: System) -> None:
+    (user,) = system.take_users(1)
+    (fax,) = system.sandbox.create_faxes(app_id=system.account.app_id, user_id=user, count=1)
+    (record,) = read_topic(
+        system.stack.bootstrap_servers, f"faxes.user.{user}", at_least=1, timeout=90
+    )
+    (event,) = decode_events([record])
+    data = event.get_data()
+    answer = httpx.get(data["download_url"], timeout=30)
+    assert answer.status_code == 200
+    assert hashlib.sha256(answer.content).hexdigest() == data["document"]["sha256"]
+    assert answer.content == system.sandbox.document(fax.fax_id, "PDF")
+    tampered = data["download_url"].replace("X-Amz-Signature=", "X-Amz-Signature=0")
+    assert httpx.get(tampered, timeout=30).status_code == 403
+
+
+def test_the_gateways_correlation_id_reaches_the_users_event(system: System) -> None:
+    (user,) = system.take_users(1)
+    (fax,) = system.sandbox.create_faxes(app_id=system.account.app_id, user_id=user, count=1)
+    (record,) = read_topic(
+        system.stack.bootstrap_servers, f"faxes.user.{user}", at_least=1, timeout=90
+    )
+    headers = {k: v.decode() for k, v in record.headers}
+    notified = read_topic(system.stack.bootstrap_servers, FAX_NOTIFIED, at_least=1, timeout=5)
+    delivery_ids = [
+        json.loads(r.value)["delivery_id"]
+        for r in notified
+        if json.loads(r.value)["fax_id"] == fax.fax_id
+    ]
+    assert headers["correlation_id"] in delivery_ids
+    assert headers["ce_correlationid"] == headers["correlation_id"]
+
+
+def test_the_router_killed_mid_stream_misses_no_fax_and_repeats_only_same_ids(
+    system: System,
+) -> None:
+    users = system.take_users(2)
+    mine = {}
+    for user in users:
+        faxes = system.sandbox.create_faxes(app_id=system.account.app_id, user_id=user, count=20)
+        mine[user] = {f.fax_id for f in faxes}
+    time.sleep(1.5)
+    system.restart_service("router", sig=signal.SIGKILL)
+    for user in users:
+        records = read_topic(
+            system.stack.bootstrap_servers, f"faxes.user.{user}", at_least=20, timeout=180
+        )
+        counts = Counter(e.get_id() for e in decode_events(records))
+        assert set(counts) == mine[user], "no fax missing, no foreign fax"
