@@ -1,0 +1,93 @@
+"""The broker stopped while eFax is posting: every delivery answered 200 is on the topic, the rest
+were answered 503, and the gateway recovers without a restart."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from faxrelay.localstack import LocalStack, free_ports, wait_for_port
+from shared.contracts import WEBHOOK_RECEIVED
+from tests.e2e.conftest import read_topic
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalStack, str]]:
+    data_dir: Path = tmp_path_factory.mktemp("durable")
+    stack = LocalStack(data_dir, persistent=True)  # the broker's log survives its restart
+    (port,) = free_ports(1)
+    try:
+        stack.start()
+        stack.ensure_topics(partitions=3)
+        stack.start_service(
+            "gateway",
+            {"FAXRELAY_GATEWAY_PORT": str(port), "FAXRELAY_GATEWAY_PUBLISH_TIMEOUT_S": "1"},
+        )
+        wait_for_port(port, 30, stack.processes["gateway"])
+        yield stack, f"http://127.0.0.1:{port}/webhooks/efax"
+    finally:
+        stack.stop()
+
+
+def test_every_delivery_answered_200_survives_a_broker_outage(
+    gateway: tuple[LocalStack, str],
+) -> None:
+    stack, url = gateway
+    answers: dict[str, int] = {}
+    answered_at: dict[str, float] = {}
+    stop = threading.Event()
+
+    def post_forever() -> None:
+        with httpx.Client(timeout=10) as client:
+            while not stop.is_set():
+                marker = uuid.uuid4().hex
+                body = json.dumps({"fax_id": str(uuid.uuid4()), "marker": marker}).encode()
+                try:
+                    answer = client.post(
+                        url, content=body, headers={"content-type": "application/json"}
+                    )
+                    answers[marker] = answer.status_code
+                except httpx.HTTPError:
+                    answers[marker] = 0
+                answered_at[marker] = time.monotonic()
+
+    poster = threading.Thread(target=post_forever)
+    poster.start()
+    try:
+        time.sleep(2)
+        stack.stop_broker()
+        stopped_at = time.monotonic()
+        time.sleep(4)
+        stack.start_broker()
+        restarted_at = time.monotonic()
+        time.sleep(6)
+    finally:
+        stop.set()
+        poster.join()
+
+    accepted = {m for m, status in answers.items() if status == 200}
+    assert set(answers.values()) <= {200, 503}, "only success or 'retry later'"
+    assert any(s == 503 for s in answers.values()), "the outage was seen"
+    assert any(answered_at[m] > restarted_at + 1 for m in accepted), "recovered without restart"
+    assert any(answered_at[m] < stopped_at for m in accepted)
+
+    records = read_topic(
+        stack.bootstrap_servers, WEBHOOK_RECEIVED, at_least=len(accepted), timeout=60
+    )
+    on_topic = set()
+    for record in records:
+        delivery = json.loads(record.value)
+        on_topic.add(json.loads(base64.urlsafe_b64decode(delivery["body"]))["marker"])
+    print(f"accepted {len(accepted)}, refused 503: {sum(s == 503 for s in answers.values())}")
+    missing = accepted - on_topic
+    assert not missing, f"{len(missing)} of {len(accepted)} accepted deliveries were lost"
