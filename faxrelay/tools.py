@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from uuid import UUID
 
 from cloudevents.core.bindings import kafka as ce_kafka
 from faststream.kafka import KafkaBroker
@@ -46,30 +47,45 @@ async def _raw(message: object) -> object:
 
 
 async def backfill(since: datetime, user: str | None) -> int:
-    """Announce every undownloaded fax completed since `since`, for one or all users."""
+    """Announce every undownloaded fax completed since `since`, for one or all users. The
+    downloader skips faxes already stored and announced, so a backfill never doubles an event."""
+    from functools import partial
+
     from services.poller.logic import scan, to_notified
     from services.poller.settings import PollerSettings
-    from shared.efax import EfaxClient
-    from shared.kafka import make_broker
+    from shared.efax import EfaxClient, ReceivedFax, ReceivedPage
+    from shared.kafka import make_broker, run_all
 
     settings = PollerSettings()
     efax = EfaxClient(str(settings.efax_api_base_url), settings.apps)
     broker = make_broker(settings)
     await broker.start()
     announced = 0
+
+    async def announce(app_id: UUID, user_id: UUID, faxes: list[ReceivedFax]) -> None:
+        nonlocal announced
+        await run_all(
+            broker.publish(
+                to_notified(app_id, user_id, fax).model_dump_json().encode(),
+                FAX_NOTIFIED,
+                key=str(fax.fax_id).encode(),
+            )
+            for fax in faxes
+        )
+        announced += len(faxes)
+
+    async def list_page(app_id: UUID, user_id: UUID, offset: int) -> ReceivedPage:
+        return await efax.list_received(app_id, user_id, since=since, offset=offset)
+
     try:
         for app in settings.apps:
             for user_id in app.user_ids:
                 if user and str(user_id) != user:
                     continue
-                for fax in await scan(efax, app.app_id, user_id, since):
-                    notified = to_notified(app.app_id, user_id, fax)
-                    await broker.publish(
-                        notified.model_dump_json().encode(),
-                        FAX_NOTIFIED,
-                        key=str(fax.fax_id).encode(),
-                    )
-                    announced += 1
+                await scan(
+                    partial(list_page, app.app_id, user_id),
+                    partial(announce, app.app_id, user_id),
+                )
     finally:
         await broker.stop()
         await efax.aclose()

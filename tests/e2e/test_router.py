@@ -6,8 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import pytest
@@ -86,3 +89,34 @@ def test_the_router_killed_mid_stream_misses_no_fax_and_repeats_only_same_ids(
         )
         counts = Counter(e.get_id() for e in decode_events(records))
         assert set(counts) == mine[user], "no fax missing, no foreign fax"
+
+
+def test_the_example_subscriber_in_the_guide_downloads_each_fax_once(
+    system: System, tmp_path: Path
+) -> None:
+    (user,) = system.take_users(1)
+    faxes = system.sandbox.create_faxes(app_id=system.account.app_id, user_id=user, count=3)
+    (fax,) = faxes[:1]
+    system.sandbox.redeliver([fax.fax_id])  # a duplicate the subscriber must drop
+    out = tmp_path / "faxes"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "examples/subscriber.py",
+            "--bootstrap",
+            system.stack.bootstrap_servers,
+            "--user",
+            user,
+            "--out",
+            str(out),
+            "--limit",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
+    )
+    assert completed.stdout.count("fax ") == 3
+    written = {p.stem: p.read_bytes() for p in out.iterdir()}
+    assert written == {f.fax_id: system.sandbox.document(f.fax_id, "PDF") for f in faxes}
