@@ -1,45 +1,81 @@
-"""Poller: list undownloaded faxes of every configured user on eFax -> `fax.notified`."""
+"""Poller: list undownloaded faxes of every configured user on eFax -> `fax.notified`.
+
+Copies share the work through the consumer group `poller_group_id` on the topic
+`fax.poller.shards` (no record is ever written to it): each (App ID, user) belongs to one
+partition by a stable hash, and a copy polls the users of the partitions it is assigned. Kafka
+revokes partitions from every member before it assigns them anew, so a user has at most one
+poller at a time, and a copy that dies hands its users over after the session timeout.
+
+Per user, a cursor object in the bucket keeps where the last complete scan got to and when the
+last full scan ran, so a restart neither rescans everything nor skips anything. Per App ID, the
+owner of its shard also reads eFax's delivery log: it counts failed deliveries and scans the
+users whose webhooks never got through.
+"""
+
+from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
 from uuid import UUID
 
+import httpx
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from faststream import FastStream
 
 from services.poller.logic import (
+    Cursor,
+    LogState,
     RecentlyAnnounced,
-    cursor_from_bytes,
-    cursor_to_bytes,
+    ScanResult,
+    Work,
+    full_scan_due,
+    log_window_start,
     next_cursor,
+    next_delay,
+    owned_work,
+    review_log,
     scan,
     scan_start,
     to_notified,
 )
 from services.poller.settings import PollerSettings
 from shared.contracts import FAX_NOTIFIED
-from shared.efax import EfaxClient, EfaxError
-from shared.kafka import make_broker, run_all
+from shared.efax import EfaxClient, EfaxError, ReceivedFax, ReceivedPage
+from shared.kafka import KafkaAdmin, make_broker, run_all
 from shared.storage import FaxStore, make_minio
 
 log = logging.getLogger("faxrelay.poller")
+
+SHARDS_TOPIC = "fax.poller.shards"
 
 settings = PollerSettings()
 broker = make_broker(settings)
 app = FastStream(broker)
 efax = EfaxClient(str(settings.efax_api_base_url), settings.apps, timeout_s=settings.efax_timeout_s)
 store = FaxStore(make_minio(settings), settings.s3_bucket)
-tasks: list[asyncio.Task[None]] = []
+recent = RecentlyAnnounced(settings.poller_recently_announced_s)
+overlap = timedelta(seconds=settings.poller_overlap_s)
+pairs = [(a.app_id, u) for a in settings.apps if a.api_key is not None for u in a.user_ids]
+apps_with_key = {a.app_id for a in settings.apps if a.api_key is not None}
+tasks: dict[Work, asyncio.Task[None]] = {}
 
 
-async def poll_once(app_id: UUID, user_id: UUID, full_scan: bool, recent: RecentlyAnnounced) -> int:
-    """One scan for one user; returns how many faxes it announced."""
-    cursor_key = f"{settings.poller_cursor_prefix}/{app_id}/{user_id}.json"
-    saved = await store.read_or_none(cursor_key)
-    cursor = cursor_from_bytes(saved) if saved else None
-    since = scan_start(cursor, timedelta(seconds=settings.poller_overlap_s), full_scan)
-    faxes = await scan(efax, app_id, user_id, since)
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def cursor_key(app_id: UUID, user_id: UUID) -> str:
+    return f"{settings.poller_cursor_prefix}/{app_id}/{user_id}.json"
+
+
+def log_state_key(app_id: UUID) -> str:
+    return f"{settings.poller_cursor_prefix}/{app_id}/delivery-log.json"
+
+
+async def announce(app_id: UUID, user_id: UUID, faxes: list[ReceivedFax]) -> None:
     fresh = recent.fresh(faxes)
     await run_all(
         broker.publish(
@@ -49,63 +85,203 @@ async def poll_once(app_id: UUID, user_id: UUID, full_scan: bool, recent: Recent
         )
         for fax in fresh
     )
-    recent.remember([f.fax_id for f in fresh])
-    new_cursor = next_cursor(cursor, faxes)
+    recent.remember(f.fax_id for f in fresh)
+    if fresh:
+        log.info("user %s: %d undownloaded faxes announced", user_id, len(fresh))
+
+
+async def scan_user(app_id: UUID, user_id: UUID, since: datetime | None) -> ScanResult:
+    async def list_page(offset: int) -> ReceivedPage:
+        return await efax.list_received(app_id, user_id, since=since, offset=offset)
+
+    return await scan(list_page, partial(announce, app_id, user_id))
+
+
+async def poll_once(app_id: UUID, user_id: UUID) -> None:
+    """One scan of one user, from its cursor (or from the beginning when a full scan is due)."""
+    key = cursor_key(app_id, user_id)
+    cursor = Cursor.from_bytes(await store.read_or_none(key))
+    started = now_utc()
+    full = full_scan_due(cursor, settings.poller_full_scan_every_s, started)
+    result = await scan_user(app_id, user_id, scan_start(cursor, overlap, full))
+    new_cursor = next_cursor(cursor, result, full, started)
     if new_cursor != cursor:
-        await store.put(cursor_key, cursor_to_bytes(new_cursor), "application/json", {})
-    return len(fresh)
+        await store.put(key, new_cursor.to_bytes(), "application/json", {})
 
 
-async def poll_forever(app_id: UUID, user_id: UUID) -> None:
-    recent = RecentlyAnnounced(settings.poller_recently_announced_s)
-    last_full = 0.0
-    delay = settings.poller_interval_s
+async def repeat(name: str, every_s: float, once: Any) -> None:
+    """Run `once()` forever; failures back off (Retry-After first) without touching other work."""
+    delay = every_s
     while True:
-        full_scan = (
-            settings.poller_full_scan_every_s > 0
-            and time.monotonic() - last_full >= settings.poller_full_scan_every_s
-        )
+        retry_after: float | None = None
+        failed = True
         try:
-            found = await poll_once(app_id, user_id, full_scan, recent)
+            await once()
+            failed = False
         except EfaxError as error:
-            delay = min(delay * 2, 600.0)
-            if error.retry_after is not None:
-                delay = max(error.retry_after, settings.poller_interval_s)
-            log.warning("polling user %s failed (%s); next try in %.0f s", user_id, error, delay)
+            retry_after = error.retry_after
+            log.warning("%s failed: %s", name, error)
         except Exception:
-            delay = min(delay * 2, 600.0)
-            log.exception("polling user %s failed; next try in %.0f s", user_id, delay)
-        else:
-            if found:
-                log.info("user %s: %d undownloaded faxes announced", user_id, found)
-            last_full = time.monotonic() if full_scan else last_full
-            delay = settings.poller_interval_s
+            log.exception("%s failed", name)
+        delay = next_delay(every_s, delay, failed, retry_after)
+        if failed:
+            log.info("%s: next try in %.1f s", name, delay)
         await asyncio.sleep(delay)
 
 
+# --- the delivery log -------------------------------------------------------------------------
+
+
+async def list_notifications(app_id: UUID, since: datetime) -> list[Any]:
+    """`GET /notifications?status=FAILED&direction=INBOUND&min_timestamp=...` (the shared client
+    has no such call yet). One token refresh on a 401, as the shared client does."""
+    token = await efax.token(app_id)
+    params = {
+        "status": "FAILED",
+        "direction": "INBOUND",
+        "min_timestamp": since.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    async with httpx.AsyncClient(
+        base_url=str(settings.efax_api_base_url).rstrip("/"), timeout=settings.efax_timeout_s
+    ) as http:
+        for attempt in (1, 2):
+            try:
+                response = await http.get(
+                    "/notifications", params=params, headers={"Authorization": f"Bearer {token}"}
+                )
+            except httpx.HTTPError as error:
+                raise EfaxError(f"GET /notifications failed: {type(error).__name__}") from None
+            if response.status_code == 401 and attempt == 1:
+                token = await efax.token(app_id, replacing=token)
+                continue
+            if response.status_code >= 400:
+                retry_after = response.headers.get("retry-after")
+                raise EfaxError(
+                    f"GET /notifications answered {response.status_code}",
+                    status=response.status_code,
+                    retry_after=float(retry_after)
+                    if retry_after and retry_after.isdigit()
+                    else None,
+                )
+            body = response.json()
+            entries = body.get("notifications") if isinstance(body, dict) else body
+            return entries if isinstance(entries, list) else []
+    raise AssertionError("unreachable")
+
+
+async def review_delivery_log(app_id: UUID) -> None:
+    key = log_state_key(app_id)
+    state = LogState.from_bytes(await store.read_or_none(key))
+    now = now_utc()
+    entries = await list_notifications(app_id, log_window_start(state, overlap, now))
+    review = review_log(entries, state, now)
+    ours = {u for a, u in pairs if a == app_id}
+    for user_id in sorted(review.missed):
+        if user_id in ours:
+            # The user's fax may already lie behind its cursor: scan from the beginning.
+            await scan_user(app_id, user_id, None)
+        else:
+            log.warning(
+                "app %s: webhooks of %d faxes of unlisted user %s failed; "
+                "add the user to user_ids or run `faxrelay backfill --user %s`",
+                app_id, len(review.missed[user_id]), user_id, user_id,
+            )  # fmt: skip
+    if review.new_failed:
+        log.warning(
+            "app %s: %d failed webhook deliveries (%d in total, %d faxes)",
+            app_id, review.new_failed, review.state.failed_deliveries, review.state.failed_faxes,
+        )  # fmt: skip
+    if review.state != state:
+        await store.put(key, review.state.to_bytes(), "application/json", {})
+
+
+# --- ownership ----------------------------------------------------------------------------------
+
+
+def start_work(work: Work) -> asyncio.Task[None]:
+    if work.user_id is None:
+        name = f"delivery log of app {work.app_id}"
+        every, once = (
+            settings.poller_delivery_log_every_s,
+            partial(review_delivery_log, work.app_id),
+        )
+    else:
+        name = f"polling user {work.user_id}"
+        every, once = settings.poller_interval_s, partial(poll_once, work.app_id, work.user_id)
+    return asyncio.create_task(repeat(name, every, once), name=name)
+
+
+async def own(partitions: set[int]) -> None:
+    """Run exactly the work of `partitions`: stop the rest (and wait for it), start what is new."""
+    wanted = owned_work(
+        pairs, partitions, settings.poller_shards, settings.poller_delivery_log_every_s > 0
+    )
+    wanted = {w for w in wanted if w.app_id in apps_with_key}
+    gone = [tasks.pop(w) for w in list(tasks) if w not in wanted]
+    for task in gone:
+        task.cancel()
+    await asyncio.gather(*gone, return_exceptions=True)
+    for work in sorted(wanted - set(tasks), key=str):
+        tasks[work] = start_work(work)
+    users = sorted(str(w.user_id) for w in tasks if w.user_id is not None)
+    log.info("owning %d shards, polling %d users: %s", len(partitions), len(users), users)
+
+
+class Shards(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self) -> None:
+        self.partitions: set[int] = set()
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self.partitions -= {tp.partition for tp in revoked}
+        await own(self.partitions)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.partitions |= {tp.partition for tp in assigned}
+        await own(self.partitions)
+
+
+@broker.subscriber(
+    SHARDS_TOPIC,
+    group_id=settings.poller_group_id,
+    listener=Shards(),
+    auto_offset_reset="earliest",
+    session_timeout_ms=settings.kafka_session_timeout_ms,
+    heartbeat_interval_ms=max(300, settings.kafka_session_timeout_ms // 5),
+)
+async def on_shard_record(body: bytes) -> None:
+    """Nothing is published to the shard topic; the subscription exists for the assignment."""
+
+
 @app.on_startup
-async def ensure_bucket() -> None:
+async def prepare() -> None:
     await asyncio.to_thread(store.ensure_bucket)
+    await asyncio.to_thread(ensure_shard_topic)
 
 
-@app.after_startup
-async def start_polling() -> None:
-    for efax_app in settings.apps:
-        for user_id in efax_app.user_ids:
-            tasks.append(asyncio.create_task(poll_forever(efax_app.app_id, user_id)))
+def ensure_shard_topic() -> None:
+    admin = KafkaAdmin(settings.kafka_bootstrap_servers)
+    try:
+        admin.ensure_topics(
+            [SHARDS_TOPIC], settings.poller_shards, settings.kafka_replication_factor
+        )
+    finally:
+        admin.close()
 
 
 @app.on_shutdown
 async def stop_polling() -> None:
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await own(set())
+
+
+@app.after_shutdown
+async def close_clients() -> None:
     await efax.aclose()
 
 
 def main() -> None:
     logging.basicConfig(level=settings.log_level)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("kafka").setLevel(logging.WARNING)
     asyncio.run(app.run())
 
 

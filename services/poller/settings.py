@@ -13,3 +13,12 @@ class PollerSettings(ServiceSettings, EfaxSettings, StorageSettings):
         default=600.0, ge=0, description="Do not announce the same fax again within this time."
     )
     poller_cursor_prefix: str = "_poller/cursors"
+    poller_group_id: str = Field(
+        default="faxrelay-poller", description="Poller copies share the users through this group."
+    )
+    poller_shards: int = Field(
+        default=12, ge=1, description="Partitions of fax.poller.shards: the most useful copies."
+    )
+    poller_delivery_log_every_s: float = Field(
+        default=60.0, ge=0, description="Read eFax's delivery log for failed webhooks (0: never)."
+    )

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -91,3 +94,45 @@ def test_every_delivery_answered_200_survives_a_broker_outage(
     print(f"accepted {len(accepted)}, refused 503: {sum(s == 503 for s in answers.values())}")
     missing = accepted - on_topic
     assert not missing, f"{len(missing)} of {len(accepted)} accepted deliveries were lost"
+
+
+def test_the_gateway_serves_https_when_given_a_certificate(
+    gateway: tuple[LocalStack, str], tmp_path: Path
+) -> None:
+    stack, _ = gateway
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    (port,) = free_ports(1)
+    stack.spawn(
+        "gateway-tls",
+        [sys.executable, "-m", "services.gateway"],
+        {
+            **stack.service_env(),
+            "FAXRELAY_GATEWAY_PORT": str(port),
+            "FAXRELAY_GATEWAY_TLS_CERTFILE": str(cert),
+            "FAXRELAY_GATEWAY_TLS_KEYFILE": str(key),
+        },
+    )
+    try:
+        wait_for_port(port, 30, stack.processes["gateway-tls"])
+        answer = httpx.post(
+            f"https://127.0.0.1:{port}/webhooks/efax",
+            content=b'{"fax_id": "tls"}',
+            headers={"content-type": "application/json"},
+            verify=ssl.create_default_context(cafile=str(cert)),
+            timeout=10,
+        )
+        assert answer.status_code == 200
+        assert answer.json() == {"status": "SUCCESS"}
+        with pytest.raises(httpx.HTTPError):
+            httpx.post(f"http://127.0.0.1:{port}/webhooks/efax", content=b"{}", timeout=5)
+    finally:
+        stack.stop_process("gateway-tls")

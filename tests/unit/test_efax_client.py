@@ -13,7 +13,7 @@ from sandbox import AppConfig, RunningSandbox, SandboxSettings, run_in_thread
 from services.downloader.logic import PERMANENT
 from services.poller.logic import scan
 from shared.contracts import DownloadFailure
-from shared.efax import EfaxClient, EfaxError, ImageError, decode_image
+from shared.efax import EfaxClient, EfaxError, ImageError, ReceivedPage, decode_image
 from shared.settings import EfaxApp
 
 APP = str(uuid.uuid4())
@@ -121,10 +121,15 @@ async def test_scanning_pages_finds_each_of_250_faxes_once(sandbox: RunningSandb
     with run_in_thread(settings) as own:
         created = {f.fax_id for f in own.create_faxes(count=250, deliver=False)}
         efax = client(own)
-        found = await scan(efax, uuid.UUID(APP), uuid.UUID(user), None)
+
+        async def list_page(offset: int) -> ReceivedPage:
+            return await efax.list_received(uuid.UUID(APP), uuid.UUID(user), offset=offset)
+
+        result = await scan(list_page)
         await efax.aclose()
-    assert len(found) == 250
-    assert {str(f.fax_id) for f in found} == created
+    assert len(result.faxes) == 250
+    assert result.pages == 3
+    assert {str(f.fax_id) for f in result.faxes} == created
 
 
 @pytest.mark.parametrize(

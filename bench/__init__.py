@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench [gateway|pipeline]` (see docs/benchmarks.md)."""

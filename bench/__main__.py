@@ -1,0 +1,59 @@
+"""`python -m bench [gateway|pipeline|all]`: throughput and latency against baselines."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+from bench import gateway, pipeline
+
+
+def main() -> None:
+    # A SIGTERM (timeout, CI) unwinds like Ctrl-C, so every process the stack started is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    g = sub.add_parser("gateway", help="webhooks/s and latency: ours vs naive vs no-op")
+    g.add_argument("--rates", default="1000,2000,5000,0", help="offered rates; 0 = open loop")
+    g.add_argument("--seconds", type=float, default=5.0, help="per point")
+    g.add_argument("--connections", type=int, default=64)
+    g.add_argument("--targets", default="gateway,naive,noop")
+    g.add_argument(
+        "--gateway-arg",
+        action="append",
+        default=[],
+        help="passed to `bench.servers gateway`, e.g. --gateway-arg=--linger-ms=5",
+    )
+    p = sub.add_parser("pipeline", help="stored faxes/s end to end vs a sequential baseline")
+    p.add_argument("--faxes", type=int, default=1000)
+    p.add_argument("--baseline-faxes", type=int, default=200)
+    p.add_argument("--page-kb", type=int, default=35)
+    p.add_argument("--partitions", type=int, default=6)
+    p.add_argument("--big-faxes", type=int, default=4, help="20 MB faxes for the RSS check")
+    p.add_argument(
+        "--env", action="append", default=[], help="FAXRELAY_X=Y for the services (repeatable)"
+    )
+    args = parser.parse_args()
+    command = args.command or "all"
+    if command in ("gateway", "all"):
+        if command == "all":
+            rates, seconds, connections = [1000.0, 2000.0, 5000.0, 0.0], 5.0, 64
+            targets, gateway_args = ["gateway", "naive", "noop"], []
+        else:
+            rates = [float(r) for r in args.rates.split(",")]
+            seconds, connections = args.seconds, args.connections
+            targets, gateway_args = args.targets.split(","), args.gateway_arg
+        gateway.main(rates, seconds, connections, targets, gateway_args)
+    if command in ("pipeline", "all"):
+        if command == "all":
+            pipeline.main(1000, 200, 35, 6, 4, {})
+        else:
+            env = dict(e.split("=", 1) for e in args.env)
+            pipeline.main(
+                args.faxes, args.baseline_faxes, args.page_kb, args.partitions, args.big_faxes, env
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,302 @@
+"""Pipeline benchmark (issue #5): stored faxes/s end to end (webhook -> gateway -> verifier ->
+downloader -> S3 -> router -> user topic) vs a baseline that downloads and stores inside the
+webhook handler, one at a time; plus the downloader's memory under load and with 20 MB faxes."""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench.common import RecordLog, Result, run_load, table, write_bodies
+from faxrelay.localstack import LocalStack, free_ports, wait_for_port
+from sandbox import AppConfig, RunningSandbox, SandboxSettings, run_in_thread, sign
+from shared.contracts import (
+    DOWNLOAD_FAILED,
+    FAX_NOTIFIED,
+    FAX_STORED,
+    WEBHOOK_RECEIVED,
+    WEBHOOK_REJECTED,
+)
+
+USERS = 20
+BUCKET = "faxes-bench"
+USER_EVENTS = "user events"
+STAGES = [WEBHOOK_RECEIVED, FAX_NOTIFIED, FAX_STORED, USER_EVENTS]
+OTHERS = [DOWNLOAD_FAILED, WEBHOOK_REJECTED]
+SERVICES = ("gateway", "verifier", "downloader", "router")
+
+
+def memory_kb(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) of a process, in kB."""
+    found = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            found[name] = int(value.split()[0])
+    return found
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_table(before: dict[str, float], after: dict[str, float], seconds: float) -> str:
+    rows = [[name, after[name] - before[name], 100 * (after[name] - before[name]) / seconds]
+            for name in before]  # fmt: skip
+    return table(["process", "CPU s", "% of one core"], rows)
+
+
+class Sampler(threading.Thread):
+    """Reads every pipeline topic and the users' topics as records arrive (their timestamps
+    give each stage's progress) and samples the downloader's RSS every 0.25 s."""
+
+    def __init__(self, bootstrap: str, users: list[str], pid: int) -> None:
+        super().__init__(daemon=True)
+        self.topics: dict[str, list[str]] = {t: [t] for t in [*STAGES[:3], *OTHERS]}
+        self.topics[USER_EVENTS] = [f"faxes.user.{u}" for u in users]
+        self.log = RecordLog(bootstrap, [t for ts in self.topics.values() for t in ts])
+        self.pid = pid
+        self.rss: list[tuple[float, int]] = []
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopping.is_set():
+                self.log.poll(100)
+                if not self.rss or time.time() - self.rss[-1][0] >= 0.25:
+                    self.rss.append((time.time(), memory_kb(self.pid)["VmRSS"]))
+        finally:
+            self.log.close()
+
+    def counts(self) -> dict[str, int]:
+        return {stage: self.log.count(topics) for stage, topics in self.topics.items()}
+
+    def stamps(self, stage: str, since: float) -> list[float]:
+        """Record timestamps (s) of `stage` from `since` (a wall-clock time) on, sorted."""
+        every = (s / 1000 for t in self.topics[stage] for s in self.log.stamps[t])
+        return sorted(s for s in every if s >= since)
+
+    def wait_for(self, stage: str, count: int, timeout: float) -> None:
+        deadline = time.time() + timeout
+        while self.counts()[stage] < count:
+            if time.time() > deadline:
+                raise TimeoutError(f"pipeline did not finish in {timeout} s: {self.counts()}")
+            time.sleep(0.05)
+
+
+def notification_bodies(sandbox: RunningSandbox, faxes: list[Any]) -> list[list[str]]:
+    """The exact signed bodies eFax would post for `faxes` (sent by us, not the sandbox)."""
+    bodies = []
+    for fax in faxes:
+        notification = sandbox.sandbox.sender.fax_notification(fax)
+        assert notification is not None
+        body = notification.body
+        bodies.append([body.decode(), sign(notification.secret, body)])
+    return bodies
+
+
+def inject_and_wait(
+    sandbox: RunningSandbox,
+    sampler: Sampler,
+    url: str,
+    directory: Path,
+    faxes: list[Any],
+    timeout: float,
+) -> tuple[Result, dict[str, int]]:
+    """POST the faxes' webhooks as fast as the gateway takes them; wait for every user event."""
+    before = sampler.counts()
+    bodies_file = write_bodies(notification_bodies(sandbox, faxes), directory)
+    load = run_load(url, bodies_file, rate=0, seconds=0, connections=32, once=True)
+    sampler.wait_for(USER_EVENTS, before[USER_EVENTS] + len(faxes), timeout)
+    time.sleep(0.5)  # late failures or duplicates would show up now
+    return load, before
+
+
+def progress_table(sampler: Sampler, t0: float, end: float) -> str:
+    """Per-stage progress (records since the first webhook), one row per second."""
+    stamps = {stage: sampler.stamps(stage, t0 - 0.01) for stage in STAGES}
+    rows = []
+    steps = int(end - t0) + 1
+    for k in range(1, steps + 1):
+        at = min(t0 + k, end)
+        row: list[object] = [f"{at - t0:.1f}"]
+        row += [bisect.bisect_right(stamps[stage], at) for stage in STAGES]
+        rss = [kb for t, kb in sampler.rss if t <= at]
+        row.append(rss[-1] // 1024 if rss else None)
+        rows.append(row)
+    headers = ["t s", "webhook.received", "fax.notified", "fax.stored", "user events"]
+    return table([*headers, "downloader RSS MB"], rows)
+
+
+def main(
+    faxes: int,
+    baseline_faxes: int,
+    page_kb: int,
+    partitions: int,
+    big_faxes: int,
+    extra_env: dict[str, str],
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="faxrelay-bench-") as tmp:
+        directory = Path(tmp)
+        stack = LocalStack(directory, persistent=False)
+        app_id, api_key, secret = str(uuid.uuid4()), "bench-key", "bench-secret"
+        users = [str(uuid.uuid4()) for _ in range(USERS)]
+        gateway_port, baseline_port = free_ports(2)
+        settings = SandboxSettings(
+            port=0,
+            apps=[
+                AppConfig(
+                    app_id=app_id,
+                    api_key=api_key,
+                    hmac_secret=secret,
+                    webhook_url=f"http://127.0.0.1:{gateway_port}/webhooks/efax",
+                    user_ids=users,
+                )
+            ],
+            time_scale=0.002,
+            page_kb=page_kb,
+            unique_documents=False,
+            seed=1,
+        )
+        try:
+            stack.start()
+            stack.ensure_topics(partitions)
+            with run_in_thread(settings) as sandbox:
+                apps = [{"app_id": app_id, "api_key": api_key, "hmac_secrets": [secret]}]
+                env = {
+                    "FAXRELAY_APPS": json.dumps(apps),
+                    "FAXRELAY_EFAX_API_BASE_URL": sandbox.base_url,
+                    "FAXRELAY_GATEWAY_PORT": str(gateway_port),
+                    "FAXRELAY_S3_BUCKET": BUCKET,
+                    "FAXRELAY_KAFKA_SESSION_TIMEOUT_MS": "6000",
+                    "FAXRELAY_LOG_LEVEL": "WARNING",
+                    **extra_env,
+                }
+                for name in SERVICES:
+                    stack.start_service(name, env)
+                wait_for_port(gateway_port, 30, stack.processes["gateway"])
+                url = f"http://127.0.0.1:{gateway_port}/webhooks/efax"
+                downloader = stack.processes["downloader"].pid
+                pids = {name: stack.processes[name].pid for name in [*SERVICES, "tansu"]}
+                pids["seaweedfs"] = stack.processes["seaweedfs"].pid
+                pids["bench + sandbox"] = os.getpid()
+                sampler = Sampler(stack.bootstrap_servers, users, downloader)
+                sampler.start()
+                try:
+                    ours = run_ours(sandbox, sampler, url, directory, faxes, big_faxes, pids)
+                finally:
+                    sampler.stopping.set()
+                    sampler.join(10)
+                stack.stop_process("verifier")  # the baseline runs without our pipeline busy
+                stack.stop_process("router")
+                stack.stop_process("downloader")
+                stack.stop_process("gateway")
+                base = run_baseline(
+                    stack, sandbox, baseline_port, app_id, api_key, directory, baseline_faxes
+                )
+                print("\n" + table(
+                    ["pipeline", "faxes", "stored faxes/s", "ours / this"],
+                    [["ours (4 services, end to end)", faxes, ours, "-"],
+                     ["baseline (in the handler, one at a time)", baseline_faxes, base,
+                      f"{ours / base:.1f}x"]],
+                ))  # fmt: skip
+        finally:
+            stack.stop()
+
+
+def run_ours(
+    sandbox: RunningSandbox,
+    sampler: Sampler,
+    url: str,
+    directory: Path,
+    n: int,
+    big: int,
+    pids: dict[str, int],
+) -> float:
+    downloader = pids["downloader"]
+    warm = sandbox.create_faxes(count=USERS, deliver=False)  # consumer groups, user topics
+    inject_and_wait(sandbox, sampler, url, directory, warm, timeout=180)
+    idle = memory_kb(downloader)
+    print(f"warm-up: {USERS} faxes through; downloader RSS {idle['VmRSS'] // 1024} MB")
+
+    batch = sandbox.create_faxes(count=n, deliver=False)
+    cpu_before = {name: cpu_s(pid) for name, pid in pids.items()}
+    load, before = inject_and_wait(sandbox, sampler, url, directory, batch, timeout=600)
+    cpu_after = {name: cpu_s(pid) for name, pid in pids.items()}
+    after = sampler.counts()
+    t0: float = load["t0_unix"]
+    ends = [sampler.stamps(stage, t0 - 0.01)[n - 1] - t0 for stage in STAGES]
+    total_s = ends[-1]
+    loaded = memory_kb(downloader)
+    size = len(sandbox.document(batch[0].fax_id))
+    print(f"\nours: {n} faxes of {size // 1024} KB (2 pages); webhooks taken in ", end="")
+    print(
+        f"{load['elapsed_s']:.2f} s ({load['ok']} x 200, {load['non200'] + load['errors']} other)"
+    )
+    extra = {s: after[s] - before[s] - (0 if s in OTHERS else n) for s in [*STAGES, *OTHERS]}
+    print(f"  records beyond one per fax (duplicates, failures, rejections): {extra}")
+    print("\nprogress (records since the first webhook, from record timestamps):")
+    print(progress_table(sampler, t0, t0 + total_s))
+    print("\n" + table(
+        ["", "webhook.received", "fax.notified", "fax.stored", "user events"],
+        [["all in after (s)", *ends], ["stage rate (faxes/s)", *(n / e for e in ends)]],
+    ))  # fmt: skip
+
+    print(f"\nCPU while the {n} faxes went through (incl. 0.5 s settling):")
+    print(cpu_table(cpu_before, cpu_after, total_s + 0.5))
+
+    rows = [
+        ["after warm-up", idle["VmRSS"] // 1024, idle["VmHWM"] // 1024],
+        [f"after {n} faxes", loaded["VmRSS"] // 1024, loaded["VmHWM"] // 1024],
+    ]
+    if big:
+        heavy = sandbox.create_faxes(count=big, deliver=False, size_mb=20)
+        size = len(sandbox.document(heavy[0].fax_id))
+        big_load, _ = inject_and_wait(sandbox, sampler, url, directory, heavy, timeout=600)
+        took = time.time() - big_load["t0_unix"]
+        print(f"\n{big} faxes of {size / 2**20:.1f} MB stored and routed within {took:.1f} s")
+        heavy_rss = memory_kb(downloader)
+        row = [f"after {big} x 20 MB", heavy_rss["VmRSS"] // 1024, heavy_rss["VmHWM"] // 1024]
+        rows.append(row)
+    print("\ndownloader memory (MB):")
+    print(table(["when", "VmRSS", "VmHWM (peak)"], rows))
+    return n / total_s
+
+
+def run_baseline(
+    stack: LocalStack,
+    sandbox: RunningSandbox,
+    port: int,
+    app_id: str,
+    api_key: str,
+    directory: Path,
+    n: int,
+) -> float:
+    argv = [sys.executable, "-m", "bench.servers", "baseline", "--port", str(port)]
+    argv += ["--sandbox", sandbox.base_url, "--app-id", app_id, "--api-key", api_key]
+    argv += ["--s3", stack.s3_endpoint, "--bucket", "bench-baseline"]
+    process = stack.spawn("baseline", argv)
+    wait_for_port(port, 30, process)
+    url = f"http://127.0.0.1:{port}/webhooks/efax"
+    warm = sandbox.create_faxes(count=10, deliver=False)
+    warm_file = write_bodies(notification_bodies(sandbox, warm), directory)
+    run_load(url, warm_file, rate=0, seconds=0, connections=8, once=True)
+    batch = sandbox.create_faxes(count=n, deliver=False)
+    bodies_file = write_bodies(notification_bodies(sandbox, batch), directory)
+    load = run_load(url, bodies_file, rate=0, seconds=0, connections=8, once=True)
+    stored = sum(1 for _ in stack.minio().list_objects("bench-baseline", recursive=True))
+    print(
+        f"\nbaseline: {load['ok']} of {n} faxes answered 200 in {load['elapsed_s']:.2f} s; ", end=""
+    )
+    print(f"{stored - 10} objects stored (plus 10 warm-up)")
+    return float(load["ok"]) / float(load["elapsed_s"])
