@@ -96,16 +96,14 @@ class Gateway:
             now_utc(),
         )
         try:
-            await asyncio.wait_for(
-                self.broker.publish(
+            async with asyncio.timeout(self.settings.gateway_publish_timeout_s):
+                await self.broker.publish(
                     delivery.model_dump_json().encode(),
                     WEBHOOK_RECEIVED,
                     key=logic.partition_key(body),
                     headers={CORRELATION_HEADER: delivery.delivery_id},
                     correlation_id=delivery.delivery_id,
-                ),
-                timeout=self.settings.gateway_publish_timeout_s,
-            )
+                )
         except Exception as error:  # the broker did not acknowledge: eFax must retry
             self.counts["unavailable"] += 1
             log.warning("delivery %s not recorded: %s", delivery.delivery_id, type(error).__name__)
@@ -118,11 +116,19 @@ def create_app(settings: GatewaySettings) -> Gateway:
     return Gateway(settings, make_broker(settings))
 
 
+def default_app() -> Gateway:
+    """The app each uvicorn worker process builds for itself."""
+    return create_app(GatewaySettings())
+
+
 def main() -> None:
     settings = GatewaySettings()
     logging.basicConfig(level=settings.log_level)
     uvicorn.run(
-        create_app(settings),
+        "services.gateway.app:default_app",
+        factory=True,
+        workers=settings.gateway_workers,
+        proxy_headers=False,  # the gateway reads X-Forwarded-For itself, when told to
         host=settings.gateway_host,
         port=settings.gateway_port,
         ssl_certfile=settings.gateway_tls_certfile,

@@ -11,6 +11,9 @@ class GatewaySettings(ServiceSettings):
     gateway_webhook_paths: list[str] = Field(default_factory=lambda: ["/webhooks/efax"])
     gateway_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     gateway_publish_timeout_s: float = Field(default=5.0, gt=0)
+    gateway_workers: int = Field(
+        default=1, ge=1, description="Gateway processes sharing the port (one core each)."
+    )
     gateway_tls_certfile: Path | None = None
     gateway_tls_keyfile: Path | None = None
     gateway_trust_forwarded_for: bool = Field(
