@@ -32,6 +32,9 @@ def main() -> None:
     p.add_argument("--partitions", type=int, default=6)
     p.add_argument("--big-faxes", type=int, default=4, help="20 MB faxes for the RSS check")
     p.add_argument(
+        "--api-latency-ms", type=float, default=0.0, help="emulated eFax latency per fax call"
+    )
+    p.add_argument(
         "--env", action="append", default=[], help="FAXRELAY_X=Y for the services (repeatable)"
     )
     args = parser.parse_args()
@@ -48,10 +51,18 @@ def main() -> None:
     if command in ("pipeline", "all"):
         if command == "all":
             pipeline.main(1000, 200, 35, 6, 4, {})
+            # the same against an API 100 ms away, as eFax is from a data centre
+            pipeline.main(500, 40, 35, 6, 0, {}, api_latency_ms=100)
         else:
             env = dict(e.split("=", 1) for e in args.env)
             pipeline.main(
-                args.faxes, args.baseline_faxes, args.page_kb, args.partitions, args.big_faxes, env
+                args.faxes,
+                args.baseline_faxes,
+                args.page_kb,
+                args.partitions,
+                args.big_faxes,
+                env,
+                api_latency_ms=args.api_latency_ms,
             )
 
 

@@ -17,7 +17,14 @@ from typing import Any
 
 from bench.common import RecordLog, Result, run_load, table, write_bodies
 from faxrelay.localstack import LocalStack, free_ports, wait_for_port
-from sandbox import AppConfig, RunningSandbox, SandboxSettings, run_in_thread, sign
+from sandbox import (
+    AppConfig,
+    Faults,
+    RunningSandbox,
+    SandboxSettings,
+    run_in_thread,
+    sign,
+)
 from shared.contracts import (
     DOWNLOAD_FAILED,
     FAX_NOTIFIED,
@@ -145,7 +152,10 @@ def main(
     partitions: int,
     big_faxes: int,
     extra_env: dict[str, str],
+    api_latency_ms: float = 0.0,
 ) -> None:
+    """`api_latency_ms` slows every eFax fax call of the sandbox, as a real API over the internet
+    would be; on loopback the sandbox answers in about a millisecond."""
     with tempfile.TemporaryDirectory(prefix="faxrelay-bench-") as tmp:
         directory = Path(tmp)
         stack = LocalStack(directory, persistent=False)
@@ -172,6 +182,9 @@ def main(
             stack.start()
             stack.ensure_topics(partitions)
             with run_in_thread(settings) as sandbox:
+                if api_latency_ms:
+                    sandbox.set_faults(Faults(fax_delay_s=api_latency_ms / 1000))
+                    print(f"\neFax API latency emulated: {api_latency_ms:.0f} ms per fax call")
                 apps = [{"app_id": app_id, "api_key": api_key, "hmac_secrets": [secret]}]
                 env = {
                     "FAXRELAY_APPS": json.dumps(apps),
