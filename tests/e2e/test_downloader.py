@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 
@@ -176,3 +179,29 @@ def test_no_secret_appears_in_any_service_log(system: System) -> None:
         text = system.stack.log_file(name).read_text(errors="replace")
         for secret in secrets:
             assert secret not in text, f"a secret in the {name} log"
+
+
+def test_backfill_announces_the_undownloaded_faxes_of_one_user_since_a_time(
+    system: System,
+) -> None:
+    (user,) = system.take_users(1)  # not polled: only the backfill can find these
+    faxes = system.sandbox.create_faxes(
+        app_id=system.account.app_id, user_id=user, count=3, deliver=False
+    )
+    apps = json.loads(system.env["FAXRELAY_APPS"])
+    apps[0]["user_ids"] = [user]
+    completed = subprocess.run(
+        [sys.executable, "-m", "faxrelay.cli", "backfill", "--since", "2020-01-01", "--user", user],
+        env={
+            **os.environ,
+            **system.stack.service_env(),
+            **system.env,
+            "FAXRELAY_APPS": json.dumps(apps),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "announced 3 " in completed.stdout
+    assert_each_stored_once_with_the_served_bytes(system, faxes)
