@@ -10,6 +10,7 @@ from datetime import timedelta
 from minio import Minio
 from minio.commonconfig import Tags
 from minio.error import S3Error
+from minio.sse import SseS3
 
 from shared.contracts import FaxNotified, StoredObject
 from shared.settings import StorageSettings
@@ -45,9 +46,10 @@ def make_minio(settings: StorageSettings) -> Minio:
 class FaxStore:
     """Fax images in one bucket. Blocking SDK calls run in worker threads."""
 
-    def __init__(self, client: Minio, bucket: str) -> None:
+    def __init__(self, client: Minio, bucket: str, *, encrypt: bool = False) -> None:
         self.client = client
         self.bucket = bucket
+        self.sse = SseS3() if encrypt else None
 
     def ensure_bucket(self) -> None:
         if not self.client.bucket_exists(self.bucket):
@@ -87,6 +89,7 @@ class FaxStore:
             len(data),
             content_type=content_type,
             metadata=metadata,  # type: ignore[arg-type]
+            sse=self.sse,
         )
 
     async def mark_announced(self, key: str) -> None:

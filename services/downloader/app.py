@@ -8,7 +8,7 @@ from faststream import FastStream
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
-from services.downloader.logic import AlreadyAnnounced, Policy, fetch_and_store
+from services.downloader.logic import AlreadyAnnounced, PageBudget, Policy, fetch_and_store
 from services.downloader.settings import DownloaderSettings
 from shared.contracts import (
     CORRELATION_HEADER,
@@ -29,7 +29,7 @@ broker = make_broker(settings)
 app = FastStream(broker)
 
 efax = EfaxClient(str(settings.efax_api_base_url), settings.apps, timeout_s=settings.efax_timeout_s)
-store = FaxStore(make_minio(settings), settings.s3_bucket)
+store = FaxStore(make_minio(settings), settings.s3_bucket, encrypt=settings.downloader_encrypt)
 policy = Policy(
     image_format=settings.downloader_image_format,
     max_image_bytes=settings.downloader_max_image_bytes,
@@ -38,6 +38,7 @@ policy = Policy(
     store_attempts=settings.downloader_store_attempts,
 )
 downloads = asyncio.Semaphore(settings.downloader_concurrency)
+pages_in_flight = PageBudget(settings.downloader_max_pages_in_flight)
 
 
 @app.on_startup
@@ -51,7 +52,7 @@ async def close_clients() -> None:
 
 
 async def handle(fax: FaxNotified, correlation_id: str | None) -> None:
-    async with downloads:
+    async with downloads, pages_in_flight.taken(fax):
         outcome = await fetch_and_store(fax, efax, store, policy)
     if isinstance(outcome, AlreadyAnnounced):
         return

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +45,34 @@ class Policy:
     attempts: int = 6
     backoff_max_s: float = 30.0
     store_attempts: int = 12
+
+
+class PageBudget:
+    """Bounds the pages downloading at once: memory follows pages, not the number of faxes.
+
+    A fax of more pages than the whole budget waits until it can run alone.
+    """
+
+    def __init__(self, pages: int) -> None:
+        self.total = pages
+        self.free = pages
+        self._changed = asyncio.Condition()
+
+    def weight(self, fax: FaxNotified) -> int:
+        return min(self.total, max(1, fax.pages or 1))
+
+    @contextlib.asynccontextmanager
+    async def taken(self, fax: FaxNotified) -> AsyncIterator[None]:
+        weight = self.weight(fax)
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.free >= weight)
+            self.free -= weight
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self.free += weight
+                self._changed.notify_all()
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,14 @@ class DownloaderSettings(ServiceSettings, EfaxSettings, StorageSettings):
     downloader_image_format: Literal["PDF", "TIFF"] = "PDF"
     downloader_max_image_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     downloader_concurrency: int = Field(default=16, ge=1, description="Downloads at once.")
+    downloader_max_pages_in_flight: int = Field(
+        default=500,
+        ge=1,
+        description="Pages downloading at once: bounds memory (<= 0.5 MB a page).",
+    )
+    downloader_encrypt: bool = Field(
+        default=False, description="Ask the object store to encrypt each fax (SSE-S3)."
+    )
     downloader_batch_size: int = Field(default=64, ge=1)
     downloader_attempts: int = Field(default=6, ge=1, description="Tries per download.")
     downloader_backoff_max_s: float = Field(default=30.0, gt=0)

@@ -10,12 +10,14 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 
 import pytest
 
 from sandbox import Faults
 from shared.contracts import DOWNLOAD_FAILED
+from shared.storage import FaxStore
 from tests.e2e.conftest import System, read_topic, wait_until
 from tests.e2e.test_walking_skeleton import decode_events, stored_objects
 
@@ -205,3 +207,12 @@ def test_backfill_announces_the_undownloaded_faxes_of_one_user_since_a_time(
     )
     assert "announced 3 " in completed.stdout
     assert_each_stored_once_with_the_served_bytes(system, faxes)
+
+
+async def test_an_encrypting_store_asks_the_object_store_for_sse(system: System) -> None:
+    store = FaxStore(system.stack.minio(), system.bucket, encrypt=True)
+    key = f"sse-check/{uuid.uuid4()}.pdf"
+    await store.put(key, b"%PDF-1.4 secret fax", "application/pdf", {"sha256": "x"})
+    stat = system.stack.minio().stat_object(system.bucket, key)
+    assert stat.metadata["x-amz-server-side-encryption"] == "AES256"
+    assert store.read(key) == b"%PDF-1.4 secret fax"
