@@ -8,7 +8,13 @@ from faststream import FastStream
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
-from services.downloader.logic import AlreadyAnnounced, PageBudget, Policy, fetch_and_store
+from services.downloader.logic import (
+    AlreadyAnnounced,
+    PageBudget,
+    Policy,
+    delete_upstream,
+    fetch_and_store,
+)
 from services.downloader.settings import DownloaderSettings
 from shared.contracts import (
     CORRELATION_HEADER,
@@ -18,7 +24,7 @@ from shared.contracts import (
     FaxNotified,
     FaxStored,
 )
-from shared.efax import EfaxClient, EfaxError
+from shared.efax import EfaxClient
 from shared.kafka import batch_options, header, make_broker, records, run_all
 from shared.storage import FaxStore, make_minio
 
@@ -39,6 +45,7 @@ policy = Policy(
 )
 downloads = asyncio.Semaphore(settings.downloader_concurrency)
 pages_in_flight = PageBudget(settings.downloader_max_pages_in_flight)
+deletions: set[asyncio.Task[bool]] = set()
 
 
 @app.on_startup
@@ -66,11 +73,10 @@ async def handle(fax: FaxNotified, correlation_id: str | None) -> None:
     )
     if isinstance(outcome, FaxStored):
         await store.mark_announced(outcome.stored.key)
-        if settings.downloader_delete_after_store:
-            try:
-                await efax.delete_fax(fax.app_id, fax.user_id, fax.fax_id)
-            except EfaxError as error:
-                log.warning("fax %s stored but not deleted on eFax: %s", fax.fax_id, error)
+        if settings.downloader_delete_after_store:  # in the background: never blocks the pipeline
+            deletion = asyncio.create_task(delete_upstream(efax, fax, policy))
+            deletions.add(deletion)
+            deletion.add_done_callback(deletions.discard)
 
 
 async def handle_in_order(items: list[tuple[FaxNotified, str | None]]) -> None:

@@ -91,7 +91,7 @@ class _WaitRetryAfter:
     """Retry-After when eFax names one, else exponential backoff with jitter."""
 
     def __init__(self, backoff_max_s: float) -> None:
-        self.fallback = wait_exponential_jitter(initial=0.2, max=backoff_max_s)
+        self.fallback = wait_exponential_jitter(multiplier=0.2, max=backoff_max_s)
         self.cap = backoff_max_s
 
     def __call__(self, state: RetryCallState) -> float:
@@ -166,6 +166,25 @@ async def fetch_and_store(
     return FaxStored(fax=fax, stored=stored)
 
 
+async def delete_upstream(efax: EfaxClient, fax: FaxNotified, policy: Policy) -> bool:
+    """Retention: DELETE the stored fax on eFax, retried; False when it could not be done."""
+    try:
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(_is_retryable),
+            stop=stop_after_attempt(policy.attempts),
+            wait=_WaitRetryAfter(policy.backoff_max_s),
+            reraise=True,
+        ):
+            with attempt:
+                await efax.delete_fax(fax.app_id, fax.user_id, fax.fax_id)
+    except EfaxError as error:
+        if error.status == 404:
+            return True  # already gone
+        log.warning("fax %s stored but not deleted on eFax: %s", fax.fax_id, error)
+        return False
+    return True
+
+
 async def _let_polling_find_it_again(efax: EfaxClient, fax: FaxNotified) -> None:
     """The download set image_downloaded; set it back so the poller finds this fax again."""
     try:
@@ -178,7 +197,7 @@ async def _with_store_retries(policy: Policy, call: Any, *args: Any, **kwargs: A
     """The store being down is never the fax's fault: retry, then give up to redelivery."""
     async for attempt in AsyncRetrying(
         stop=stop_after_attempt(policy.store_attempts),
-        wait=wait_exponential_jitter(initial=0.2, max=policy.backoff_max_s),
+        wait=wait_exponential_jitter(multiplier=0.2, max=policy.backoff_max_s),
         reraise=True,
     ):
         with attempt:

@@ -10,11 +10,12 @@ from collections.abc import Iterator
 import pytest
 
 from sandbox import AppConfig, RunningSandbox, SandboxSettings, run_in_thread
-from services.downloader.logic import PERMANENT
+from services.downloader.logic import PERMANENT, Policy, delete_upstream
 from services.poller.logic import scan
 from shared.contracts import DownloadFailure
 from shared.efax import EfaxClient, EfaxError, ImageError, ReceivedPage, decode_image
 from shared.settings import EfaxApp
+from tests.builders import notified
 
 APP = str(uuid.uuid4())
 USER = str(uuid.uuid4())
@@ -150,3 +151,21 @@ def test_images_are_checked_strictly(encoded: str | None, reason: str) -> None:
 def test_a_real_pdf_passes() -> None:
     data = b"%PDF-1.4 fax"
     assert decode_image(base64.b64encode(data).decode(), "PDF", 1000) == data
+
+
+async def test_retention_deletes_the_fax_upstream_through_rate_limits(
+    sandbox: RunningSandbox,
+) -> None:
+    (fax_id,) = fax_ids(sandbox)
+    sandbox.set_faults(fax_rate_limits_next=2, retry_after_s=0)
+    efax = client(sandbox)
+    fax = notified(fax_id=fax_id, app_id=uuid.UUID(APP), user_id=uuid.UUID(USER))
+    try:
+        deleted = await delete_upstream(efax, fax, Policy(attempts=4, backoff_max_s=0.1))
+        again = await delete_upstream(efax, fax, Policy(attempts=1))
+    finally:
+        sandbox.clear_faults()
+        await efax.aclose()
+    assert deleted
+    assert again, "a fax already gone counts as deleted"
+    assert sandbox.fax(str(fax_id)).deleted
