@@ -36,7 +36,8 @@ def count_line(counts: Counter[str]) -> str:
 
 async def watch(bootstrap_servers: str, counts: Counter[str], user_topic_pattern: str) -> None:
     """Count every record of the pipeline topics (no group: nothing is committed)."""
-    broker = KafkaBroker(bootstrap_servers, logger=None)
+    # a short metadata age so that new users' topics join the pattern within seconds
+    broker = KafkaBroker(bootstrap_servers, logger=None, metadata_max_age_ms=3000)
 
     @broker.subscriber(*STAGES, auto_offset_reset="earliest", decoder=_raw)
     async def on_pipeline_record(body: bytes, message: KafkaMessage) -> None:
