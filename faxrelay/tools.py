@@ -55,9 +55,15 @@ async def backfill(since: datetime, user: str | None) -> int:
     from services.poller.settings import PollerSettings
     from shared.efax import EfaxClient, ReceivedFax, ReceivedPage
     from shared.kafka import make_broker, run_all
+    from shared.storage import FaxStore, StoredTokens, make_minio
 
     settings = PollerSettings()
-    efax = EfaxClient(str(settings.efax_api_base_url), settings.apps)
+    store = FaxStore(make_minio(settings), settings.s3_bucket)
+    efax = EfaxClient(
+        str(settings.efax_api_base_url),
+        settings.apps,
+        shared_tokens=StoredTokens(store) if settings.efax_share_tokens else None,
+    )
     broker = make_broker(settings)
     await broker.start()
     announced = 0

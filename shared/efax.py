@@ -13,7 +13,7 @@ import binascii
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import httpx
@@ -127,9 +127,23 @@ def _error_message(response: httpx.Response) -> str:
 
 
 class _Token:
+    """A bearer token and when to stop using it (wall clock, so processes can share it)."""
+
     def __init__(self, value: str, expires_at: float) -> None:
         self.value = value
         self.expires_at = expires_at
+
+    def usable(self, replacing: str | None) -> bool:
+        return self.expires_at > time.time() and self.value != replacing
+
+
+class SharedTokens(Protocol):
+    """Where the processes of one installation share their tokens: asking eFax for a new token
+    may end the previous one, so a downloader and a poller must not each keep their own."""
+
+    async def load(self, app_id: UUID) -> tuple[str, float] | None: ...
+
+    async def save(self, app_id: UUID, token: str, expires_at: float) -> None: ...
 
 
 class EfaxClient:
@@ -143,6 +157,7 @@ class EfaxClient:
         timeout_s: float = 30.0,
         refresh_margin_s: float = 60.0,
         http: httpx.AsyncClient | None = None,
+        shared_tokens: SharedTokens | None = None,
     ) -> None:
         self._apps = {app.app_id: app for app in apps}
         self._http = http or httpx.AsyncClient(
@@ -151,6 +166,7 @@ class EfaxClient:
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
         )
         self._refresh_margin_s = refresh_margin_s
+        self._shared = shared_tokens
         self._tokens: dict[UUID, _Token] = {}
         self._locks: dict[UUID, asyncio.Lock] = {}
         self.tokens_issued = 0
@@ -163,15 +179,23 @@ class EfaxClient:
         return app is not None and app.api_key is not None
 
     async def token(self, app_id: UUID, *, replacing: str | None = None) -> str:
-        """The current token, fetched by one caller at a time per App ID."""
+        """The current token, fetched by one caller at a time per App ID; with shared tokens,
+        one another process already fetched is used before asking eFax for a new one."""
         lock = self._locks.setdefault(app_id, asyncio.Lock())
         async with lock:
             current = self._tokens.get(app_id)
-            fresh = current is not None and current.expires_at > time.monotonic()
-            if current is not None and fresh and current.value != replacing:
+            if current is not None and current.usable(replacing):
                 return current.value
-            self._tokens[app_id] = await self._fetch_token(app_id)
-            return self._tokens[app_id].value
+            if self._shared is not None:
+                loaded = await self._shared.load(app_id)
+                if loaded is not None and _Token(*loaded).usable(replacing):
+                    self._tokens[app_id] = _Token(*loaded)
+                    return loaded[0]
+            token = await self._fetch_token(app_id)
+            self._tokens[app_id] = token
+            if self._shared is not None:
+                await self._shared.save(app_id, token.value, token.expires_at)
+            return token.value
 
     async def _fetch_token(self, app_id: UUID) -> _Token:
         app = self._apps.get(app_id)
@@ -195,7 +219,7 @@ class EfaxClient:
         lifetime = float(body.get("expires_in", 3600))
         self.tokens_issued += 1
         margin = min(self._refresh_margin_s, lifetime / 2)
-        return _Token(str(body["access_token"]), time.monotonic() + lifetime - margin)
+        return _Token(str(body["access_token"]), time.time() + lifetime - margin)
 
     async def _call(
         self, method: str, path: str, app_id: UUID, user_id: UUID, **kwargs: Any

@@ -44,6 +44,10 @@ class EfaxSettings(BaseModel):
     efax_api_base_url: AnyHttpUrl = AnyHttpUrl("https://api.securedocex.com")
     apps: list[EfaxApp] = Field(default_factory=list)
     efax_timeout_s: float = Field(default=30.0, gt=0)
+    efax_share_tokens: bool = Field(
+        default=True,
+        description="Share tokens between processes through the bucket (a new one ends the old).",
+    )
 
 
 class StorageSettings(BaseModel):

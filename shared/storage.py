@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from uuid import UUID
 
 from minio import Minio
 from minio.commonconfig import Tags
@@ -14,6 +17,8 @@ from minio.sse import SseS3
 
 from shared.contracts import FaxNotified, StoredObject
 from shared.settings import StorageSettings
+
+log = logging.getLogger(__name__)
 
 ANNOUNCED_TAG = "announced"
 
@@ -115,3 +120,36 @@ class FaxStore:
             if error.code in {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}:
                 return None
             raise
+
+
+class StoredTokens:
+    """eFax tokens shared by the processes of one installation, as small objects in the bucket
+    (readable by whoever can read the faxes). Store trouble never stops a download: without the
+    shared copy a process simply asks eFax for its own token."""
+
+    def __init__(self, store: FaxStore, prefix: str = "_tokens") -> None:
+        self.store = store
+        self.prefix = prefix
+
+    async def load(self, app_id: UUID) -> tuple[str, float] | None:
+        try:
+            data = await self.store.read_or_none(f"{self.prefix}/{app_id}.json")
+            if data is None:
+                return None
+            saved = json.loads(data)
+            return str(saved["token"]), float(saved["expires_at"])
+        except Exception as error:
+            log.warning("shared token unreadable (%s); asking eFax", _reason(error))
+            return None
+
+    async def save(self, app_id: UUID, token: str, expires_at: float) -> None:
+        body = json.dumps({"token": token, "expires_at": expires_at}).encode()
+        try:
+            await self.store.put(f"{self.prefix}/{app_id}.json", body, "application/json", {})
+        except Exception as error:
+            log.warning("could not share the token (%s)", _reason(error))
+
+
+def _reason(error: Exception) -> str:
+    code = getattr(error, "code", None)
+    return f"{type(error).__name__} {code}" if code else type(error).__name__

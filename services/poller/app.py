@@ -45,7 +45,7 @@ from services.poller.settings import PollerSettings
 from shared.contracts import FAX_NOTIFIED
 from shared.efax import EfaxClient, EfaxError, ReceivedFax, ReceivedPage
 from shared.kafka import KafkaAdmin, make_broker, run_all
-from shared.storage import FaxStore, make_minio
+from shared.storage import FaxStore, StoredTokens, make_minio
 
 log = logging.getLogger("faxrelay.poller")
 
@@ -54,8 +54,13 @@ SHARDS_TOPIC = "fax.poller.shards"
 settings = PollerSettings()
 broker = make_broker(settings)
 app = FastStream(broker)
-efax = EfaxClient(str(settings.efax_api_base_url), settings.apps, timeout_s=settings.efax_timeout_s)
 store = FaxStore(make_minio(settings), settings.s3_bucket)
+efax = EfaxClient(
+    str(settings.efax_api_base_url),
+    settings.apps,
+    timeout_s=settings.efax_timeout_s,
+    shared_tokens=StoredTokens(store) if settings.efax_share_tokens else None,
+)
 recent = RecentlyAnnounced(settings.poller_recently_announced_s)
 overlap = timedelta(seconds=settings.poller_overlap_s)
 pairs = [(a.app_id, u) for a in settings.apps if a.api_key is not None for u in a.user_ids]

@@ -17,7 +17,9 @@ import pytest
 
 from sandbox import Faults
 from shared.contracts import DOWNLOAD_FAILED
-from shared.storage import FaxStore
+from shared.efax import EfaxClient
+from shared.settings import EfaxApp
+from shared.storage import FaxStore, StoredTokens
 from tests.e2e.conftest import System, read_topic, wait_until
 from tests.e2e.test_walking_skeleton import decode_events, stored_objects
 
@@ -216,3 +218,29 @@ async def test_an_encrypting_store_asks_the_object_store_for_sse(system: System)
     stat = system.stack.minio().stat_object(system.bucket, key)
     assert stat.metadata["x-amz-server-side-encryption"] == "AES256"
     assert store.read(key) == b"%PDF-1.4 secret fax"
+
+
+async def test_processes_share_one_token_through_the_bucket(system: System) -> None:
+    store = FaxStore(system.stack.minio(), system.bucket)
+    store.ensure_bucket()
+    app = EfaxApp(app_id=uuid.UUID(system.account.app_id), api_key=system.account.api_key)
+    (user,) = system.take_users(1)
+    (fax,) = system.sandbox.create_faxes(
+        app_id=system.account.app_id, user_id=user, count=1, deliver=False
+    )
+    first, second = (
+        EfaxClient(system.sandbox.base_url, [app], shared_tokens=StoredTokens(store))
+        for _ in range(2)
+    )
+    try:
+        await first.token(app.app_id, replacing="a token that just failed")
+        for efax in (first, second, first):
+            await efax.get_image(app.app_id, uuid.UUID(user), uuid.UUID(fax.fax_id), "PDF", 10**8)
+    finally:
+        await first.aclose()
+        await second.aclose()
+    assert first.tokens_issued == 1
+    assert second.tokens_issued == 0, "the second process used the token the first shared"
+    saved = json.loads(store.read(f"_tokens/{app.app_id}.json"))
+    for name in ("gateway", "verifier", "downloader", "router", "poller"):
+        assert saved["token"] not in system.stack.log_file(name).read_text(errors="replace")

@@ -169,3 +169,54 @@ async def test_retention_deletes_the_fax_upstream_through_rate_limits(
     assert deleted
     assert again, "a fax already gone counts as deleted"
     assert sandbox.fax(str(fax_id)).deleted
+
+
+class MemoryTokens:
+    """Shared tokens kept in a dict: stands in for the bucket in this fast test."""
+
+    def __init__(self) -> None:
+        self.saved: dict[uuid.UUID, tuple[str, float]] = {}
+
+    async def load(self, app_id: uuid.UUID) -> tuple[str, float] | None:
+        return self.saved.get(app_id)
+
+    async def save(self, app_id: uuid.UUID, token: str, expires_at: float) -> None:
+        self.saved[app_id] = (token, expires_at)
+
+
+async def test_two_processes_sharing_tokens_do_not_end_each_others(
+    sandbox: RunningSandbox,
+) -> None:
+    ids = fax_ids(sandbox, 6)
+    shared = MemoryTokens()
+    clients = [
+        EfaxClient(
+            sandbox.base_url,
+            [EfaxApp(app_id=uuid.UUID(APP), api_key=KEY)],
+            shared_tokens=shared,
+        )
+        for _ in range(2)
+    ]
+    before = sandbox.stats()["requests_by_status"].get("401", 0)
+    for fax_id in ids:  # alternate between the two "processes"
+        for efax in clients:
+            await efax.get_image(uuid.UUID(APP), uuid.UUID(USER), fax_id, "PDF", 10**8)
+    for efax in clients:
+        await efax.aclose()
+    assert sum(c.tokens_issued for c in clients) == 1
+    assert sandbox.stats()["requests_by_status"].get("401", 0) == before
+
+
+async def test_without_sharing_each_process_ends_the_others_token(
+    sandbox: RunningSandbox,
+) -> None:
+    (fax_id,) = fax_ids(sandbox)
+    clients = [client(sandbox), client(sandbox)]
+    for efax in clients:
+        await efax.get_image(uuid.UUID(APP), uuid.UUID(USER), fax_id, "PDF", 10**8)
+    before = sandbox.stats()["requests_by_status"].get("401", 0)
+    await clients[0].get_image(uuid.UUID(APP), uuid.UUID(USER), fax_id, "PDF", 10**8)
+    for efax in clients:
+        await efax.aclose()
+    assert sandbox.stats()["requests_by_status"].get("401", 0) == before + 1
+    assert sum(c.tokens_issued for c in clients) == 3
