@@ -9,7 +9,7 @@ from uuid import UUID
 from cloudevents.core.bindings import kafka as ce_kafka
 from faststream.kafka import KafkaBroker
 
-from shared.contracts import FAX_NOTIFIED, parse_efax_timestamp
+from shared.contracts import parse_efax_timestamp
 
 
 def event_line(headers: dict[str, bytes], key: bytes | None, value: bytes) -> str:
@@ -51,10 +51,10 @@ async def backfill(since: datetime, user: str | None) -> int:
     downloader skips faxes already stored and announced, so a backfill never doubles an event."""
     from functools import partial
 
-    from services.poller.logic import scan, to_notified
+    from services.poller.logic import publish_notified, scan
     from services.poller.settings import PollerSettings
     from shared.efax import EfaxClient, ReceivedFax, ReceivedPage
-    from shared.kafka import make_broker, run_all
+    from shared.kafka import make_broker
     from shared.storage import FaxStore, StoredTokens, make_minio
 
     settings = PollerSettings()
@@ -70,14 +70,7 @@ async def backfill(since: datetime, user: str | None) -> int:
 
     async def announce(app_id: UUID, user_id: UUID, faxes: list[ReceivedFax]) -> None:
         nonlocal announced
-        await run_all(
-            broker.publish(
-                to_notified(app_id, user_id, fax).model_dump_json().encode(),
-                FAX_NOTIFIED,
-                key=str(fax.fax_id).encode(),
-            )
-            for fax in faxes
-        )
+        await publish_notified(broker, app_id, user_id, faxes)
         announced += len(faxes)
 
     async def list_page(app_id: UUID, user_id: UUID, offset: int) -> ReceivedPage:

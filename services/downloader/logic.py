@@ -101,6 +101,16 @@ class _WaitRetryAfter:
         return float(self.fallback(state))
 
 
+def _efax_retries(policy: Policy) -> AsyncRetrying:
+    """Retryable eFax failures (network, 401, 408, 429, 5xx), bounded, honouring Retry-After."""
+    return AsyncRetrying(
+        retry=retry_if_exception(_is_retryable),
+        stop=stop_after_attempt(policy.attempts),
+        wait=_WaitRetryAfter(policy.backoff_max_s),
+        reraise=True,
+    )
+
+
 def stored_metadata(fax: FaxNotified, sha256: str) -> dict[str, str]:
     return {
         "fax-id": str(fax.fax_id),
@@ -128,12 +138,7 @@ async def fetch_and_store(
         return _failed(fax, DownloadFailure.UNKNOWN_APP, "no API key for this app", 1)
     attempts = 0
     try:
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception(_is_retryable),
-            stop=stop_after_attempt(policy.attempts),
-            wait=_WaitRetryAfter(policy.backoff_max_s),
-            reraise=True,
-        ):
+        async for attempt in _efax_retries(policy):
             with attempt:
                 attempts += 1
                 image = await efax.get_image(
@@ -169,12 +174,7 @@ async def fetch_and_store(
 async def delete_upstream(efax: EfaxClient, fax: FaxNotified, policy: Policy) -> bool:
     """Retention: DELETE the stored fax on eFax, retried; False when it could not be done."""
     try:
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception(_is_retryable),
-            stop=stop_after_attempt(policy.attempts),
-            wait=_WaitRetryAfter(policy.backoff_max_s),
-            reraise=True,
-        ):
+        async for attempt in _efax_retries(policy):
             with attempt:
                 await efax.delete_fax(fax.app_id, fax.user_id, fax.fax_id)
     except EfaxError as error:

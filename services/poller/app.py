@@ -36,15 +36,14 @@ from services.poller.logic import (
     next_cursor,
     next_delay,
     owned_work,
+    publish_notified,
     review_log,
     scan,
     scan_start,
-    to_notified,
 )
 from services.poller.settings import PollerSettings
-from shared.contracts import FAX_NOTIFIED
 from shared.efax import EfaxClient, EfaxError, ReceivedFax, ReceivedPage
-from shared.kafka import KafkaAdmin, make_broker, run_all
+from shared.kafka import KafkaAdmin, make_broker
 from shared.storage import FaxStore, StoredTokens, make_minio
 
 log = logging.getLogger("faxrelay.poller")
@@ -82,14 +81,7 @@ def log_state_key(app_id: UUID) -> str:
 
 async def announce(app_id: UUID, user_id: UUID, faxes: list[ReceivedFax]) -> None:
     fresh = recent.fresh(faxes)
-    await run_all(
-        broker.publish(
-            to_notified(app_id, user_id, fax).model_dump_json().encode(),
-            FAX_NOTIFIED,
-            key=str(fax.fax_id).encode(),
-        )
-        for fax in fresh
-    )
+    await publish_notified(broker, app_id, user_id, fresh)
     recent.remember(f.fax_id for f in fresh)
     if fresh:
         log.info("user %s: %d undownloaded faxes announced", user_id, len(fresh))

@@ -16,8 +16,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from shared.contracts import FaxNotified, Source, parse_efax_timestamp
+from faststream.kafka import KafkaBroker
+
+from shared.contracts import FAX_NOTIFIED, FaxNotified, Source, parse_efax_timestamp
 from shared.efax import PAGE_LIMIT, ReceivedFax, ReceivedPage
+from shared.kafka import run_all
 
 # --- announcing ---------------------------------------------------------------------------
 
@@ -35,6 +38,20 @@ def to_notified(app_id: UUID, user_id: UUID, fax: ReceivedFax) -> FaxNotified:
         sending_fax_number=fax.originating_fax_number[:32],
         receiving_fax_number=fax.destination_fax_number[:32],
         originating_fax_tsid=fax.originating_fax_tsid[:64],
+    )
+
+
+async def publish_notified(
+    broker: KafkaBroker, app_id: UUID, user_id: UUID, faxes: list[ReceivedFax]
+) -> None:
+    """Announce faxes found by polling on `fax.notified`, keyed by fax id, acknowledged."""
+    await run_all(
+        broker.publish(
+            to_notified(app_id, user_id, fax).model_dump_json().encode(),
+            FAX_NOTIFIED,
+            key=str(fax.fax_id).encode(),
+        )
+        for fax in faxes
     )
 
 
