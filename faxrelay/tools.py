@@ -8,8 +8,10 @@ from uuid import UUID
 
 from cloudevents.core.bindings import kafka as ce_kafka
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
 
 from shared.contracts import parse_efax_timestamp
+from shared.kafka import raw_bodies, records
 
 
 def event_line(headers: dict[str, bytes], key: bytes | None, value: bytes) -> str:
@@ -29,11 +31,11 @@ async def tail(bootstrap_servers: str, topic: str, from_beginning: bool) -> None
     broker = KafkaBroker(bootstrap_servers, logger=None)
 
     @broker.subscriber(
-        topic, auto_offset_reset="earliest" if from_beginning else "latest", decoder=_raw
+        topic, auto_offset_reset="earliest" if from_beginning else "latest", decoder=raw_bodies
     )
-    async def on_event(body: bytes, message: object) -> None:
-        record = getattr(message, "raw_message")  # noqa: B009 - FastStream's KafkaMessage
-        print(event_line(dict(record.headers), record.key, record.value or b""), flush=True)
+    async def on_event(body: bytes, message: KafkaMessage) -> None:
+        for record in records(message):
+            print(event_line(dict(record.headers), record.key, record.value or b""), flush=True)
 
     await broker.start()
     try:
@@ -42,8 +44,6 @@ async def tail(bootstrap_servers: str, topic: str, from_beginning: bool) -> None
         await broker.stop()
 
 
-async def _raw(message: object) -> object:
-    return getattr(message, "body")  # noqa: B009
 
 
 async def backfill(since: datetime, user: str | None) -> int:

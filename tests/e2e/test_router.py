@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -120,3 +122,86 @@ def test_the_example_subscriber_in_the_guide_downloads_each_fax_once(
     assert completed.stdout.count("fax ") == 3
     written = {p.stem: p.read_bytes() for p in out.iterdir()}
     assert written == {f.fax_id: system.sandbox.document(f.fax_id, "PDF") for f in faxes}
+
+
+def test_routing_rules_from_a_file_send_matching_faxes_to_their_team_topic(
+    system: System, tmp_path: Path
+) -> None:
+    (user,) = system.take_users(1)
+    team_topic = f"faxes.team.{uuid.uuid4().hex}"
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        f"""
+rules:
+  - name: invoices from ACME go to accounting
+    match:
+      user_ids: ['{user}']
+      tsid_pattern: '^ACME'
+    topics: [{team_topic}]
+"""
+    )
+    # a second router with the rules, on its own group and user-topic template
+    system.stack.spawn(
+        "router-rules",
+        [sys.executable, "-m", "services.router"],
+        {
+            **system.stack.service_env(),
+            **system.env,
+            "FAXRELAY_ROUTER_GROUP_ID": f"router-rules-{uuid.uuid4().hex}",
+            "FAXRELAY_ROUTER_RULES_FILE": str(rules),
+            "FAXRELAY_ROUTER_USER_TOPIC_TEMPLATE": "rules-test.user.{user_id}",
+        },
+    )
+    try:
+        (acme,) = system.sandbox.create_faxes(
+            app_id=system.account.app_id, user_id=user, count=1, originating_fax_tsid="ACME Corp"
+        )
+        (other,) = system.sandbox.create_faxes(
+            app_id=system.account.app_id, user_id=user, count=1, originating_fax_tsid="Somebody"
+        )
+        team = read_topic(system.stack.bootstrap_servers, team_topic, at_least=1, timeout=120)
+        assert [e.get_id() for e in decode_events(team)] == [acme.fax_id]
+        mine = read_topic(
+            system.stack.bootstrap_servers, f"rules-test.user.{user}", at_least=2, timeout=60
+        )
+        assert {e.get_id() for e in decode_events(mine)} == {acme.fax_id, other.fax_id}
+    finally:
+        system.stack.stop_process("router-rules")
+
+
+def test_an_invalid_rules_file_stops_the_router_with_the_line_at_fault(
+    system: System, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - name: broken\n    topics: ['not a topic!']\n")
+    completed = subprocess.run(
+        [sys.executable, "-m", "services.router"],
+        env={**os.environ, **system.stack.service_env(), **system.env,
+             "FAXRELAY_ROUTER_RULES_FILE": str(rules)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert completed.returncode != 0
+    assert "line 3" in completed.stderr
+    assert "not a topic!" in completed.stderr
+
+
+def test_faxrelay_tail_prints_one_line_per_fax_of_the_user(system: System) -> None:
+    (user,) = system.take_users(1)
+    faxes = system.sandbox.create_faxes(app_id=system.account.app_id, user_id=user, count=2)
+    read_topic(system.stack.bootstrap_servers, f"faxes.user.{user}", at_least=2, timeout=90)
+    try:  # tail runs until stopped: stop it after a while and read what it printed
+        subprocess.run(
+            [sys.executable, "-m", "faxrelay.cli", "tail", user,
+             "--bootstrap-servers", system.stack.bootstrap_servers],
+            capture_output=True,
+            timeout=15,
+        )  # fmt: skip
+        output = ""
+    except subprocess.TimeoutExpired as stopped:
+        output = (stopped.stdout or b"").decode()
+    lines = output.splitlines()
+    assert len(lines) == 2, output
+    assert {line.split(" fax ")[1].split()[0] for line in lines} == {f.fax_id for f in faxes}
+    assert all("pages" in line and "s3://" in line for line in lines)
