@@ -44,8 +44,6 @@ async def tail(bootstrap_servers: str, topic: str, from_beginning: bool) -> None
         await broker.stop()
 
 
-
-
 async def backfill(since: datetime, user: str | None) -> int:
     """Announce every undownloaded fax completed since `since`, for one or all users. The
     downloader skips faxes already stored and announced, so a backfill never doubles an event."""

@@ -43,6 +43,7 @@ PIPELINE_TOPICS = (
 )
 
 CORRELATION_HEADER = "correlation_id"
+TRACEPARENT_HEADER = "traceparent"  # W3C trace context, started by the gateway
 
 FAX_ID_EXAMPLE = "7e029808-237b-413e-a051-53bf445e8b49"
 USER_ID_EXAMPLE = "ca4cd102-c3e7-4379-9a7e-38c61e1f7a55"

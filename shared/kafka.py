@@ -16,6 +16,7 @@ from kafka import TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from shared.contracts import CORRELATION_HEADER, TRACEPARENT_HEADER
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,12 @@ def records(message: KafkaMessage) -> tuple[ConsumerRecord[bytes, bytes], ...]:
     """The raw records of a batch message (headers and keys included)."""
     raw = message.raw_message
     return raw if isinstance(raw, tuple) else (raw,)
+
+
+def propagated(record: ConsumerRecord[bytes, bytes]) -> dict[str, str]:
+    """The headers every service carries from its input to its output: correlation and trace."""
+    found = {name: header(record, name) for name in (CORRELATION_HEADER, TRACEPARENT_HEADER)}
+    return {name: value for name, value in found.items() if value}
 
 
 def header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:

@@ -25,7 +25,7 @@ from shared.contracts import (
     FaxStored,
 )
 from shared.efax import EfaxClient
-from shared.kafka import batch_options, header, make_broker, records, run_all
+from shared.kafka import batch_options, make_broker, propagated, records, run_all
 from shared.storage import FaxStore, make_minio
 
 log = logging.getLogger("faxrelay.downloader")
@@ -58,7 +58,7 @@ async def close_clients() -> None:
     await efax.aclose()
 
 
-async def handle(fax: FaxNotified, correlation_id: str | None) -> None:
+async def handle(fax: FaxNotified, trace: dict[str, str]) -> None:
     async with downloads, pages_in_flight.taken(fax):
         outcome = await fetch_and_store(fax, efax, store, policy)
     if isinstance(outcome, AlreadyAnnounced):
@@ -68,8 +68,8 @@ async def handle(fax: FaxNotified, correlation_id: str | None) -> None:
         outcome.model_dump_json().encode(),
         topic,
         key=str(fax.fax_id).encode(),
-        correlation_id=correlation_id,
-        headers={CORRELATION_HEADER: correlation_id or ""},
+        correlation_id=trace.get(CORRELATION_HEADER),
+        headers=trace,
     )
     if isinstance(outcome, FaxStored):
         await store.mark_announced(outcome.stored.key)
@@ -79,9 +79,9 @@ async def handle(fax: FaxNotified, correlation_id: str | None) -> None:
             deletion.add_done_callback(deletions.discard)
 
 
-async def handle_in_order(items: list[tuple[FaxNotified, str | None]]) -> None:
-    for fax, correlation_id in items:
-        await handle(fax, correlation_id)
+async def handle_in_order(items: list[tuple[FaxNotified, dict[str, str]]]) -> None:
+    for fax, trace in items:
+        await handle(fax, trace)
 
 
 @broker.subscriber(
@@ -89,14 +89,14 @@ async def handle_in_order(items: list[tuple[FaxNotified, str | None]]) -> None:
     **batch_options(settings, settings.downloader_group_id, settings.downloader_batch_size),
 )
 async def on_fax_notified(bodies: list[bytes], message: KafkaMessage) -> None:
-    by_fax: dict[str, list[tuple[FaxNotified, str | None]]] = defaultdict(list)
+    by_fax: dict[str, list[tuple[FaxNotified, dict[str, str]]]] = defaultdict(list)
     for record in records(message):
         try:
             fax = FaxNotified.model_validate_json(record.value or b"")
         except ValidationError:
             log.error("skipping an unreadable record at offset %s", record.offset)
             continue
-        by_fax[str(fax.fax_id)].append((fax, header(record, CORRELATION_HEADER)))
+        by_fax[str(fax.fax_id)].append((fax, propagated(record)))
     # Faxes in parallel; the notifications of one fax one after the other.
     await run_all(handle_in_order(items) for items in by_fax.values())
 

@@ -13,7 +13,7 @@ from faststream.kafka import KafkaBroker
 
 from services.gateway import logic
 from services.gateway.settings import GatewaySettings
-from shared.contracts import CORRELATION_HEADER, WEBHOOK_RECEIVED, now_utc
+from shared.contracts import CORRELATION_HEADER, TRACEPARENT_HEADER, WEBHOOK_RECEIVED, now_utc
 from shared.kafka import make_broker
 
 log = logging.getLogger("faxrelay.gateway")
@@ -101,7 +101,10 @@ class Gateway:
                     delivery.model_dump_json().encode(),
                     WEBHOOK_RECEIVED,
                     key=logic.partition_key(body),
-                    headers={CORRELATION_HEADER: delivery.delivery_id},
+                    headers={
+                        CORRELATION_HEADER: delivery.delivery_id,
+                        TRACEPARENT_HEADER: logic.new_traceparent(delivery.delivery_id),
+                    },
                     correlation_id=delivery.delivery_id,
                 )
         except Exception as error:  # the broker did not acknowledge: eFax must retry

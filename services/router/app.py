@@ -17,8 +17,8 @@ from services.router.logic import (
     load_rules,
 )
 from services.router.settings import RouterSettings
-from shared.contracts import CORRELATION_HEADER, FAX_STORED, FaxStored, now_utc
-from shared.kafka import KafkaAdmin, batch_options, header, make_broker, records, run_all
+from shared.contracts import FAX_STORED, FaxStored, now_utc
+from shared.kafka import KafkaAdmin, batch_options, make_broker, propagated, records, run_all
 from shared.storage import FaxStore, make_minio
 
 log = logging.getLogger("faxrelay.router")
@@ -51,16 +51,12 @@ async def ensure_topics(topics: list[str]) -> None:
         known_topics.update(missing)
 
 
-async def route(fax: FaxStored, correlation_id: str | None) -> None:
+async def route(fax: FaxStored, trace: dict[str, str]) -> None:
     topics = destinations(fax, rules, template)
     await ensure_topics(topics)
     presign = store.presigned_url if expiry.total_seconds() > 0 else None
-    event = fax_received_event(
-        fax, settings.router_event_source, correlation_id, presign, expiry, now_utc()
-    )
-    headers = {k: v.decode() for k, v in event.headers.items()}
-    if correlation_id:
-        headers[CORRELATION_HEADER] = correlation_id
+    event = fax_received_event(fax, settings.router_event_source, trace, presign, expiry, now_utc())
+    headers = {**trace, **{k: v.decode() for k, v in event.headers.items()}}
     await run_all(
         broker.publish(event.value, topic, key=str(fax.fax.user_id).encode(), headers=headers)
         for topic in topics
@@ -78,7 +74,7 @@ async def on_fax_stored(bodies: list[bytes], message: KafkaMessage) -> None:
         except ValidationError:
             log.error("skipping an unreadable record at offset %s", record.offset)
             continue
-        work.append(route(fax, header(record, CORRELATION_HEADER)))
+        work.append(route(fax, propagated(record)))
     await run_all(work)
 
 

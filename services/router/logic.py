@@ -14,7 +14,13 @@ from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.v1.event import CloudEvent
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from shared.contracts import FAX_RECEIVED_EVENT_TYPE, FaxReceivedData, FaxStored
+from shared.contracts import (
+    CORRELATION_HEADER,
+    FAX_RECEIVED_EVENT_TYPE,
+    TRACEPARENT_HEADER,
+    FaxReceivedData,
+    FaxStored,
+)
 
 TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 SAMPLE_USER = uuid.UUID(int=0)
@@ -156,7 +162,7 @@ Presign = Callable[[str, timedelta], str]
 def fax_received_event(
     fax: FaxStored,
     source: str,
-    correlation_id: str | None,
+    trace: dict[str, str],
     presign: Presign | None,
     expiry: timedelta,
     now: datetime,
@@ -186,7 +192,9 @@ def fax_received_event(
         "datacontenttype": "application/json",
         "partitionkey": str(f.user_id),
     }
-    if correlation_id:
-        attributes["correlationid"] = correlation_id
+    if trace.get(CORRELATION_HEADER):
+        attributes["correlationid"] = trace[CORRELATION_HEADER]
+    if trace.get(TRACEPARENT_HEADER):  # CloudEvents distributed tracing extension
+        attributes["traceparent"] = trace[TRACEPARENT_HEADER]
     event = CloudEvent(attributes=attributes, data=data.model_dump(mode="json"))
     return ce_kafka.to_binary_event(event)

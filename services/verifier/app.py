@@ -8,7 +8,7 @@ from faststream.kafka.annotations import KafkaMessage
 from services.verifier.logic import DuplicateWindow, decide
 from services.verifier.settings import VerifierSettings
 from shared.contracts import CORRELATION_HEADER, WEBHOOK_RECEIVED
-from shared.kafka import batch_options, header, make_broker, records, run_all
+from shared.kafka import batch_options, header, make_broker, propagated, records, run_all
 
 settings = VerifierSettings()
 broker = make_broker(settings)
@@ -38,7 +38,7 @@ async def on_webhook_received(bodies: list[bytes], message: KafkaMessage) -> Non
                 outcome.topic,
                 key=outcome.key.encode() if outcome.key else None,
                 correlation_id=header(record, CORRELATION_HEADER),
-                headers={CORRELATION_HEADER: header(record, CORRELATION_HEADER) or ""},
+                headers=propagated(record),
             )
             for outcome, record in zip(outcomes, batch, strict=True)
         )

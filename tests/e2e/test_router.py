@@ -73,6 +73,9 @@ def test_the_gateways_correlation_id_reaches_the_users_event(system: System) -> 
     ]
     assert headers["correlation_id"] in delivery_ids
     assert headers["ce_correlationid"] == headers["correlation_id"]
+    trace_id = headers["ce_traceparent"].split("-")[1]
+    assert trace_id == headers["correlation_id"], "one trace from the webhook to the user"
+    assert headers["traceparent"] == headers["ce_traceparent"]
 
 
 def test_the_router_killed_mid_stream_misses_no_fax_and_repeats_only_same_ids(
