@@ -23,7 +23,8 @@ FROM ${PYTHON_IMAGE}
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    FAXRELAY_HEARTBEAT_FILE=/tmp/faxrelay-heartbeat
 RUN groupadd --system --gid 10001 faxrelay \
     && useradd --system --uid 10001 --gid faxrelay --no-create-home --shell /usr/sbin/nologin faxrelay
 COPY --from=build /opt/venv /opt/venv
@@ -36,7 +37,7 @@ COPY deploy/image/healthcheck.py deploy/image/init_stack.py ./
 # A numeric user, so Kubernetes' runAsNonRoot can verify it.
 USER 10001:10001
 EXPOSE 8443
-# Works for every service: the gateway answers /healthz, the others must have a live process.
+# Works for every service: the gateway answers /healthz, the others keep a heartbeat file fresh.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "/app/healthcheck.py"]
 CMD ["python", "-m", "services.gateway"]

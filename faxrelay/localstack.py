@@ -212,9 +212,14 @@ class LocalStack:
             "FAXRELAY_S3_SECRET_KEY": SECRET_KEY,
         }
 
+    def heartbeat_file(self, name: str) -> Path:
+        return self.data_dir / "heartbeats" / name
+
     def start_service(self, name: str, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
         argv = [sys.executable, "-m", f"services.{name}"]
-        return self.spawn(name, argv, {**self.service_env(), **env})
+        self.heartbeat_file(name).parent.mkdir(parents=True, exist_ok=True)
+        heartbeat = {"FAXRELAY_HEARTBEAT_FILE": str(self.heartbeat_file(name))}
+        return self.spawn(name, argv, {**self.service_env(), **heartbeat, **env})
 
     def stop_process(self, name: str, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
         process = self.processes.pop(name, None)

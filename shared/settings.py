@@ -6,6 +6,7 @@ the environment with the prefix FAXRELAY_ and nothing else reads the environment
 
 from __future__ import annotations
 
+from pathlib import Path
 from uuid import UUID
 
 from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr
@@ -36,6 +37,12 @@ class ServiceSettings(BaseSettings):
     kafka_partitions: int = Field(default=6, ge=1, description="Partitions of pipeline topics.")
     kafka_replication_factor: int = Field(default=1, ge=1)
     log_level: str = "INFO"
+    heartbeat_file: Path | None = Field(
+        default=None, description="Touched every heartbeat_interval_s while the service runs."
+    )
+    heartbeat_interval_s: float = Field(
+        default=10.0, gt=0, description="Seconds between heartbeats; stale after six."
+    )
 
 
 class EfaxSettings(BaseModel):

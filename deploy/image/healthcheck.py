@@ -5,9 +5,9 @@
 - gateway: GET /healthz on its own port (TLS or not). The process answering HTTP is the only
   liveness signal it has; readiness (/readyz: the broker is reachable) is for Kubernetes probes,
   not for restarts.
-- verifier, downloader, router, poller, sandbox: they have no port, so this only proves that the
-  service's Python process exists and is not a zombie. It cannot see a stuck event loop; a
-  heartbeat from the services would (see docs/platform.md, "Health checks").
+- verifier, downloader, router, poller: they have no port; their process must exist, not be a
+  zombie, and keep the heartbeat file (FAXRELAY_HEARTBEAT_FILE, set in the image) fresh: a stuck
+  event loop stops touching it. The sandbox only needs a live process.
 """
 
 from __future__ import annotations
@@ -68,7 +68,20 @@ def main() -> int:
         except OSError as exc:
             print(f"gateway does not answer /healthz: {exc}", file=sys.stderr)
             return 1
+    if any(m.startswith("services.") for m in services) and not heartbeat_is_fresh():
+        print("the service's heartbeat file is stale or missing", file=sys.stderr)
+        return 1
     return 0
+
+
+def heartbeat_is_fresh() -> bool:
+    from shared.health import is_fresh
+    from shared.settings import ServiceSettings  # reads the same env as the service
+
+    settings = ServiceSettings()
+    if settings.heartbeat_file is None:
+        return True  # not configured: the live process is all we can check
+    return is_fresh(settings.heartbeat_file, settings.heartbeat_interval_s)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from shared.contracts import (
     FaxStored,
 )
 from shared.efax import EfaxClient
+from shared.health import with_heartbeat
 from shared.kafka import batch_options, make_broker, propagated, records, run_all
 from shared.storage import FaxStore, make_minio
 
@@ -32,7 +33,7 @@ log = logging.getLogger("faxrelay.downloader")
 
 settings = DownloaderSettings()
 broker = make_broker(settings)
-app = FastStream(broker)
+app = with_heartbeat(FastStream(broker), settings.heartbeat_file, settings.heartbeat_interval_s)
 
 efax = EfaxClient(str(settings.efax_api_base_url), settings.apps, timeout_s=settings.efax_timeout_s)
 store = FaxStore(make_minio(settings), settings.s3_bucket, encrypt=settings.downloader_encrypt)

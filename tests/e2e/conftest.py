@@ -115,6 +115,7 @@ def service_env(stack: LocalStack, sandbox_url: str, account: Account, gateway_p
         "FAXRELAY_POLLER_RECENTLY_ANNOUNCED_S": "20",
         "FAXRELAY_DOWNLOADER_BACKOFF_MAX_S": "2",
         "FAXRELAY_LOG_LEVEL": "INFO",
+        "FAXRELAY_HEARTBEAT_INTERVAL_S": "1",
     }
 
 

@@ -250,3 +250,11 @@ def test_after_the_fuzzing_a_real_fax_still_flows_to_its_user(system: System) ->
     assert [r.key for r in records] == [user.encode()]
     notified = read_topic(system.stack.bootstrap_servers, FAX_NOTIFIED, at_least=1, timeout=5)
     assert any(json.loads(r.value)["fax_id"] == fax.fax_id for r in notified)
+
+
+def test_every_consumer_keeps_touching_its_heartbeat(system: System) -> None:
+    for name in ("verifier", "downloader", "router", "poller"):
+        path = system.stack.heartbeat_file(name)
+        wait_until(path.exists, 30, f"{name} heartbeat written")
+        first = path.stat().st_mtime
+        wait_until(lambda p=path, t=first: p.stat().st_mtime > t, 10, f"{name} heartbeat again")
