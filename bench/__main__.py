@@ -42,7 +42,7 @@ def main() -> None:
     if command in ("gateway", "all"):
         if command == "all":
             rates, seconds, connections = [1000.0, 2000.0, 5000.0, 0.0], 5.0, 64
-            targets, gateway_args = ["gateway", "naive", "noop"], []
+            targets, gateway_args = ["gateway", "gateway-2w", "naive", "noop"], []
         else:
             rates = [float(r) for r in args.rates.split(",")]
             seconds, connections = args.seconds, args.connections

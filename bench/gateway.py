@@ -49,9 +49,17 @@ def run(
             for target, port in zip(targets, free_ports(len(targets)), strict=True):
                 argv = [sys.executable, "-m", "bench.servers", target, "--port", str(port)]
                 argv += ["--bootstrap", stack.bootstrap_servers]
+                env = {}
                 if target == "gateway":
                     argv += gateway_args
-                process = stack.spawn(target, argv)
+                if target == "gateway-2w":  # the real entry point, two worker processes
+                    argv = [sys.executable, "-m", "services.gateway"]
+                    env = {
+                        "FAXRELAY_KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
+                        "FAXRELAY_GATEWAY_PORT": str(port),
+                        "FAXRELAY_GATEWAY_WORKERS": "2",
+                    }
+                process = stack.spawn(target, argv, env)
                 wait_for_port(port, 30, process)
                 urls[target] = f"http://127.0.0.1:{port}/webhooks/efax"
             secret, app_id = "bench-secret", str(uuid.uuid4())
@@ -66,7 +74,7 @@ def run(
             warm_ok = 0
             for target, url in urls.items():  # warm up: connections, broker metadata
                 warm = run_load(url, bodies_file, rate=200, seconds=1, connections=8)
-                warm_ok += warm["ok"] if target == "gateway" else 0
+                warm_ok += warm["ok"] if target.startswith("gateway") else 0
             results: list[tuple[str, float, Result]] = []
             for rate in rates:
                 for target, url in urls.items():
@@ -82,8 +90,8 @@ def run(
                         )
                     results.append((target, rate, result))
                     print(f"  {target:>13} @ {rate or 'max'}: {result['per_s']:,.0f}/s", flush=True)
-            if "gateway" in urls:
-                accepted = warm_ok + sum(r["ok"] for t, _, r in results if t == "gateway")
+            if any(t.startswith("gateway") for t in urls):
+                accepted = warm_ok + sum(r["ok"] for t, _, r in results if t.startswith("gateway"))
                 recorded = count_records(stack.bootstrap_servers, WEBHOOK_RECEIVED)
                 print(f"\ngateway: {accepted:,} answered 200, ", end="")
                 print(f"{recorded:,} records on {WEBHOOK_RECEIVED} (wrk stops with up to")
