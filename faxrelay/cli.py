@@ -82,8 +82,13 @@ def up(args: argparse.Namespace) -> int:
 
 
 def service_env(config: dict[str, Any], gateway_port: int, ports: dict[str, int]) -> dict[str, str]:
-    if "FAXRELAY_APPS" in os.environ:
-        return {"FAXRELAY_GATEWAY_PORT": str(gateway_port)}
+    local = {
+        "FAXRELAY_GATEWAY_PORT": str(gateway_port),
+        "FAXRELAY_KAFKA_SESSION_TIMEOUT_MS": "6000",
+        "FAXRELAY_SHUTDOWN_TIMEOUT_S": "10",
+    }
+    if "FAXRELAY_APPS" in os.environ:  # real eFax accounts: the rest comes from the environment
+        return local
     app = config["app"]
     apps = [
         {
@@ -94,11 +99,9 @@ def service_env(config: dict[str, Any], gateway_port: int, ports: dict[str, int]
         }
     ]
     return {
+        **local,
         "FAXRELAY_APPS": json.dumps(apps),
         "FAXRELAY_EFAX_API_BASE_URL": f"http://127.0.0.1:{ports['sandbox']}",
-        "FAXRELAY_GATEWAY_PORT": str(gateway_port),
-        "FAXRELAY_KAFKA_SESSION_TIMEOUT_MS": "6000",
-        "FAXRELAY_POLLER_INTERVAL_S": "30",
     }
 
 

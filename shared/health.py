@@ -1,17 +1,22 @@
-"""Liveness of services without an HTTP port: a file touched from the event loop.
-
-A health check that finds the file older than a few intervals knows the loop is stuck, which a
-check of the process alone cannot see.
-"""
+"""Liveness of the consumers: a heartbeat file touched from the event loop (a health check that
+finds it stale knows the loop is stuck, which a check of the process cannot see), and a stop that
+always ends, even when a graceful one hangs on a broker that is gone."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
+import threading
 import time
 from pathlib import Path
 
 from faststream import FastStream
+
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
 
 STALE_AFTER_BEATS = 6
 
@@ -30,21 +35,32 @@ def is_fresh(path: Path, every_s: float, now: float | None = None) -> bool:
     return age < STALE_AFTER_BEATS * every_s
 
 
-def with_heartbeat(app: FastStream, path: Path | None, every_s: float) -> FastStream:
-    """Touch `path` every `every_s` seconds while `app` runs (no-op when `path` is None)."""
-    if path is None:
-        return app
+def supervised(app: FastStream, settings: ServiceSettings) -> FastStream:
+    """`app` with a heartbeat while it runs and a hard exit if its graceful stop overruns."""
     tasks: list[asyncio.Task[None]] = []
+    path, every_s = settings.heartbeat_file, settings.heartbeat_interval_s
 
     @app.after_startup
     async def start_beating() -> None:
-        tasks.append(asyncio.create_task(beat(path, every_s)))
+        if path is not None:
+            tasks.append(asyncio.create_task(beat(path, every_s)))
 
     @app.on_shutdown
-    async def stop_beating() -> None:
+    async def stop_beating_and_bound_the_stop() -> None:
+        limit = settings.shutdown_timeout_s
+        watchdog = threading.Timer(limit, _exit_now, args=(limit,))
+        watchdog.daemon = True  # a stop that finishes in time exits as usual
+        watchdog.start()
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
     return app
+
+
+def _exit_now(limit: float) -> None:
+    log.error(
+        "graceful stop took over %.0f s; exiting now (uncommitted work is redelivered)", limit
+    )
+    os._exit(1)

@@ -40,6 +40,9 @@ class ServiceSettings(BaseSettings):
     heartbeat_file: Path | None = Field(
         default=None, description="Touched every heartbeat_interval_s while the service runs."
     )
+    shutdown_timeout_s: float = Field(
+        default=30.0, gt=0, description="A stop that takes longer ends the process outright."
+    )
     heartbeat_interval_s: float = Field(
         default=10.0, gt=0, description="Seconds between heartbeats; stale after six."
     )

@@ -25,18 +25,23 @@ from shared.contracts import (
     FaxStored,
 )
 from shared.efax import EfaxClient
-from shared.health import with_heartbeat
+from shared.health import supervised
 from shared.kafka import batch_options, make_broker, propagated, records, run_all
-from shared.storage import FaxStore, make_minio
+from shared.storage import FaxStore, StoredTokens, make_minio
 
 log = logging.getLogger("faxrelay.downloader")
 
 settings = DownloaderSettings()
 broker = make_broker(settings)
-app = with_heartbeat(FastStream(broker), settings.heartbeat_file, settings.heartbeat_interval_s)
+app = supervised(FastStream(broker), settings)
 
-efax = EfaxClient(str(settings.efax_api_base_url), settings.apps, timeout_s=settings.efax_timeout_s)
 store = FaxStore(make_minio(settings), settings.s3_bucket, encrypt=settings.downloader_encrypt)
+efax = EfaxClient(
+    str(settings.efax_api_base_url),
+    settings.apps,
+    timeout_s=settings.efax_timeout_s,
+    shared_tokens=StoredTokens(store) if settings.efax_share_tokens else None,
+)
 policy = Policy(
     image_format=settings.downloader_image_format,
     max_image_bytes=settings.downloader_max_image_bytes,

@@ -43,7 +43,7 @@ from services.poller.logic import (
 )
 from services.poller.settings import PollerSettings
 from shared.efax import EfaxClient, EfaxError, ReceivedFax, ReceivedPage
-from shared.health import with_heartbeat
+from shared.health import supervised
 from shared.kafka import KafkaAdmin, make_broker
 from shared.storage import FaxStore, StoredTokens, make_minio
 
@@ -53,7 +53,7 @@ SHARDS_TOPIC = "fax.poller.shards"
 
 settings = PollerSettings()
 broker = make_broker(settings)
-app = with_heartbeat(FastStream(broker), settings.heartbeat_file, settings.heartbeat_interval_s)
+app = supervised(FastStream(broker), settings)
 store = FaxStore(make_minio(settings), settings.s3_bucket)
 efax = EfaxClient(
     str(settings.efax_api_base_url),

@@ -18,7 +18,7 @@ from services.router.logic import (
 )
 from services.router.settings import RouterSettings
 from shared.contracts import FAX_STORED, FaxStored, now_utc
-from shared.health import with_heartbeat
+from shared.health import supervised
 from shared.kafka import KafkaAdmin, batch_options, make_broker, propagated, records, run_all
 from shared.storage import FaxStore, make_minio
 
@@ -28,7 +28,7 @@ settings = RouterSettings()
 template = check_topic_template(settings.router_user_topic_template)
 rules = load_rules(settings.router_rules_file) if settings.router_rules_file else Rules()
 broker = make_broker(settings)
-app = with_heartbeat(FastStream(broker), settings.heartbeat_file, settings.heartbeat_interval_s)
+app = supervised(FastStream(broker), settings)
 store = FaxStore(make_minio(settings), settings.s3_bucket)
 expiry = timedelta(seconds=settings.router_presign_expiry_s)
 known_topics: set[str] = set()

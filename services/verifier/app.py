@@ -8,12 +8,12 @@ from faststream.kafka.annotations import KafkaMessage
 from services.verifier.logic import DuplicateWindow, decide
 from services.verifier.settings import VerifierSettings
 from shared.contracts import CORRELATION_HEADER, WEBHOOK_RECEIVED
-from shared.health import with_heartbeat
+from shared.health import supervised
 from shared.kafka import batch_options, header, make_broker, propagated, records, run_all
 
 settings = VerifierSettings()
 broker = make_broker(settings)
-app = with_heartbeat(FastStream(broker), settings.heartbeat_file, settings.heartbeat_interval_s)
+app = supervised(FastStream(broker), settings)
 
 secrets_by_app = {
     str(a.app_id): [s.get_secret_value().encode() for s in a.hmac_secrets] for a in settings.apps

@@ -244,3 +244,17 @@ async def test_processes_share_one_token_through_the_bucket(system: System) -> N
     saved = json.loads(store.read(f"_tokens/{app.app_id}.json"))
     for name in ("gateway", "verifier", "downloader", "router", "poller"):
         assert saved["token"] not in system.stack.log_file(name).read_text(errors="replace")
+
+
+def test_the_downloader_and_the_poller_do_not_end_each_others_tokens(system: System) -> None:
+    polled = system.polled_users[0]
+    (webhook_user,) = system.take_users(1)
+    before = system.sandbox.stats().get("tokens_issued", 0)
+    faxes = system.sandbox.create_faxes(
+        app_id=system.account.app_id, user_id=webhook_user, count=5
+    ) + system.sandbox.create_faxes(
+        app_id=system.account.app_id, user_id=polled, count=5, deliver=False
+    )
+    assert_each_stored_once_with_the_served_bytes(system, faxes)
+    issued = system.sandbox.stats().get("tokens_issued", 0) - before
+    assert issued <= 1, f"{issued} tokens issued while both polled and downloaded"

@@ -136,3 +136,24 @@ def test_the_gateway_serves_https_when_given_a_certificate(
             httpx.post(f"http://127.0.0.1:{port}/webhooks/efax", content=b"{}", timeout=5)
     finally:
         stack.stop_process("gateway-tls")
+
+
+def test_a_consumer_told_to_stop_while_the_broker_is_gone_still_exits(
+    gateway: tuple[LocalStack, str],
+) -> None:
+    stack, _ = gateway
+    process = stack.start_service(
+        "poller", {"FAXRELAY_SHUTDOWN_TIMEOUT_S": "3", "FAXRELAY_HEARTBEAT_INTERVAL_S": "0.5"}
+    )
+    heartbeat = stack.heartbeat_file("poller")
+    deadline = time.monotonic() + 30
+    while not heartbeat.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert heartbeat.exists(), "the poller started"
+    stack.stop_broker()
+    try:
+        process.terminate()
+        process.wait(timeout=20)  # a hung graceful stop is cut short after 3 s
+    finally:
+        stack.start_broker()
+    assert process.returncode is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -61,8 +62,23 @@ class Launcher:
 
 
 def processes_under(data_dir: Path) -> list[str]:
-    listing = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    return [line for line in listing.splitlines() if str(data_dir) in line]
+    """Processes of this stack: named by the data folder (arguments or environment), or still
+    listening on one of its ports."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            text = (proc / "cmdline").read_bytes() + (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if str(data_dir).encode() in text:
+            found.append(text.split(b"\0", 1)[0].decode(errors="replace"))
+    for name, port in ports(data_dir).items():
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                found.append(f"something still listens on the {name} port {port}")
+    return found
 
 
 def test_faxrelay_up_runs_stops_cleanly_keeps_its_data_and_dies_whole(
@@ -90,7 +106,7 @@ def test_faxrelay_up_runs_stops_cleanly_keeps_its_data_and_dies_whole(
     finally:
         second.process.kill()  # not even SIGKILL of the launcher leaves its stack behind
         second.process.wait(10)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 30  # a stop hung on the dead broker is cut at 10 s
     while processes_under(data_dir) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert processes_under(data_dir) == []
