@@ -14,6 +14,7 @@ from services.downloader.logic import (
     Policy,
     delete_upstream,
     fetch_and_store,
+    mark_announced,
 )
 from services.downloader.settings import DownloaderSettings
 from shared.contracts import (
@@ -78,7 +79,7 @@ async def handle(fax: FaxNotified, trace: dict[str, str]) -> None:
         headers=trace,
     )
     if isinstance(outcome, FaxStored):
-        await store.mark_announced(outcome.stored.key)
+        await mark_announced(store, outcome.stored.key, policy)
         if settings.downloader_delete_after_store:  # in the background: never blocks the pipeline
             deletion = asyncio.create_task(delete_upstream(efax, fax, policy))
             deletions.add(deletion)

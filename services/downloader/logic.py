@@ -171,6 +171,11 @@ async def fetch_and_store(
     return FaxStored(fax=fax, stored=stored)
 
 
+async def mark_announced(store: FaxStore, key: str, policy: Policy) -> None:
+    """After `fax.stored` is acknowledged: a redelivery of this fax then announces nothing."""
+    await _with_store_retries(policy, store.mark_announced, key)
+
+
 async def delete_upstream(efax: EfaxClient, fax: FaxNotified, policy: Policy) -> bool:
     """Retention: DELETE the stored fax on eFax, retried; False when it could not be done."""
     try:

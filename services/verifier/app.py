@@ -1,6 +1,7 @@
 """Verifier: `fax.webhook.received` -> `fax.notified`, or a reasoned rejection kept for audit."""
 
 import asyncio
+import logging
 
 from faststream import FastStream
 from faststream.kafka.annotations import KafkaMessage
@@ -49,6 +50,7 @@ async def on_webhook_received(bodies: list[bytes], message: KafkaMessage) -> Non
 
 
 def main() -> None:
+    logging.basicConfig(level=settings.log_level)
     asyncio.run(app.run())
 
 
