@@ -222,11 +222,13 @@ class EfaxClient:
         return _Token(str(body["access_token"]), time.time() + lifetime - margin)
 
     async def _call(
-        self, method: str, path: str, app_id: UUID, user_id: UUID, **kwargs: Any
+        self, method: str, path: str, app_id: UUID, user_id: UUID | None, **kwargs: Any
     ) -> httpx.Response:
         token = await self.token(app_id)
         for attempt in (1, 2):
-            headers = {"Authorization": f"Bearer {token}", "user-id": str(user_id)}
+            headers = {"Authorization": f"Bearer {token}"}
+            if user_id is not None:  # fax calls act for a user; App-level calls do not
+                headers["user-id"] = str(user_id)
             headers.update(kwargs.pop("headers", {}))
             try:
                 response = await self._http.request(method, path, headers=headers, **kwargs)
@@ -306,3 +308,15 @@ class EfaxClient:
 
     async def delete_fax(self, app_id: UUID, user_id: UUID, fax_id: UUID) -> None:
         await self._call("DELETE", f"/faxes/{fax_id}", app_id, user_id)
+
+    async def list_failed_deliveries(self, app_id: UUID, since: datetime) -> list[Any]:
+        """eFax's delivery log: INBOUND webhook attempts marked FAILED since `since`."""
+        params = {
+            "status": "FAILED",
+            "direction": "INBOUND",
+            "min_timestamp": since.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        response = await self._call("GET", "/notifications", app_id, None, params=params)
+        body = response.json()
+        entries = body.get("notifications") if isinstance(body, dict) else body
+        return entries if isinstance(entries, list) else []

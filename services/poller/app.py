@@ -21,7 +21,6 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
-import httpx
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from faststream import FastStream
 
@@ -130,48 +129,11 @@ async def repeat(name: str, every_s: float, once: Any) -> None:
 # --- the delivery log -------------------------------------------------------------------------
 
 
-async def list_notifications(app_id: UUID, since: datetime) -> list[Any]:
-    """`GET /notifications?status=FAILED&direction=INBOUND&min_timestamp=...` (the shared client
-    has no such call yet). One token refresh on a 401, as the shared client does."""
-    token = await efax.token(app_id)
-    params = {
-        "status": "FAILED",
-        "direction": "INBOUND",
-        "min_timestamp": since.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-    async with httpx.AsyncClient(
-        base_url=str(settings.efax_api_base_url).rstrip("/"), timeout=settings.efax_timeout_s
-    ) as http:
-        for attempt in (1, 2):
-            try:
-                response = await http.get(
-                    "/notifications", params=params, headers={"Authorization": f"Bearer {token}"}
-                )
-            except httpx.HTTPError as error:
-                raise EfaxError(f"GET /notifications failed: {type(error).__name__}") from None
-            if response.status_code == 401 and attempt == 1:
-                token = await efax.token(app_id, replacing=token)
-                continue
-            if response.status_code >= 400:
-                retry_after = response.headers.get("retry-after")
-                raise EfaxError(
-                    f"GET /notifications answered {response.status_code}",
-                    status=response.status_code,
-                    retry_after=float(retry_after)
-                    if retry_after and retry_after.isdigit()
-                    else None,
-                )
-            body = response.json()
-            entries = body.get("notifications") if isinstance(body, dict) else body
-            return entries if isinstance(entries, list) else []
-    raise AssertionError("unreachable")
-
-
 async def review_delivery_log(app_id: UUID) -> None:
     key = log_state_key(app_id)
     state = LogState.from_bytes(await store.read_or_none(key))
     now = now_utc()
-    entries = await list_notifications(app_id, log_window_start(state, overlap, now))
+    entries = await efax.list_failed_deliveries(app_id, log_window_start(state, overlap, now))
     review = review_log(entries, state, now)
     ours = {u for a, u in pairs if a == app_id}
     for user_id in sorted(review.missed):

@@ -220,3 +220,34 @@ async def test_without_sharing_each_process_ends_the_others_token(
         await efax.aclose()
     assert sandbox.stats()["requests_by_status"].get("401", 0) == before + 1
     assert sum(c.tokens_issued for c in clients) == 3
+
+
+async def test_the_delivery_log_lists_failed_webhook_attempts() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from faxrelay.localstack import free_ports
+
+    (closed_port,) = free_ports(1)  # nothing listens: every webhook post fails
+    user = str(uuid.uuid4())
+    settings = SandboxSettings(
+        apps=[
+            AppConfig(
+                app_id=APP,
+                api_key=KEY,
+                hmac_secret="s",
+                webhook_url=f"http://127.0.0.1:{closed_port}/hook",
+                user_ids=[user],
+            )
+        ],
+        time_scale=0.0001,
+        webhook_retries=1,
+    )
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    with run_in_thread(settings) as own:
+        (fax,) = own.create_faxes(count=1)
+        assert own.wait_for_deliveries(timeout=20)
+        efax = client(own)
+        failed = await efax.list_failed_deliveries(uuid.UUID(APP), since)
+        await efax.aclose()
+    assert len(failed) == 2, "the first attempt and its one retry"
+    assert {entry["fax_id"] for entry in failed} == {fax.fax_id}
