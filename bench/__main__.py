@@ -31,6 +31,7 @@ def main() -> None:
     p.add_argument("--page-kb", type=int, default=35)
     p.add_argument("--partitions", type=int, default=6)
     p.add_argument("--big-faxes", type=int, default=4, help="20 MB faxes for the RSS check")
+    p.add_argument("--downloaders", type=int, default=1, help="downloader copies")
     p.add_argument(
         "--api-latency-ms", type=float, default=0.0, help="emulated eFax latency per fax call"
     )
@@ -63,6 +64,7 @@ def main() -> None:
                 args.big_faxes,
                 env,
                 api_latency_ms=args.api_latency_ms,
+                downloaders=args.downloaders,
             )
 
 

@@ -153,6 +153,7 @@ def main(
     big_faxes: int,
     extra_env: dict[str, str],
     api_latency_ms: float = 0.0,
+    downloaders: int = 1,
 ) -> None:
     """`api_latency_ms` slows every eFax fax call of the sandbox, as a real API over the internet
     would be; on loopback the sandbox answers in about a millisecond."""
@@ -197,6 +198,14 @@ def main(
                 }
                 for name in SERVICES:
                     stack.start_service(name, env)
+                for copy in range(2, downloaders + 1):  # more copies in the same group
+                    stack.spawn(
+                        f"downloader-{copy}",
+                        [sys.executable, "-m", "services.downloader"],
+                        {**stack.service_env(), **env},
+                    )
+                if downloaders > 1:
+                    print(f"\n{downloaders} downloader copies in one consumer group")
                 wait_for_port(gateway_port, 30, stack.processes["gateway"])
                 url = f"http://127.0.0.1:{gateway_port}/webhooks/efax"
                 downloader = stack.processes["downloader"].pid
