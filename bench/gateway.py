@@ -42,7 +42,7 @@ def run(
             stack.ports = dict(zip(names, free_ports(len(names)), strict=True))
             stack.start_broker()  # memory storage: no SeaweedFS needed
             stack.ensure_topics(PARTITIONS)
-            admin = KafkaAdmin(stack.bootstrap_servers)
+            admin = KafkaAdmin(stack.client_settings())
             admin.ensure_topics([NAIVE_TOPIC], PARTITIONS, 1)
             admin.close()
             urls = {}

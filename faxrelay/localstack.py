@@ -23,6 +23,7 @@ from minio import Minio
 
 from shared.contracts import PIPELINE_TOPICS
 from shared.kafka import KafkaAdmin
+from shared.settings import ServiceSettings
 
 SERVICES = ("gateway", "verifier", "downloader", "router", "poller")
 ACCESS_KEY = "faxrelay"
@@ -203,8 +204,18 @@ class LocalStack:
     def stop_broker(self) -> None:
         self.stop_process("tansu")
 
+    def client_settings(self) -> ServiceSettings:
+        """How a client of ours reaches this stack's broker."""
+        return ServiceSettings.model_validate(
+            {
+                k.removeprefix("FAXRELAY_").lower(): v
+                for k, v in self.service_env().items()
+                if k.startswith("FAXRELAY_KAFKA_")
+            }
+        )
+
     def ensure_topics(self, partitions: int) -> None:
-        admin = KafkaAdmin(self.bootstrap_servers)
+        admin = KafkaAdmin(self.client_settings())
         try:
             admin.ensure_topics(PIPELINE_TOPICS, partitions, 1)
         finally:

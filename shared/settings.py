@@ -7,9 +7,10 @@ the environment with the prefix FAXRELAY_ and nothing else reads the environment
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from uuid import UUID
 
-from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr
+from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,8 +31,35 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FAXRELAY_", extra="ignore")
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="How every Kafka client connects."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism, with SASL_PLAINTEXT or SASL_SSL."
+    )
+    kafka_sasl_username: str | None = Field(default=None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(default=None, description="SASL password.")
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="CA bundle that signed the brokers' certificates (SSL, SASL_SSL)."
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="Client certificate for mutual TLS (with kafka_ssl_keyfile)."
+    )
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="Client key for mutual TLS.")
+    kafka_ssl_check_hostname: bool = Field(
+        default=True, description="Check that the broker's certificate names its host."
+    )
     kafka_idempotent_producer: bool = Field(
-        default=False, description="On for Apache Kafka; Tansu lacks InitProducerId."
+        default=True, description="Idempotent producers; the local stack turns it off for Tansu."
+    )
+    kafka_exactly_once: bool = Field(
+        default=False,
+        description="Consume, produce and commit in one Kafka transaction (verifier, router). "
+        "Needs a broker with transactions (Apache Kafka); readers use read_committed.",
+    )
+    kafka_transactional_id_prefix: str = Field(
+        default="faxrelay",
+        description="Prefix of the stable transactional ids (one per stage and input partition).",
     )
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     kafka_partitions: int = Field(default=6, ge=1, description="Partitions of pipeline topics.")
@@ -46,6 +74,25 @@ class ServiceSettings(BaseSettings):
     heartbeat_interval_s: float = Field(
         default=10.0, gt=0, description="Seconds between heartbeats; stale after six."
     )
+
+    @model_validator(mode="after")
+    def _kafka_security_is_complete(self) -> ServiceSettings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"FAXRELAY_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "FAXRELAY_KAFKA_SASL_USERNAME and FAXRELAY_KAFKA_SASL_PASSWORD"
+            )
+        if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
+            raise ValueError(
+                "mutual TLS needs both FAXRELAY_KAFKA_SSL_CERTFILE and FAXRELAY_KAFKA_SSL_KEYFILE"
+            )
+        for name in ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"FAXRELAY_{name.upper()}: no such file: {path}")
+        return self
 
 
 class EfaxSettings(BaseModel):

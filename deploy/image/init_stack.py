@@ -60,7 +60,7 @@ def topic_configs(name: str, replication_factor: int) -> dict[str, str]:
 
 
 def ensure_topics(settings: InitSettings) -> None:
-    admin = KafkaAdmin(settings.kafka_bootstrap_servers)
+    admin = KafkaAdmin(settings)
     try:
         for name in PIPELINE_TOPICS:
             created = admin.ensure_topics(

@@ -219,7 +219,7 @@ async def prepare() -> None:
 
 
 def ensure_shard_topic() -> None:
-    admin = KafkaAdmin(settings.kafka_bootstrap_servers)
+    admin = KafkaAdmin(settings)
     try:
         admin.ensure_topics(
             [SHARDS_TOPIC], settings.poller_shards, settings.kafka_replication_factor

@@ -37,7 +37,7 @@ known_topics: set[str] = set()
 async def ensure_topics(topics: list[str]) -> None:
     missing = [t for t in topics if t not in known_topics]
     if missing:
-        admin = KafkaAdmin(settings.kafka_bootstrap_servers)
+        admin = KafkaAdmin(settings)
         try:
             await asyncio.to_thread(
                 partial(
