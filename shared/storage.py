@@ -153,3 +153,12 @@ class StoredTokens:
 def _reason(error: Exception) -> str:
     code = getattr(error, "code", None)
     return f"{type(error).__name__} {code}" if code else type(error).__name__
+
+
+
+def token_sharing(settings: StorageSettings, *, share: bool) -> StoredTokens | None:
+    """Where this installation's processes share their eFax tokens, or None when they don't.
+    Services call it as `token_sharing(settings, share=settings.efax_share_tokens)`."""
+    if not share:
+        return None
+    return StoredTokens(FaxStore(make_minio(settings), settings.s3_bucket))
