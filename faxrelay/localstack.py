@@ -1,4 +1,6 @@
-"""The embedded local stack: SeaweedFS (S3) and Tansu (Kafka) as child processes on loopback.
+"""The embedded local stack: SeaweedFS (S3) and a Kafka broker as child processes on loopback.
+The broker is Tansu (the default: pip only, starts in well under a second) or Apache Kafka itself
+(`broker="kafka"`: Java and Maven; optionally `secured`, with SASL_SSL and SCRAM users).
 
 Used by `faxrelay up` and by the end-to-end tests. Every process started here is stopped by
 `stop()`: services first, then the broker, then the store.
@@ -6,7 +8,6 @@ Used by `faxrelay up` and by the end-to-end tests. Every process started here is
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
@@ -14,13 +15,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 from minio import Minio
 
+from faxrelay import kafka_broker
 from shared.contracts import PIPELINE_TOPICS
 from shared.kafka import KafkaAdmin
 from shared.settings import ServiceSettings
@@ -29,6 +32,19 @@ SERVICES = ("gateway", "verifier", "downloader", "router", "poller")
 ACCESS_KEY = "faxrelay"
 SECRET_KEY = "faxrelay-local-secret"  # noqa: S105 - the embedded store's own key, loopback only
 BROKER_BUCKET = "tansu"
+BROKERS = ("tansu", "kafka")
+Broker = Literal["tansu", "kafka"]
+SASL_USER = "faxrelay"
+PORT_NAMES = (
+    "s3",
+    "master",
+    "volume",
+    "filer",
+    "admin",
+    "kafka",
+    "kafka_controller",
+    "kafka_internal",
+)
 
 
 def free_ports(count: int) -> list[int]:
@@ -98,12 +114,20 @@ def weed_binary() -> Path:
 
 @dataclass
 class LocalStack:
-    """SeaweedFS + Tansu under `data_dir`. `persistent` makes Tansu store its log in SeaweedFS."""
+    """SeaweedFS + a broker under `data_dir`. `persistent` keeps the broker's log across
+    restarts (Tansu stores it in SeaweedFS, Apache Kafka in `data_dir/kafka`)."""
 
     data_dir: Path
     persistent: bool = True
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    broker: Broker = "tansu"
+    secured: bool = False  # Apache Kafka only: clients connect with SASL_SSL (SCRAM-SHA-512)
+    sasl_password: str = field(default_factory=lambda: "local-" + os.urandom(12).hex())
+
+    @property
+    def broker_process(self) -> str:
+        return self.broker
 
     @property
     def s3_endpoint(self) -> str:
@@ -136,12 +160,17 @@ class LocalStack:
         return process
 
     def start(self) -> LocalStack:
-        if not self.ports:
-            names = ["s3", "master", "volume", "filer", "admin", "kafka"]
-            self.ports = dict(zip(names, free_ports(len(names)), strict=True))
+        self.assign_ports()
         self.start_store()
         self.start_broker()
         return self
+
+    def assign_ports(self) -> None:
+        """Free ports for whatever has none yet (a saved configuration keeps its own)."""
+        missing = [name for name in PORT_NAMES if name not in self.ports]
+        taken = set(self.ports.values())
+        fresh = [p for p in free_ports(len(missing) + len(taken)) if p not in taken]
+        self.ports.update(zip(missing, fresh, strict=False))
 
     def start_store(self) -> None:
         p = self.ports
@@ -179,6 +208,41 @@ class LocalStack:
                 time.sleep(0.2)
 
     def start_broker(self) -> None:
+        if self.broker == "kafka":
+            self.start_kafka()
+        else:
+            self.start_tansu()
+
+    @property
+    def tls(self) -> kafka_broker.Tls | None:
+        return kafka_broker.make_tls(self.data_dir / "tls") if self.secured else None
+
+    def start_kafka(self) -> None:
+        directory = self.data_dir / "kafka"
+        if not self.persistent:
+            shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True, exist_ok=True)
+        argv = kafka_broker.prepare(
+            directory,
+            self.ports["kafka"],
+            self.ports["kafka_controller"],
+            scram_users={SASL_USER: self.sasl_password} if self.secured else None,
+            tls=self.tls,
+            internal_port=self.ports["kafka_internal"],
+        )
+        process = self.spawn("kafka", argv)
+        wait_for_port(self.ports["kafka"], 120, process)
+        deadline = time.monotonic() + 120
+        while True:  # the port opens before the broker serves metadata
+            try:
+                KafkaAdmin(self.client_settings()).close()
+                return
+            except Exception:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def start_tansu(self) -> None:
         url = f"tcp://127.0.0.1:{self.ports['kafka']}"
         storage = f"s3://{BROKER_BUCKET}/" if self.persistent else "memory://tansu/"
         argv = [
@@ -202,7 +266,7 @@ class LocalStack:
         wait_for_port(self.ports["kafka"], 30, process)
 
     def stop_broker(self) -> None:
-        self.stop_process("tansu")
+        self.stop_process(self.broker_process, timeout=30)
 
     def client_settings(self) -> ServiceSettings:
         """How a client of ours reaches this stack's broker."""
@@ -222,13 +286,25 @@ class LocalStack:
             admin.close()
 
     def service_env(self) -> dict[str, str]:
-        return {
+        env = {
+            "FAXRELAY_LOCAL_STACK": "true",
             "FAXRELAY_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
-            "FAXRELAY_KAFKA_IDEMPOTENT_PRODUCER": "false",
+            # Tansu has no InitProducerId: no idempotent producer, no transactions
+            "FAXRELAY_KAFKA_IDEMPOTENT_PRODUCER": str(self.broker == "kafka").lower(),
             "FAXRELAY_S3_ENDPOINT": self.s3_endpoint,
             "FAXRELAY_S3_ACCESS_KEY": ACCESS_KEY,
             "FAXRELAY_S3_SECRET_KEY": SECRET_KEY,
         }
+        tls = self.tls
+        if tls is not None:
+            env |= {
+                "FAXRELAY_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                "FAXRELAY_KAFKA_SASL_MECHANISM": kafka_broker.SCRAM_MECHANISM,
+                "FAXRELAY_KAFKA_SASL_USERNAME": SASL_USER,
+                "FAXRELAY_KAFKA_SASL_PASSWORD": self.sasl_password,
+                "FAXRELAY_KAFKA_SSL_CAFILE": str(tls.ca_file),
+            }
+        return env
 
     def heartbeat_file(self, name: str) -> Path:
         return self.data_dir / "heartbeats" / name
@@ -251,16 +327,7 @@ class LocalStack:
             process.wait()
 
     def stop(self) -> None:
-        for name in [n for n in self.processes if n not in ("tansu", "seaweedfs")]:
+        for name in [n for n in self.processes if n not in (*BROKERS, "seaweedfs")]:
             self.stop_process(name)
-        self.stop_process("tansu")
+        self.stop_broker()
         self.stop_process("seaweedfs")
-
-
-@contextlib.contextmanager
-def running(data_dir: Path, persistent: bool = True) -> Iterator[LocalStack]:
-    stack = LocalStack(data_dir, persistent)
-    try:
-        yield stack.start()
-    finally:
-        stack.stop()

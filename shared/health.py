@@ -14,6 +14,7 @@ from pathlib import Path
 
 from faststream import FastStream
 
+from shared.kafka import KafkaSettingsError, check_connection
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -36,9 +37,14 @@ def is_fresh(path: Path, every_s: float, now: float | None = None) -> bool:
 
 
 def supervised(app: FastStream, settings: ServiceSettings) -> FastStream:
-    """`app` with a heartbeat while it runs and a hard exit if its graceful stop overruns."""
+    """`app` with its Kafka settings checked before it connects, a heartbeat while it runs, and
+    a hard exit if its graceful stop overruns."""
     tasks: list[asyncio.Task[None]] = []
     path, every_s = settings.heartbeat_file, settings.heartbeat_interval_s
+
+    @app.on_startup
+    async def refuse_bad_kafka_settings() -> None:
+        await refuse_to_start_on_bad_kafka_settings(settings)
 
     @app.after_startup
     async def start_beating() -> None:
@@ -57,6 +63,15 @@ def supervised(app: FastStream, settings: ServiceSettings) -> FastStream:
                 await task
 
     return app
+
+
+async def refuse_to_start_on_bad_kafka_settings(settings: ServiceSettings) -> None:
+    """Exit with status 2 and one line naming the setting when the broker refuses it."""
+    try:
+        await check_connection(settings)
+    except KafkaSettingsError as error:
+        log.critical("refusing to start: %s", error)
+        raise SystemExit(2) from None
 
 
 def _exit_now(limit: float) -> None:

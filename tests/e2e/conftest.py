@@ -1,5 +1,6 @@
-"""The real local stack for end-to-end tests: Tansu + SeaweedFS as processes, the eFax sandbox
-over real HTTP, and the five services as separate processes, once per test session.
+"""The real local stack for end-to-end tests: a broker (Tansu, or Apache Kafka for tests marked
+`brokers("tansu", "kafka")`) + SeaweedFS as processes, the eFax sandbox over real HTTP, and the
+five services as separate processes, once per test session and broker.
 
 Tests isolate themselves by user: each takes fresh users from `users`, so each user's topic holds
 only that test's faxes. Only the users in `polled_users` are polled; the others see webhooks only.
@@ -17,9 +18,10 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from faxrelay.localstack import SERVICES, LocalStack, free_ports, wait_for_port
+from faxrelay.localstack import SERVICES, Broker, LocalStack, free_ports, wait_for_port
 from sandbox import AppConfig, RunningSandbox, SandboxSettings, run_in_thread
 
+BOTH_BROKERS = pytest.mark.brokers("tansu", "kafka")  # the core flows, on Tansu and Apache Kafka
 USERS = 40
 POLLED = 4
 BUCKET = "faxes-e2e"
@@ -120,9 +122,16 @@ def service_env(stack: LocalStack, sandbox_url: str, account: Account, gateway_p
 
 
 @pytest.fixture(scope="session")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    data_dir: Path = tmp_path_factory.mktemp("stack")
-    stack = LocalStack(data_dir, persistent=False)
+def broker_kind(request: pytest.FixtureRequest) -> Broker:
+    """Which broker the stack runs: parametrised by `pytest_generate_tests` (tests/conftest.py)."""
+    kind: Broker = getattr(request, "param", "tansu")
+    return kind
+
+
+@pytest.fixture(scope="session")
+def system(tmp_path_factory: pytest.TempPathFactory, broker_kind: Broker) -> Iterator[System]:
+    data_dir: Path = tmp_path_factory.mktemp(f"stack-{broker_kind}")
+    stack = LocalStack(data_dir, persistent=False, broker=broker_kind)
     account = Account()
     (gateway_port,) = free_ports(1)
     settings = SandboxSettings(
@@ -153,7 +162,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
                 stack.stop()  # the services first, while the sandbox still answers
     finally:
         stack.stop()
-        for name in [*SERVICES, "tansu", "seaweedfs"]:
+        for name in [*SERVICES, broker_kind, "seaweedfs"]:
             log = stack.log_file(name)
             if log.exists():
                 print(f"----- {name} log (tail) -----")

@@ -20,7 +20,7 @@ from shared.contracts import DOWNLOAD_FAILED
 from shared.efax import EfaxClient
 from shared.settings import EfaxApp
 from shared.storage import FaxStore, StoredTokens
-from tests.e2e.conftest import System, read_topic, wait_until
+from tests.e2e.conftest import BOTH_BROKERS, System, read_topic, wait_until
 from tests.e2e.test_walking_skeleton import decode_events, stored_objects
 
 pytestmark = pytest.mark.e2e
@@ -81,6 +81,7 @@ def failures_for(system: System, fax_ids: set[str]) -> dict[str, dict]:
     return found
 
 
+@BOTH_BROKERS
 def test_a_storm_of_5xx_and_429_on_30_percent_of_calls_still_stores_every_fax_once(
     system: System,
 ) -> None:
@@ -149,6 +150,7 @@ def test_a_20_mb_fax_is_stored_whole(system: System) -> None:
     assert_each_stored_once_with_the_served_bytes(system, [fax], timeout=180)
 
 
+@BOTH_BROKERS
 def test_the_downloader_killed_mid_stream_loses_nothing_and_repeats_only_same_ids(
     system: System,
 ) -> None:

@@ -17,17 +17,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from faxrelay.localstack import LocalStack, free_ports, wait_for_port
+from faxrelay.localstack import Broker, LocalStack, free_ports, wait_for_port
 from shared.contracts import WEBHOOK_RECEIVED
-from tests.e2e.conftest import read_topic
+from tests.e2e.conftest import BOTH_BROKERS, read_topic
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, BOTH_BROKERS]
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalStack, str]]:
-    data_dir: Path = tmp_path_factory.mktemp("durable")
-    stack = LocalStack(data_dir, persistent=True)  # the broker's log survives its restart
+def gateway(
+    tmp_path_factory: pytest.TempPathFactory, broker_kind: Broker
+) -> Iterator[tuple[LocalStack, str]]:
+    data_dir: Path = tmp_path_factory.mktemp(f"durable-{broker_kind}")
+    # the broker's log survives its restart
+    stack = LocalStack(data_dir, persistent=True, broker=broker_kind)
     (port,) = free_ports(1)
     try:
         stack.start()

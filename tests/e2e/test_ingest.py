@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.contracts import FAX_NOTIFIED, PING_RECEIVED, WEBHOOK_REJECTED
-from tests.e2e.conftest import System, read_topic, wait_until
+from tests.e2e.conftest import BOTH_BROKERS, System, read_topic, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -91,6 +91,7 @@ HOSTILE = {
 }
 
 
+@BOTH_BROKERS
 def test_each_hostile_delivery_from_the_sandbox_is_rejected_with_its_reason(
     system: System,
 ) -> None:
@@ -111,6 +112,7 @@ def test_each_hostile_delivery_from_the_sandbox_is_rejected_with_its_reason(
     )
 
 
+@BOTH_BROKERS
 def test_forged_and_malformed_deliveries_posted_directly_are_rejected_with_reasons(
     system: System,
 ) -> None:
@@ -173,6 +175,7 @@ def test_forged_and_malformed_deliveries_posted_directly_are_rejected_with_reaso
     )
 
 
+@BOTH_BROKERS
 def test_a_ping_is_recorded_and_not_routed(system: System) -> None:
     notification_id = str(uuid.uuid4())
     body = json.dumps(

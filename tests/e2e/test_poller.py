@@ -18,7 +18,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from sandbox import Faults
 from shared.contracts import DOWNLOAD_FAILED, FAX_NOTIFIED
-from tests.e2e.conftest import System, wait_until
+from tests.e2e.conftest import BOTH_BROKERS, System, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -180,6 +180,7 @@ def create(system: System, user: str, count: int, deliver: bool) -> list:
     )
 
 
+@BOTH_BROKERS
 def test_webhooks_failing_longer_than_the_retry_window_lose_none_of_100_faxes(
     system: System,
 ) -> None:
@@ -278,6 +279,7 @@ def test_250_waiting_faxes_across_pages_with_a_restart_mid_scan_and_two_copies(
     wait_until(split, 30, "the two copies split the polled users without overlap")
 
 
+@BOTH_BROKERS
 def test_429_and_5xx_from_the_api_neither_stop_polling_nor_skip_a_fax(system: System) -> None:
     before = system.sandbox.stats()
     system.sandbox.set_faults(fax_error_rate=0.25, fax_rate_limit_rate=0.25, retry_after_s=1)

@@ -18,12 +18,13 @@ import httpx
 import pytest
 
 from shared.contracts import FAX_NOTIFIED, FAX_RECEIVED_EVENT_TYPE
-from tests.e2e.conftest import System, read_topic
+from tests.e2e.conftest import BOTH_BROKERS, System, read_topic
 from tests.e2e.test_walking_skeleton import decode_events
 
 pytestmark = pytest.mark.e2e
 
 
+@BOTH_BROKERS
 def test_three_users_with_thirty_faxes_each_get_exactly_their_own_once(system: System) -> None:
     users = system.take_users(3)
     mine = {}
@@ -78,6 +79,7 @@ def test_the_gateways_correlation_id_reaches_the_users_event(system: System) -> 
     assert headers["traceparent"] == headers["ce_traceparent"]
 
 
+@BOTH_BROKERS
 def test_the_router_killed_mid_stream_misses_no_fax_and_repeats_only_same_ids(
     system: System,
 ) -> None:
@@ -127,6 +129,7 @@ def test_the_example_subscriber_in_the_guide_downloads_each_fax_once(
     assert written == {f.fax_id: system.sandbox.document(f.fax_id, "PDF") for f in faxes}
 
 
+@BOTH_BROKERS
 def test_routing_rules_from_a_file_send_matching_faxes_to_their_team_topic(
     system: System, tmp_path: Path
 ) -> None:

@@ -10,9 +10,9 @@ import pytest
 from cloudevents.core.bindings import kafka as ce_kafka
 
 from shared.contracts import FAX_RECEIVED_EVENT_TYPE, WEBHOOK_REJECTED
-from tests.e2e.conftest import System, read_topic, wait_until
+from tests.e2e.conftest import BOTH_BROKERS, System, read_topic, wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, BOTH_BROKERS]
 
 
 def user_topic(user_id: str) -> str:
