@@ -14,7 +14,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import StreamMessage
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
-from kafka import TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
@@ -150,6 +150,7 @@ class KafkaAdmin:
     """Topics and consumer offsets, through kafka-python-ng."""
 
     def __init__(self, settings: ServiceSettings) -> None:
+        self._settings = settings
         self._client = KafkaAdminClient(**client_options(settings), client_id="faxrelay-admin")
 
     def close(self) -> None:
@@ -184,6 +185,22 @@ class KafkaAdmin:
         wanted = [TopicPartition(topic, p) for p in range(partitions)]
         answer = self._client.list_consumer_group_offsets(group_id, partitions=wanted)
         return {tp.partition: meta.offset for tp, meta in answer.items() if meta.offset >= 0}
+
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        """The offset after the last record, per partition (Tansu's read low: its gap)."""
+        consumer = KafkaConsumer(**client_options(self._settings), enable_auto_commit=False)
+        try:
+            partitions = consumer.partitions_for_topic(topic) or set()
+            ends = consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+            return {tp.partition: offset for tp, offset in ends.items()}
+        finally:
+            consumer.close()
+
+    def lag(self, group_id: str, topic: str) -> dict[int, int]:
+        """Records on `topic` the group has not yet committed past, per partition."""
+        ends = self.end_offsets(topic)
+        committed = self.committed_offsets(group_id, topic, len(ends))
+        return {p: max(0, end - committed.get(p, 0)) for p, end in sorted(ends.items())}
 
 
 def batch_options(settings: ServiceSettings, group_id: str, max_records: int) -> dict[str, Any]:

@@ -14,6 +14,9 @@ from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+DEMO_S3_KEYS = frozenset({"minioadmin"})
+
+
 class EfaxApp(BaseModel):
     """One eFax App ID this installation serves."""
 
@@ -30,6 +33,10 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="FAXRELAY_", extra="ignore")
 
+    local_stack: bool = Field(
+        default=False,
+        description="Set by the local stack launcher: allows the demo keys and the sandbox App.",
+    )
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT", description="How every Kafka client connects."
@@ -92,6 +99,26 @@ class ServiceSettings(BaseSettings):
             path = getattr(self, name)
             if path is not None and not path.is_file():
                 raise ValueError(f"FAXRELAY_{name.upper()}: no such file: {path}")
+        return self
+
+    @model_validator(mode="after")
+    def _no_demo_defaults_outside_the_local_stack(self) -> ServiceSettings:
+        """A service that talks to the store or to eFax refuses to start with MinIO's well-known
+        keys or without an eFax App, unless the local stack launched it."""
+        if self.local_stack:
+            return self
+        if isinstance(self, StorageSettings):
+            for name in ("s3_access_key", "s3_secret_key"):
+                if getattr(self, name).get_secret_value() in DEMO_S3_KEYS:
+                    raise ValueError(
+                        f"FAXRELAY_{name.upper()} is MinIO's well-known default: set the "
+                        "object store's own keys (see .env.example)"
+                    )
+        if isinstance(self, EfaxSettings) and not self.apps:
+            raise ValueError(
+                "FAXRELAY_APPS is empty: set the eFax App IDs this installation serves, as JSON "
+                '[{"app_id": "...", "api_key": "...", "hmac_secrets": ["..."], "user_ids": []}]'
+            )
         return self
 
 

@@ -8,6 +8,7 @@ only that test's faxes. Only the users in `polled_users` are polled; the others 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -20,6 +21,8 @@ from kafka import KafkaConsumer, TopicPartition
 
 from faxrelay.localstack import SERVICES, Broker, LocalStack, free_ports, wait_for_port
 from sandbox import AppConfig, RunningSandbox, SandboxSettings, run_in_thread
+from shared.kafka import client_options
+from shared.settings import ServiceSettings
 
 BOTH_BROKERS = pytest.mark.brokers("tansu", "kafka")  # the core flows, on Tansu and Apache Kafka
 USERS = 40
@@ -61,7 +64,17 @@ class System:
         self.stack.start_service(name, self.env)
 
 
-def wait_until(check: Callable[[], bool], timeout: float, message: str) -> None:
+def wait_until(
+    check: Callable[[], bool],
+    timeout: float,
+    message: str,
+    progress: Callable[[], object] | None = None,
+) -> None:
+    """Wait for `check()`. Without `progress`, fail after `timeout` s; with it, fail only when
+    `progress()` has not changed for `timeout` s, so a loaded machine is slow, not failed."""
+    if progress is not None:
+        wait_for_progress(check, progress=progress, stall_s=timeout, message=message)
+        return
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
@@ -69,12 +82,33 @@ def wait_until(check: Callable[[], bool], timeout: float, message: str) -> None:
         time.sleep(0.2)
 
 
-def read_topic(bootstrap: str, topic: str, *, at_least: int, timeout: float) -> list[object]:
+def wait_for_progress(
+    done: Callable[[], bool], *, progress: Callable[[], object], stall_s: float, message: str
+) -> None:
+    """Wait until `done()`; fail only when `progress()` stayed the same for `stall_s` s."""
+    last, changed_at = progress(), time.monotonic()
+    while not done():
+        time.sleep(0.2)
+        now = progress()
+        if now != last:
+            last, changed_at = now, time.monotonic()
+        elif time.monotonic() - changed_at > stall_s:
+            raise AssertionError(f"no progress for {stall_s} s (at {last!r}): {message}")
+
+
+def read_topic(
+    bootstrap: str | ServiceSettings, topic: str, *, at_least: int, timeout: float
+) -> list[object]:
     """Every record of `topic` from the beginning, waiting until there are `at_least`, then a
-    little longer so that extra (duplicate) records would be seen too."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    little longer so that extra (duplicate) records would be seen too. `bootstrap` is an address
+    or, for a secured broker, the settings to connect with."""
+    if isinstance(bootstrap, ServiceSettings):
+        options = client_options(bootstrap)
+    else:
+        options = {"bootstrap_servers": bootstrap}
+    consumer = KafkaConsumer(**options, enable_auto_commit=False)
     try:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout  # pushed back whenever records arrive
         partitions: set[int] | None = None
         while not partitions:
             partitions = consumer.partitions_for_topic(topic)
@@ -87,9 +121,12 @@ def read_topic(bootstrap: str, topic: str, *, at_least: int, timeout: float) -> 
         found: list[object] = []
         settle_until: float | None = None
         while True:
+            before = len(found)
             for batch in consumer.poll(timeout_ms=300).values():
                 found.extend(batch)
             now = time.monotonic()
+            if len(found) > before:
+                deadline = max(deadline, now + timeout)
             if len(found) >= at_least and settle_until is None:
                 settle_until = now + 2.0
             if (settle_until is not None and now > settle_until) or now > deadline:
@@ -130,8 +167,20 @@ def broker_kind(request: pytest.FixtureRequest) -> Broker:
 
 @pytest.fixture(scope="session")
 def system(tmp_path_factory: pytest.TempPathFactory, broker_kind: Broker) -> Iterator[System]:
-    data_dir: Path = tmp_path_factory.mktemp(f"stack-{broker_kind}")
-    stack = LocalStack(data_dir, persistent=False, broker=broker_kind)
+    with running_system(tmp_path_factory.mktemp(f"stack-{broker_kind}"), broker_kind) as system:
+        yield system
+
+
+@contextlib.contextmanager
+def running_system(
+    data_dir: Path,
+    broker: Broker,
+    *,
+    secured: bool = False,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[System]:
+    """The whole system on a fresh stack; every log's tail is printed when it stops."""
+    stack = LocalStack(data_dir, persistent=False, broker=broker, secured=secured)
     account = Account()
     (gateway_port,) = free_ports(1)
     settings = SandboxSettings(
@@ -152,7 +201,7 @@ def system(tmp_path_factory: pytest.TempPathFactory, broker_kind: Broker) -> Ite
         stack.start()
         stack.ensure_topics(partitions=3)
         with run_in_thread(settings) as sandbox:
-            env = service_env(stack, sandbox.base_url, account, gateway_port)
+            env = service_env(stack, sandbox.base_url, account, gateway_port) | (extra_env or {})
             for name in SERVICES:
                 stack.start_service(name, env)
             wait_for_port(gateway_port, 30, stack.processes["gateway"])
@@ -162,8 +211,7 @@ def system(tmp_path_factory: pytest.TempPathFactory, broker_kind: Broker) -> Ite
                 stack.stop()  # the services first, while the sandbox still answers
     finally:
         stack.stop()
-        for name in [*SERVICES, broker_kind, "seaweedfs"]:
-            log = stack.log_file(name)
-            if log.exists():
-                print(f"----- {name} log (tail) -----")
-                print("\n".join(log.read_text(errors="replace").splitlines()[-40:]))
+        for name in sorted(p.stem for p in (data_dir / "logs").glob("*.log")):
+            lines = stack.log_file(name).read_text(errors="replace").splitlines()
+            print(f"----- {name} log (tail) -----")
+            print("\n".join(lines[-40:]))

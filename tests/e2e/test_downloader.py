@@ -47,7 +47,12 @@ def assert_each_stored_once_with_the_served_bytes(
             found |= {k.rsplit("/", 1)[1].split(".")[0] for k in stored_objects(system, user)}
         return found
 
-    wait_until(lambda: wanted <= stored_ids(), timeout, f"{len(wanted)} faxes stored")
+    wait_until(
+        lambda: wanted <= stored_ids(),
+        timeout,
+        f"{len(wanted)} faxes stored",
+        progress=lambda: len(wanted & stored_ids()),
+    )
     for user in users:
         for key, data in stored_objects(system, user).items():
             fax_id = key.rsplit("/", 1)[1].split(".")[0]

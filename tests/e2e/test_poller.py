@@ -77,7 +77,9 @@ def assert_stored_exactly(system: System, faxes: list, timeout: float) -> None:
     def missing() -> set[str]:
         return ids - stored_ids(system, list(wanted))
 
-    wait_until(lambda: not missing(), timeout, f"{len(ids)} faxes stored")
+    wait_until(
+        lambda: not missing(), timeout, f"{len(ids)} faxes stored", progress=lambda: len(missing())
+    )
     client = system.stack.minio()
     for user, fax_ids in wanted.items():
         for obj in client.list_objects(system.bucket, prefix=f"{user}/", recursive=True):
