@@ -13,7 +13,6 @@ from uuid import UUID
 from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 DEMO_S3_KEYS = frozenset({"minioadmin"})
 
 
