@@ -4,12 +4,15 @@ administration adapter on kafka-python-ng (topics, committed offsets)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from collections.abc import Awaitable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import ConsumerRecord
+from aiokafka import TopicPartition as AioTopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import StreamMessage
@@ -135,9 +138,11 @@ def make_broker(settings: ServiceSettings, **kwargs: Any) -> KafkaBroker:
 
 
 def consumer_options(settings: ServiceSettings, group_id: str) -> dict[str, Any]:
-    """Subscriber options every pipeline consumer uses."""
+    """Subscriber options every pipeline consumer uses. With exactly-once on, records of
+    aborted transactions are never read."""
     return {
         "group_id": group_id,
+        "isolation_level": "read_committed" if settings.kafka_exactly_once else "read_uncommitted",
         "auto_offset_reset": "earliest",
         "ack_policy": AT_LEAST_ONCE,
         "session_timeout_ms": settings.kafka_session_timeout_ms,
@@ -245,3 +250,99 @@ async def run_all(work: Iterable[Awaitable[Any]]) -> None:
     for result in results:
         if isinstance(result, BaseException):
             raise result
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One record a stage decided to publish (what, where, keyed how, with which headers)."""
+
+    topic: str
+    value: bytes
+    key: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class Transactions:
+    """Exactly-once for a Kafka-to-Kafka stage: the records a batch produced and the batch's
+    input offsets are committed in one transaction, per input partition.
+
+    Each input partition has its own transactional producer whose id is stable
+    (`<prefix>-<group>-<topic>-<partition>`): a copy that takes the partition over starts a
+    producer with the same id, which fences the old copy (a zombie's commit fails), so no
+    record is written twice even when two copies briefly believe they own a partition.
+    FastStream 0.7 has no transaction API, hence aiokafka's producer directly.
+    """
+
+    def __init__(self, settings: ServiceSettings, group_id: str) -> None:
+        self._settings = settings
+        self._group_id = group_id
+        self._producers: dict[tuple[str, int], Any] = {}
+        self._starting = asyncio.Lock()
+
+    def transactional_id(self, topic: str, partition: int) -> str:
+        prefix = self._settings.kafka_transactional_id_prefix
+        return f"{prefix}-{self._group_id}-{topic}-{partition}"
+
+    async def _producer(self, topic: str, partition: int) -> Any:
+        from aiokafka import AIOKafkaProducer
+
+        async with self._starting:
+            producer = self._producers.get((topic, partition))
+            if producer is None:
+                producer = AIOKafkaProducer(
+                    **client_options(self._settings),
+                    transactional_id=self.transactional_id(topic, partition),
+                    enable_idempotence=True,
+                    acks="all",
+                    linger_ms=1,
+                    max_request_size=8 * 1024 * 1024,
+                )
+                await producer.start()  # InitProducerId: fences an older copy with this id
+                self._producers[(topic, partition)] = producer
+            return producer
+
+    async def commit(
+        self, topic: str, partition: int, next_offset: int, outgoing: Iterable[Outgoing]
+    ) -> None:
+        """Publish `outgoing` and move the group past `next_offset - 1` on the input partition,
+        all or nothing. On failure the transaction is aborted and the error raised, so the
+        handler nacks and the batch is read again; a fenced producer is replaced."""
+        producer = await self._producer(topic, partition)
+        try:
+            async with producer.transaction():
+                sends = [
+                    await producer.send(
+                        o.topic,
+                        o.value,
+                        key=o.key,
+                        headers=[(k, v.encode()) for k, v in o.headers.items()],
+                    )
+                    for o in outgoing
+                ]
+                await asyncio.gather(*sends)
+                offsets = {AioTopicPartition(topic, partition): next_offset}
+                await producer.send_offsets_to_transaction(offsets, self._group_id)
+        except Exception:
+            self._producers.pop((topic, partition), None)
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            raise
+
+    async def commit_batch(
+        self, batch: Iterable[tuple[ConsumerRecord[bytes, bytes], list[Outgoing]]]
+    ) -> None:
+        """One transaction per input partition of the batch, each with its records' outputs."""
+        by_partition: dict[tuple[str, int], list[tuple[int, list[Outgoing]]]] = {}
+        for record, outgoing in batch:
+            by_partition.setdefault((record.topic, record.partition), []).append(
+                (record.offset, outgoing)
+            )
+        await run_all(
+            self.commit(topic, partition, max(o for o, _ in items) + 1,
+                        [x for _, out in items for x in out])
+            for (topic, partition), items in by_partition.items()
+        )  # fmt: skip
+
+    async def close(self) -> None:
+        producers, self._producers = list(self._producers.values()), {}
+        await asyncio.gather(*(p.stop() for p in producers), return_exceptions=True)

@@ -5,6 +5,7 @@ import logging
 from datetime import timedelta
 from functools import partial
 
+from aiokafka import ConsumerRecord
 from faststream import FastStream
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
@@ -19,7 +20,16 @@ from services.router.logic import (
 from services.router.settings import RouterSettings
 from shared.contracts import FAX_STORED, FaxStored, now_utc
 from shared.health import supervised
-from shared.kafka import KafkaAdmin, batch_options, make_broker, propagated, records, run_all
+from shared.kafka import (
+    KafkaAdmin,
+    Outgoing,
+    Transactions,
+    batch_options,
+    make_broker,
+    propagated,
+    records,
+    run_all,
+)
 from shared.storage import FaxStore, make_minio
 
 log = logging.getLogger("faxrelay.router")
@@ -32,6 +42,15 @@ app = supervised(FastStream(broker), settings)
 store = FaxStore(make_minio(settings), settings.s3_bucket)
 expiry = timedelta(seconds=settings.router_presign_expiry_s)
 known_topics: set[str] = set()
+transactions = (
+    Transactions(settings, settings.router_group_id) if settings.kafka_exactly_once else None
+)
+
+
+@app.after_shutdown
+async def close_transactions() -> None:
+    if transactions is not None:
+        await transactions.close()
 
 
 async def ensure_topics(topics: list[str]) -> None:
@@ -52,15 +71,19 @@ async def ensure_topics(topics: list[str]) -> None:
         known_topics.update(missing)
 
 
-async def route(fax: FaxStored, trace: dict[str, str]) -> None:
+async def events(fax: FaxStored, trace: dict[str, str]) -> list[Outgoing]:
     topics = destinations(fax, rules, template)
     await ensure_topics(topics)
     presign = store.presigned_url if expiry.total_seconds() > 0 else None
     event = fax_received_event(fax, settings.router_event_source, trace, presign, expiry, now_utc())
     headers = {**trace, **{k: v.decode() for k, v in event.headers.items()}}
+    return [Outgoing(t, event.value, str(fax.fax.user_id).encode(), headers) for t in topics]
+
+
+async def route(fax: FaxStored, trace: dict[str, str]) -> None:
     await run_all(
-        broker.publish(event.value, topic, key=str(fax.fax.user_id).encode(), headers=headers)
-        for topic in topics
+        broker.publish(o.value, o.topic, key=o.key, headers=dict(o.headers))
+        for o in await events(fax, trace)
     )
 
 
@@ -68,6 +91,11 @@ async def route(fax: FaxStored, trace: dict[str, str]) -> None:
     FAX_STORED, **batch_options(settings, settings.router_group_id, settings.router_batch_size)
 )
 async def on_fax_stored(bodies: list[bytes], message: KafkaMessage) -> None:
+    if transactions is not None:
+        await transactions.commit_batch(
+            [(record, await events_of(record)) for record in records(message)]
+        )
+        return
     work = []
     for record in records(message):
         try:
@@ -77,6 +105,15 @@ async def on_fax_stored(bodies: list[bytes], message: KafkaMessage) -> None:
             continue
         work.append(route(fax, propagated(record)))
     await run_all(work)
+
+
+async def events_of(record: ConsumerRecord[bytes, bytes]) -> list[Outgoing]:
+    try:
+        fax = FaxStored.model_validate_json(record.value or b"")
+    except ValidationError:
+        log.error("skipping an unreadable record at offset %s", record.offset)
+        return []
+    return await events(fax, propagated(record))
 
 
 def main() -> None:

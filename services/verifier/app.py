@@ -10,7 +10,16 @@ from services.verifier.logic import DuplicateWindow, decide
 from services.verifier.settings import VerifierSettings
 from shared.contracts import CORRELATION_HEADER, WEBHOOK_RECEIVED
 from shared.health import supervised
-from shared.kafka import batch_options, header, make_broker, propagated, records, run_all
+from shared.kafka import (
+    Outgoing,
+    Transactions,
+    batch_options,
+    header,
+    make_broker,
+    propagated,
+    records,
+    run_all,
+)
 
 settings = VerifierSettings()
 broker = make_broker(settings)
@@ -23,6 +32,15 @@ window = DuplicateWindow(
     settings.verifier_duplicate_window_s, settings.verifier_duplicate_window_size
 )
 api_base = str(settings.efax_api_base_url)
+transactions = (
+    Transactions(settings, settings.verifier_group_id) if settings.kafka_exactly_once else None
+)
+
+
+@app.after_shutdown
+async def close_transactions() -> None:
+    if transactions is not None:
+        await transactions.close()
 
 
 @broker.subscriber(
@@ -33,6 +51,24 @@ async def on_webhook_received(bodies: list[bytes], message: KafkaMessage) -> Non
     in_batch: set[str] = set()
     batch = records(message)
     outcomes = [decide(r.value or b"", secrets_by_app, api_base, window, in_batch) for r in batch]
+    if transactions is not None:
+        await transactions.commit_batch(
+            (
+                record,
+                [
+                    Outgoing(
+                        outcome.topic,
+                        outcome.message.model_dump_json().encode(),
+                        outcome.key.encode() if outcome.key else None,
+                        propagated(record),
+                    )
+                ],
+            )
+            for outcome, record in zip(outcomes, batch, strict=True)
+        )
+        for outcome in outcomes:
+            window.remember(*outcome.remember)
+        return
     await run_all(
         (
             broker.publish(
