@@ -155,7 +155,6 @@ def _reason(error: Exception) -> str:
     return f"{type(error).__name__} {code}" if code else type(error).__name__
 
 
-
 def token_sharing(settings: StorageSettings, *, share: bool) -> StoredTokens | None:
     """Where this installation's processes share their eFax tokens, or None when they don't.
     Services call it as `token_sharing(settings, share=settings.efax_share_tokens)`."""

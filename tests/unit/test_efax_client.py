@@ -133,6 +133,29 @@ async def test_scanning_pages_finds_each_of_250_faxes_once(sandbox: RunningSandb
     assert {str(f.fax_id) for f in result.faxes} == created
 
 
+async def test_a_401_at_page_3_of_a_250_fax_scan_still_finds_every_fax() -> None:
+    user = str(uuid.uuid4())
+    settings = SandboxSettings(
+        apps=[AppConfig(app_id=APP, api_key=KEY, hmac_secret="s", user_ids=[user])]
+    )
+    with run_in_thread(settings) as own:
+        created = {f.fax_id for f in own.create_faxes(count=250, deliver=False)}
+        efax = client(own)
+
+        async def list_page(offset: int) -> ReceivedPage:
+            if offset == 200:  # another process took a new token: ours now answers 401
+                own.expire_tokens()
+            return await efax.list_received(uuid.UUID(APP), uuid.UUID(user), offset=offset)
+
+        result = await scan(list_page)
+        await efax.aclose()
+        unauthorized = own.stats()["requests_by_status"].get("401", 0)
+    assert unauthorized == 1, "page 3 met the ended token once"
+    assert efax.tokens_issued == 2
+    assert {str(f.fax_id) for f in result.faxes} == created
+    assert result.pages == 3
+
+
 @pytest.mark.parametrize(
     ("encoded", "reason"),
     [
