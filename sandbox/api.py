@@ -35,7 +35,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandbox.faults import Faults, damage_base64
+from sandbox.faults import Faults, Listing, damage_base64
 from sandbox.server import Order, Sandbox
 from sandbox.settings import AppConfig, ImageFormat
 from sandbox.state import Fax, Token, notification_config_id
@@ -302,13 +302,16 @@ def create_app(sandbox: Sandbox) -> Starlette:
         offset = parse_int(request.headers.get("pagination-offset"), 0, "pagination-offset")
         limit = parse_int(request.headers.get("pagination-limit"), 100, "pagination-limit", 1)
         limit = min(limit, settings.pagination_max_limit)
+        inclusive = sandbox.listing.min_completed_inclusive
+        now = time.time()
 
         def wanted(fax: Fax) -> bool:
             if fax.deleted or fax.user_id != user_id or fax.direction != "INBOUND":
                 return False
+            if fax.listed_from > now:
+                return False
             if since is not None and (
-                fax.completed_at < since
-                or (fax.completed_at == since and not settings.min_completed_inclusive)
+                fax.completed_at < since or (fax.completed_at == since and not inclusive)
             ):
                 return False
             if downloaded is not None and fax.image_downloaded != downloaded:
@@ -528,6 +531,11 @@ def create_app(sandbox: Sandbox) -> Starlette:
             sandbox.clear_faults()
         return JSONResponse(sandbox.faults.faults.model_dump())
 
+    async def control_listing(request: Request) -> Response:
+        if request.method == "POST":
+            sandbox.set_listing(await model_of(request, Listing))
+        return JSONResponse(sandbox.listing.model_dump())
+
     async def control_expire(request: Request) -> Response:
         sandbox.expire_tokens()
         return JSONResponse({"expired": True})
@@ -607,6 +615,7 @@ def create_app(sandbox: Sandbox) -> Starlette:
         Route("/sandbox/faxes/{fax_id}", control_one_fax, methods=["GET", "DELETE"]),
         Route("/sandbox/faxes/{fax_id}/document", control_document, methods=["GET"]),
         Route("/sandbox/faults", control_faults, methods=["GET", "POST", "DELETE"]),
+        Route("/sandbox/listing", control_listing, methods=["GET", "POST"]),
         Route("/sandbox/tokens/expire", control_expire, methods=["POST"]),
         Route("/sandbox/webhooks/outage", control_outage, methods=["POST", "DELETE"]),
         Route("/sandbox/webhooks/hostile", control_hostile, methods=["POST"]),
