@@ -65,6 +65,22 @@ async def test_an_ended_token_is_refreshed_once_and_the_call_repeated(
     assert efax.tokens_issued == 2
 
 
+async def test_concurrent_calls_meeting_an_ended_token_refresh_it_once(
+    sandbox: RunningSandbox,
+) -> None:
+    ids = fax_ids(sandbox, 8)
+    efax = client(sandbox)
+    await efax.token(uuid.UUID(APP))
+    sandbox.expire_tokens()
+    images = await asyncio.gather(
+        *(efax.get_image(uuid.UUID(APP), uuid.UUID(USER), i, "PDF", 10**8) for i in ids)
+    )
+    await efax.aclose()
+    assert efax.tokens_issued == 2, "one refresh for all eight 401s"
+    for fax_id, image in zip(ids, images, strict=True):
+        assert image.data == sandbox.document(str(fax_id), "PDF")
+
+
 async def test_wrong_credentials_fail_without_showing_the_key(sandbox: RunningSandbox) -> None:
     efax = client(sandbox, key="wrong-key-that-must-not-leak")
     with pytest.raises(EfaxError) as caught:
