@@ -53,14 +53,13 @@ async def backfill(since: datetime, user: str | None) -> int:
     from services.poller.settings import PollerSettings
     from shared.efax import EfaxClient, ReceivedFax, ReceivedPage
     from shared.kafka import make_broker
-    from shared.storage import FaxStore, StoredTokens, make_minio
+    from shared.storage import token_sharing
 
     settings = PollerSettings()
-    store = FaxStore(make_minio(settings), settings.s3_bucket)
     efax = EfaxClient(
         str(settings.efax_api_base_url),
         settings.apps,
-        shared_tokens=StoredTokens(store) if settings.efax_share_tokens else None,
+        shared_tokens=token_sharing(settings, share=settings.efax_share_tokens),
     )
     broker = make_broker(settings)
     await broker.start()

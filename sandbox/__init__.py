@@ -7,7 +7,7 @@ signed webhooks, realistic fax documents, fault injection and a ``/sandbox`` con
 """
 
 from sandbox.api import create_app
-from sandbox.faults import Faults
+from sandbox.faults import Faults, Listing
 from sandbox.server import RunningSandbox, Sandbox, run_in_thread
 from sandbox.settings import AppConfig, SandboxSettings
 from sandbox.state import Delivery, Fax
@@ -18,6 +18,7 @@ __all__ = [
     "Delivery",
     "Faults",
     "Fax",
+    "Listing",
     "RunningSandbox",
     "Sandbox",
     "SandboxSettings",

@@ -34,6 +34,14 @@ class Faults(BaseModel):
     truncated_base64_rate: float = Field(0.0, ge=0, le=1)
 
 
+class Listing(BaseModel):
+    """How ``GET /faxes/received`` lists, set through ``POST /sandbox/listing`` or
+    ``set_listing``; starts from the settings of the same names."""
+
+    delay_s: float = Field(0.0, ge=0, description="listing_delay_s: sandbox seconds, scaled.")
+    min_completed_inclusive: bool = True
+
+
 class FaultState:
     """The active ``Faults`` plus the countdowns and the random source."""
 

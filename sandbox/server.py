@@ -16,6 +16,7 @@ import dataclasses
 import random
 import socket
 import threading
+import time
 from collections.abc import Awaitable, Callable, Generator, Iterator
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
@@ -24,7 +25,7 @@ import httpx
 import uvicorn
 
 from sandbox.documents import Documents, noise_pages_for
-from sandbox.faults import Faults, FaultState
+from sandbox.faults import Faults, FaultState, Listing
 from sandbox.settings import ImageFormat, SandboxSettings
 from sandbox.state import Delivery, Fax, State, utc_now
 from sandbox.webhooks import WebhookSender
@@ -47,6 +48,7 @@ class Sandbox:
         self.state = State(settings)
         self.documents = Documents(settings)
         self.faults = FaultState(settings.seed)
+        self.listing = self._initial_listing()
         self.sender = WebhookSender(settings, self.state, "")
         self.port = settings.port
         self._socket: socket.socket | None = None
@@ -120,7 +122,8 @@ class Sandbox:
         ``app_id``.  Completed timestamps increase by one second within a batch, so
         ``order="reversed"``/``"shuffled"`` deliveries are visibly out of order (those are
         sent one at a time, in that order).  ``disappear`` deletes each fax just before
-        its notification goes out, so the download answers 404.
+        its notification goes out, so the download answers 404.  With a listing delay
+        (``set_listing``), the faxes show in ``GET /faxes/received`` only that much later.
         """
         if size_mb:
             pages = 1 + noise_pages_for(size_mb, self.settings.resolution)
@@ -140,6 +143,9 @@ class Sandbox:
                     timestamp_style=timestamp_style,
                 )
             )
+        listed_from = time.time() + self.listing.delay_s * self.settings.time_scale
+        for fax in faxes:
+            fax.listed_from = listed_from
         if deliver:
             self.notify(faxes, order)
         if disappear:
@@ -181,6 +187,16 @@ class Sandbox:
     def clear_faults(self) -> None:
         self.faults.clear()
 
+    def _initial_listing(self) -> Listing:
+        return Listing(
+            delay_s=self.settings.listing_delay_s,
+            min_completed_inclusive=self.settings.min_completed_inclusive,
+        )
+
+    def set_listing(self, listing: Listing) -> None:
+        """From now on: faxes received later show in the listing after ``delay_s``."""
+        self.listing = listing
+
     def expire_tokens(self) -> None:
         self.state.expire_tokens()
 
@@ -194,13 +210,15 @@ class Sandbox:
         return list(self.state.hostile)
 
     def reset(self) -> None:
-        """Forget faxes, deliveries, counters, faults and outages (tokens stay valid)."""
+        """Forget faxes, deliveries, counters, faults, outages and listing changes (tokens
+        stay valid)."""
         self.state.faxes.clear()
         self.state.deliveries.clear()
         self.state.hostile.clear()
         self.state.stats.clear()
         self.state.status_counts.clear()
         self.faults.clear()
+        self.listing = self._initial_listing()
         self.sender.end_outage()
 
 
@@ -256,6 +274,12 @@ class RunningSandbox:
 
     def clear_faults(self) -> None:
         self._call(self.sandbox.clear_faults)
+
+    def set_listing(self, listing: Listing | None = None, **fields: Any) -> None:
+        """``set_listing(delay_s=30)``: faxes received from now on show in the listing 30 s
+        (times ``time_scale``) late; unnamed fields go back to their defaults."""
+        chosen = listing if listing is not None else Listing(**fields)
+        self._call(lambda: self.sandbox.set_listing(chosen))
 
     def expire_tokens(self) -> None:
         self._call(self.sandbox.expire_tokens)

@@ -7,8 +7,8 @@ directly by tests.  ``apps`` takes JSON in ``SANDBOX_APPS``, for example
 
 Settings that exist because public sources disagree (or say nothing):
 ``new_token_ends_previous``, ``unauthorized_bare_message``, ``default_image_format``,
-``min_completed_inclusive``, ``rate_limit_plain_text``, the field-variant rates and
-``webhook_body_style``.
+``min_completed_inclusive``, ``listing_delay_s``, ``rate_limit_plain_text``, the field-variant
+rates and ``webhook_body_style``.
 """
 
 from __future__ import annotations
@@ -59,6 +59,9 @@ class SandboxSettings(BaseSettings):
 
     pagination_max_limit: int = 100
     min_completed_inclusive: bool = True
+    # eFax's processing delay: a fax shows in GET /faxes/received this long (times time_scale)
+    # after it was received, so it is older than its completed_timestamp when first listed.
+    listing_delay_s: float = Field(0.0, ge=0)
     rate_limit_plain_text: bool = False
 
     plus_number_rate: float = 0.3

@@ -47,6 +47,7 @@ class Fax:
     fax_status: str = "COMPLETE"
     routing_data: dict[str, str] = field(default_factory=dict)
     deleted: bool = False
+    listed_from: float = 0.0  # wall clock: GET /faxes/received shows it from then on
 
     def summary(self) -> dict[str, Any]:
         """The entry of ``GET /faxes/received``."""

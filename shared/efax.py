@@ -11,6 +11,7 @@ import asyncio
 import base64
 import binascii
 import time
+from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -146,6 +147,30 @@ class SharedTokens(Protocol):
     async def save(self, app_id: UUID, token: str, expires_at: float) -> None: ...
 
 
+class _BearerAuth(httpx.Auth):
+    """The App's bearer on every request; a 401 refreshes it once (single-flight, through
+    `EfaxClient.token`) and sends the same request again."""
+
+    def __init__(self, client: EfaxClient, app_id: UUID) -> None:
+        self._client = client
+        self._app_id = app_id
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = await self._client.token(self._app_id)
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            await response.aread()  # frees the connection before the token call needs one
+            token = await self._client.token(self._app_id, replacing=token)
+            request.headers["Authorization"] = f"Bearer {token}"
+            yield request
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
+        raise RuntimeError("the eFax client is asynchronous")
+
+
 class EfaxClient:
     """Talks to one eFax API base for several App IDs."""
 
@@ -169,6 +194,7 @@ class EfaxClient:
         self._shared = shared_tokens
         self._tokens: dict[UUID, _Token] = {}
         self._locks: dict[UUID, asyncio.Lock] = {}
+        self._auth: dict[UUID, _BearerAuth] = {}
         self.tokens_issued = 0
 
     async def aclose(self) -> None:
@@ -224,28 +250,23 @@ class EfaxClient:
     async def _call(
         self, method: str, path: str, app_id: UUID, user_id: UUID | None, **kwargs: Any
     ) -> httpx.Response:
-        token = await self.token(app_id)
-        for attempt in (1, 2):
-            headers = {"Authorization": f"Bearer {token}"}
-            if user_id is not None:  # fax calls act for a user; App-level calls do not
-                headers["user-id"] = str(user_id)
-            headers.update(kwargs.pop("headers", {}))
-            try:
-                response = await self._http.request(method, path, headers=headers, **kwargs)
-            except httpx.HTTPError as error:
-                raise EfaxError(f"{method} {path} failed: {type(error).__name__}") from None
-            if response.status_code == 401 and attempt == 1:
-                token = await self.token(app_id, replacing=token)
-                kwargs["headers"] = {}
-                continue
-            if response.status_code >= 400:
-                raise EfaxError(
-                    f"{method} {path} answered {response.status_code}: {_error_message(response)}",
-                    status=response.status_code,
-                    retry_after=_retry_after(response),
-                )
-            return response
-        raise AssertionError("unreachable")
+        # Every attempt is this one request: the bearer flow only swaps its Authorization header,
+        # so pagination and other headers survive a refresh.
+        headers = dict(kwargs.pop("headers", None) or {})
+        if user_id is not None:  # fax calls act for a user; App-level calls do not
+            headers["user-id"] = str(user_id)
+        auth = self._auth.get(app_id) or self._auth.setdefault(app_id, _BearerAuth(self, app_id))
+        try:
+            response = await self._http.request(method, path, headers=headers, auth=auth, **kwargs)
+        except httpx.HTTPError as error:
+            raise EfaxError(f"{method} {path} failed: {type(error).__name__}") from None
+        if response.status_code >= 400:
+            raise EfaxError(
+                f"{method} {path} answered {response.status_code}: {_error_message(response)}",
+                status=response.status_code,
+                retry_after=_retry_after(response),
+            )
+        return response
 
     async def list_received(
         self,

@@ -129,7 +129,8 @@ class EfaxSettings(BaseModel):
     efax_timeout_s: float = Field(default=30.0, gt=0)
     efax_share_tokens: bool = Field(
         default=True,
-        description="Share tokens between processes through the bucket (a new one ends the old).",
+        description="Share tokens between processes through the internal bucket "
+        "(a new one ends the old).",
     )
 
 
@@ -142,3 +143,27 @@ class StorageSettings(BaseModel):
     s3_secret_key: SecretStr = SecretStr("minioadmin")
     s3_region: str = "us-east-1"
     s3_bucket: str = "faxes"
+    s3_internal_bucket: str = Field(
+        default="faxrelay-internal",
+        description="Bucket of the shared eFax tokens; grant subscribers no access to it.",
+    )
+    s3_internal_access_key: SecretStr | None = Field(
+        default=None, description="Access key for the internal bucket (default: s3_access_key)."
+    )
+    s3_internal_secret_key: SecretStr | None = Field(
+        default=None, description="Secret key for the internal bucket (default: s3_secret_key)."
+    )
+
+    @model_validator(mode="after")
+    def _tokens_stay_out_of_the_fax_bucket(self) -> StorageSettings:
+        if self.s3_internal_bucket == self.s3_bucket:
+            raise ValueError(
+                "FAXRELAY_S3_INTERNAL_BUCKET must differ from FAXRELAY_S3_BUCKET: "
+                "whoever reads faxes must not read the eFax tokens"
+            )
+        if (self.s3_internal_access_key is None) != (self.s3_internal_secret_key is None):
+            raise ValueError(
+                "set both FAXRELAY_S3_INTERNAL_ACCESS_KEY and FAXRELAY_S3_INTERNAL_SECRET_KEY, "
+                "or neither"
+            )
+        return self

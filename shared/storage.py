@@ -123,13 +123,19 @@ class FaxStore:
 
 
 class StoredTokens:
-    """eFax tokens shared by the processes of one installation, as small objects in the bucket
-    (readable by whoever can read the faxes). Store trouble never stops a download: without the
-    shared copy a process simply asks eFax for its own token."""
+    """eFax tokens shared by the processes of one installation, as small objects in a bucket of
+    their own (`s3_internal_bucket`), never the fax bucket: whoever can read a token can act as
+    the App. The bucket is made on the first save. Store trouble never stops a download: without
+    the shared copy a process simply asks eFax for its own token."""
 
     def __init__(self, store: FaxStore, prefix: str = "_tokens") -> None:
         self.store = store
         self.prefix = prefix
+        self._bucket_ready = False
+
+    def ensure_bucket(self) -> None:
+        self.store.ensure_bucket()
+        self._bucket_ready = True
 
     async def load(self, app_id: UUID) -> tuple[str, float] | None:
         try:
@@ -138,6 +144,10 @@ class StoredTokens:
                 return None
             saved = json.loads(data)
             return str(saved["token"]), float(saved["expires_at"])
+        except S3Error as error:
+            if error.code != "NoSuchBucket":  # before the first save anywhere: nothing shared
+                log.warning("shared token unreadable (%s); asking eFax", _reason(error))
+            return None
         except Exception as error:
             log.warning("shared token unreadable (%s); asking eFax", _reason(error))
             return None
@@ -145,6 +155,8 @@ class StoredTokens:
     async def save(self, app_id: UUID, token: str, expires_at: float) -> None:
         body = json.dumps({"token": token, "expires_at": expires_at}).encode()
         try:
+            if not self._bucket_ready:
+                await asyncio.to_thread(self.ensure_bucket)
             await self.store.put(f"{self.prefix}/{app_id}.json", body, "application/json", {})
         except Exception as error:
             log.warning("could not share the token (%s)", _reason(error))
@@ -155,9 +167,23 @@ def _reason(error: Exception) -> str:
     return f"{type(error).__name__} {code}" if code else type(error).__name__
 
 
+def make_internal_minio(settings: StorageSettings) -> Minio:
+    """A client of the internal bucket: its own keys when set, else the main ones."""
+    access = settings.s3_internal_access_key or settings.s3_access_key
+    secret = settings.s3_internal_secret_key or settings.s3_secret_key
+    return Minio(
+        settings.s3_endpoint,
+        access_key=access.get_secret_value(),
+        secret_key=secret.get_secret_value(),
+        secure=settings.s3_secure,
+        region=settings.s3_region,
+    )
+
+
 def token_sharing(settings: StorageSettings, *, share: bool) -> StoredTokens | None:
-    """Where this installation's processes share their eFax tokens, or None when they don't.
+    """Where this installation's processes share their eFax tokens, or None when they don't:
+    the internal bucket, made on the first save (or by `StoredTokens.ensure_bucket`).
     Services call it as `token_sharing(settings, share=settings.efax_share_tokens)`."""
     if not share:
         return None
-    return StoredTokens(FaxStore(make_minio(settings), settings.s3_bucket))
+    return StoredTokens(FaxStore(make_internal_minio(settings), settings.s3_internal_bucket))

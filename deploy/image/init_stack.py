@@ -1,4 +1,4 @@
-"""One-shot init of a faxrelay installation: the bucket and the pipeline topics.
+"""One-shot init of a faxrelay installation: the buckets and the pipeline topics.
 
     python /app/init_stack.py
 
@@ -28,7 +28,7 @@ from shared.contracts import (
 )
 from shared.kafka import KafkaAdmin
 from shared.settings import ServiceSettings, StorageSettings
-from shared.storage import FaxStore, make_minio
+from shared.storage import FaxStore, make_minio, token_sharing
 
 log = logging.getLogger("faxrelay.init")
 
@@ -77,6 +77,10 @@ def ensure_topics(settings: InitSettings) -> None:
 def ensure_bucket(settings: InitSettings) -> None:
     FaxStore(make_minio(settings), settings.s3_bucket).ensure_bucket()
     log.info("bucket %s ready", settings.s3_bucket)
+    tokens = token_sharing(settings, share=True)  # the services make it too, on first save
+    assert tokens is not None
+    tokens.ensure_bucket()
+    log.info("internal bucket %s ready", settings.s3_internal_bucket)
 
 
 def main(attempts: int = 30) -> int:

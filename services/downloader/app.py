@@ -28,7 +28,7 @@ from shared.contracts import (
 from shared.efax import EfaxClient
 from shared.health import supervised
 from shared.kafka import batch_options, make_broker, propagated, records, run_all
-from shared.storage import FaxStore, StoredTokens, make_minio
+from shared.storage import FaxStore, make_minio, token_sharing
 
 log = logging.getLogger("faxrelay.downloader")
 
@@ -41,7 +41,7 @@ efax = EfaxClient(
     str(settings.efax_api_base_url),
     settings.apps,
     timeout_s=settings.efax_timeout_s,
-    shared_tokens=StoredTokens(store) if settings.efax_share_tokens else None,
+    shared_tokens=token_sharing(settings, share=settings.efax_share_tokens),
 )
 policy = Policy(
     image_format=settings.downloader_image_format,

@@ -44,7 +44,7 @@ from services.poller.settings import PollerSettings
 from shared.efax import EfaxClient, EfaxError, ReceivedFax, ReceivedPage
 from shared.health import supervised
 from shared.kafka import KafkaAdmin, make_broker
-from shared.storage import FaxStore, StoredTokens, make_minio
+from shared.storage import FaxStore, make_minio, token_sharing
 
 log = logging.getLogger("faxrelay.poller")
 
@@ -58,7 +58,7 @@ efax = EfaxClient(
     str(settings.efax_api_base_url),
     settings.apps,
     timeout_s=settings.efax_timeout_s,
-    shared_tokens=StoredTokens(store) if settings.efax_share_tokens else None,
+    shared_tokens=token_sharing(settings, share=settings.efax_share_tokens),
 )
 recent = RecentlyAnnounced(settings.poller_recently_announced_s)
 overlap = timedelta(seconds=settings.poller_overlap_s)

@@ -15,11 +15,12 @@ from collections import Counter
 
 import pytest
 
+from faxrelay.localstack import ACCESS_KEY, SECRET_KEY
 from sandbox import Faults
 from shared.contracts import DOWNLOAD_FAILED
 from shared.efax import EfaxClient
-from shared.settings import EfaxApp
-from shared.storage import FaxStore, StoredTokens
+from shared.settings import EfaxApp, StorageSettings
+from shared.storage import FaxStore, token_sharing
 from tests.e2e.conftest import BOTH_BROKERS, System, read_topic, wait_until
 from tests.e2e.test_walking_skeleton import decode_events, stored_objects
 
@@ -227,16 +228,22 @@ async def test_an_encrypting_store_asks_the_object_store_for_sse(system: System)
     assert store.read(key) == b"%PDF-1.4 secret fax"
 
 
-async def test_processes_share_one_token_through_the_bucket(system: System) -> None:
-    store = FaxStore(system.stack.minio(), system.bucket)
-    store.ensure_bucket()
+async def test_processes_share_one_token_outside_the_fax_bucket(system: System) -> None:
+    settings = StorageSettings(  # as the services' settings: the default internal bucket
+        s3_endpoint=system.stack.s3_endpoint,
+        s3_access_key=ACCESS_KEY,
+        s3_secret_key=SECRET_KEY,
+        s3_bucket=system.bucket,
+    )
     app = EfaxApp(app_id=uuid.UUID(system.account.app_id), api_key=system.account.api_key)
     (user,) = system.take_users(1)
     (fax,) = system.sandbox.create_faxes(
         app_id=system.account.app_id, user_id=user, count=1, deliver=False
     )
     first, second = (
-        EfaxClient(system.sandbox.base_url, [app], shared_tokens=StoredTokens(store))
+        EfaxClient(
+            system.sandbox.base_url, [app], shared_tokens=token_sharing(settings, share=True)
+        )
         for _ in range(2)
     )
     try:
@@ -248,7 +255,12 @@ async def test_processes_share_one_token_through_the_bucket(system: System) -> N
         await second.aclose()
     assert first.tokens_issued <= 1
     assert second.tokens_issued == 0, "the second process used the token the first shared"
-    saved = json.loads(store.read(f"_tokens/{app.app_id}.json"))
+    internal = FaxStore(system.stack.minio(), settings.s3_internal_bucket)
+    saved = json.loads(internal.read(f"_tokens/{app.app_id}.json"))
+    in_fax_bucket = system.stack.minio().list_objects(
+        system.bucket, prefix="_tokens/", recursive=True
+    )
+    assert [o.object_name for o in in_fax_bucket] == [], "no service keeps a token with the faxes"
     for name in ("gateway", "verifier", "downloader", "router", "poller"):
         assert saved["token"] not in system.stack.log_file(name).read_text(errors="replace")
 

@@ -123,3 +123,15 @@ def test_expiring_tokens_over_the_control_api_makes_the_client_refresh(
     assert efax.received().status_code == 200
     httpx.post(f"{sb.base_url}/sandbox/tokens/expire")
     assert efax.received().status_code == 401
+
+
+def test_an_injected_fault_answers_before_the_token_user_and_fax_are_checked(
+    sb: RunningSandbox,
+) -> None:
+    sb.set_faults(fax_errors_next=3)
+    base = sb.base_url
+    unknown = "00000000-0000-0000-0000-000000000000"
+    assert httpx.get(f"{base}/faxes/received").status_code == 503, "no token at all"
+    assert httpx.get(f"{base}/faxes/{unknown}/image").status_code == 503, "no such fax"
+    assert httpx.get(f"{base}/notifications").status_code == 503
+    assert httpx.get(f"{base}/faxes/received").status_code == 401, "then the token counts"

@@ -65,6 +65,22 @@ async def test_an_ended_token_is_refreshed_once_and_the_call_repeated(
     assert efax.tokens_issued == 2
 
 
+async def test_concurrent_calls_meeting_an_ended_token_refresh_it_once(
+    sandbox: RunningSandbox,
+) -> None:
+    ids = fax_ids(sandbox, 8)
+    efax = client(sandbox)
+    await efax.token(uuid.UUID(APP))
+    sandbox.expire_tokens()
+    images = await asyncio.gather(
+        *(efax.get_image(uuid.UUID(APP), uuid.UUID(USER), i, "PDF", 10**8) for i in ids)
+    )
+    await efax.aclose()
+    assert efax.tokens_issued == 2, "one refresh for all eight 401s"
+    for fax_id, image in zip(ids, images, strict=True):
+        assert image.data == sandbox.document(str(fax_id), "PDF")
+
+
 async def test_wrong_credentials_fail_without_showing_the_key(sandbox: RunningSandbox) -> None:
     efax = client(sandbox, key="wrong-key-that-must-not-leak")
     with pytest.raises(EfaxError) as caught:
@@ -131,6 +147,29 @@ async def test_scanning_pages_finds_each_of_250_faxes_once(sandbox: RunningSandb
     assert len(result.faxes) == 250
     assert result.pages == 3
     assert {str(f.fax_id) for f in result.faxes} == created
+
+
+async def test_a_401_at_page_3_of_a_250_fax_scan_still_finds_every_fax() -> None:
+    user = str(uuid.uuid4())
+    settings = SandboxSettings(
+        apps=[AppConfig(app_id=APP, api_key=KEY, hmac_secret="s", user_ids=[user])]
+    )
+    with run_in_thread(settings) as own:
+        created = {f.fax_id for f in own.create_faxes(count=250, deliver=False)}
+        efax = client(own)
+
+        async def list_page(offset: int) -> ReceivedPage:
+            if offset == 200:  # another process took a new token: ours now answers 401
+                own.expire_tokens()
+            return await efax.list_received(uuid.UUID(APP), uuid.UUID(user), offset=offset)
+
+        result = await scan(list_page)
+        await efax.aclose()
+        unauthorized = own.stats()["requests_by_status"].get("401", 0)
+    assert unauthorized == 1, "page 3 met the ended token once"
+    assert efax.tokens_issued == 2
+    assert {str(f.fax_id) for f in result.faxes} == created
+    assert result.pages == 3
 
 
 @pytest.mark.parametrize(
