@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from faxrelay.live import count_line, watch
-from faxrelay.localstack import SERVICES, LocalStack, free_ports, wait_for_port
+from faxrelay.localstack import BROKERS, PORT_NAMES, SERVICES, LocalStack, free_ports, wait_for_port
 
 DATA_DIR = Path(".faxrelay")
 
@@ -27,10 +27,16 @@ DATA_DIR = Path(".faxrelay")
 def demo_config(data_dir: Path) -> dict[str, Any]:
     """Ports and a demo eFax account, made once and kept so that restarts find their data."""
     path = data_dir / "config.json"
+    names = [*PORT_NAMES, "sandbox"]
     if path.exists():
         config: dict[str, Any] = json.loads(path.read_text())
+        missing = [n for n in names if n not in config["ports"]]
+        if missing:  # made by an older version: ports for what it did not know yet
+            taken = set(config["ports"].values())
+            fresh = [p for p in free_ports(len(missing) + len(taken)) if p not in taken]
+            config["ports"].update(zip(missing, fresh, strict=False))
+            path.write_text(json.dumps(config, indent=2))
         return config
-    names = ["s3", "master", "volume", "filer", "admin", "kafka", "sandbox"]
     config = {
         "ports": dict(zip(names, free_ports(len(names)), strict=True)),
         "app": {
@@ -51,7 +57,7 @@ def up(args: argparse.Namespace) -> int:
     config = demo_config(data_dir)
     ports = dict(config["ports"])
     gateway_port = int(args.gateway_port)
-    stack = LocalStack(data_dir, persistent=True, ports=ports)
+    stack = LocalStack(data_dir, persistent=True, ports=ports, broker=args.broker)
     stopping = False
 
     def stop_on_signal(signum: int, frame: object) -> None:
@@ -61,7 +67,8 @@ def up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, stop_on_signal)
     signal.signal(signal.SIGTERM, stop_on_signal)
     try:
-        print(f"starting SeaweedFS and Tansu under {data_dir} ...", flush=True)
+        broker_name = "Apache Kafka" if args.broker == "kafka" else "Tansu"
+        print(f"starting SeaweedFS and {broker_name} under {data_dir} ...", flush=True)
         stack.start()
         stack.ensure_topics(partitions=6)
         env = service_env(config, gateway_port, ports)
@@ -181,6 +188,13 @@ def main(argv: list[str] | None = None) -> int:
     p_up.add_argument("--data-dir", default=str(DATA_DIR))
     p_up.add_argument("--gateway-port", default=os.environ.get("FAXRELAY_GATEWAY_PORT", "8080"))
     p_up.add_argument("--rate", default="1/s", help="sandbox faxes per second (demo traffic)")
+    p_up.add_argument(
+        "--broker",
+        choices=BROKERS,
+        default="tansu",
+        help="tansu (default: pip only, starts in under a second) or kafka (Apache Kafka; needs "
+        "Java 17+ and Maven, fetches its jars from Maven Central once)",
+    )
     p_up.set_defaults(func=up)
     for name in SERVICES:
         commands.add_parser(name, help=f"run the {name} service").set_defaults(func=run_service)

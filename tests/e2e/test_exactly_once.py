@@ -55,7 +55,10 @@ def read_committed(settings: ServiceSettings, topics: list[str]) -> list[tuple[s
             await consumer.seek_to_beginning(*partitions)
             ends = await consumer.end_offsets(partitions)
             found: list[tuple[str, bytes]] = []
-            while any(await consumer.position(tp) < ends[tp] for tp in partitions):
+            async def behind() -> bool:
+                return any([await consumer.position(tp) < ends[tp] for tp in partitions])
+
+            while await behind():
                 batch = await consumer.getmany(timeout_ms=500)
                 for tp, records in batch.items():
                     for r in records:
