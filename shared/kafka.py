@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Awaitable, Iterable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy
@@ -17,6 +18,7 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 from kafka import TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
+from pydantic import BaseModel, ValidationError
 
 from shared.contracts import CORRELATION_HEADER, TRACEPARENT_HEADER
 from shared.settings import ServiceSettings
@@ -163,7 +165,70 @@ async def raw_bodies(message: StreamMessage[Any]) -> Any:
 def records(message: KafkaMessage) -> tuple[ConsumerRecord[bytes, bytes], ...]:
     """The raw records of a batch message (headers and keys included)."""
     raw = message.raw_message
-    return raw if isinstance(raw, tuple) else (raw,)
+    return tuple(raw) if isinstance(raw, tuple | list) else (raw,)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Parsed(Generic[M]):
+    """One readable record of a batch: its model and the headers to carry on."""
+
+    model: M
+    trace: dict[str, str]
+    record: ConsumerRecord[bytes, bytes]
+
+
+def parsed(message: KafkaMessage, model: type[M], logger: logging.Logger = log) -> list[Parsed[M]]:
+    """The batch as models. An unreadable record is skipped (its offset is logged, never its
+    body, which may hold anything): redelivering it would fail the same way forever."""
+    readable: list[Parsed[M]] = []
+    for record in records(message):
+        try:
+            value = model.model_validate_json(record.value or b"")
+        except ValidationError:
+            logger.error("skipping an unreadable record at offset %s", record.offset)
+            continue
+        readable.append(Parsed(value, propagated(record), record))
+    return readable
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One record to write, decided before anything is sent (so a batch's output can also be
+    written in one transaction with its input offsets)."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, topic: str, message: BaseModel, key: str | None, headers: Mapping[str, str]
+    ) -> Outgoing:
+        value = message.model_dump_json().encode()
+        return cls(topic, key.encode() if key is not None else None, value, dict(headers))
+
+
+Publish = Callable[[Sequence[Outgoing]], Awaitable[None]]
+"""How logic hands its records to the app: `functools.partial(publish_all, broker)`."""
+
+
+async def publish_all(broker: KafkaBroker, outgoing: Sequence[Outgoing]) -> None:
+    """Send every record, acknowledged, then raise the first failure. The correlation id is set
+    once per record, from its headers."""
+    await run_all(
+        broker.publish(
+            o.value,
+            o.topic,
+            key=o.key,
+            headers={k: v for k, v in o.headers.items() if k != CORRELATION_HEADER},
+            correlation_id=o.headers.get(CORRELATION_HEADER),
+        )
+        for o in outgoing
+    )
 
 
 def propagated(record: ConsumerRecord[bytes, bytes]) -> dict[str, str]:

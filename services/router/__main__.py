@@ -1,3 +1,16 @@
-from services.router.app import main
+import asyncio
+import logging
 
-main()
+from services.router.app import create_app
+from services.router.settings import RouterSettings
+
+
+def main() -> None:
+    settings = RouterSettings()
+    logging.basicConfig(level=settings.log_level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    asyncio.run(create_app(settings).run())
+
+
+if __name__ == "__main__":
+    main()

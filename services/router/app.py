@@ -1,89 +1,67 @@
 """Router: `fax.stored` -> one CloudEvent per destination (the user's topic and rule topics)."""
 
+from __future__ import annotations
+
 import asyncio
-import logging
 from datetime import timedelta
-from functools import partial
 
 from faststream import FastStream
+from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
 
 from services.router.logic import (
+    Routing,
     Rules,
+    TopicAdmin,
+    UserTopics,
     check_topic_template,
-    destinations,
-    fax_received_event,
     load_rules,
+    route_batch,
 )
 from services.router.settings import RouterSettings
-from shared.contracts import FAX_STORED, FaxStored, now_utc
+from shared.clients import fax_store
+from shared.contracts import FAX_STORED, USER_TOPIC, FaxStored, now_utc
 from shared.health import supervised
-from shared.kafka import KafkaAdmin, batch_options, make_broker, propagated, records, run_all
-from shared.storage import FaxStore, make_minio
-
-log = logging.getLogger("faxrelay.router")
-
-settings = RouterSettings()
-template = check_topic_template(settings.router_user_topic_template)
-rules = load_rules(settings.router_rules_file) if settings.router_rules_file else Rules()
-broker = make_broker(settings)
-app = supervised(FastStream(broker), settings)
-store = FaxStore(make_minio(settings), settings.s3_bucket)
-expiry = timedelta(seconds=settings.router_presign_expiry_s)
-known_topics: set[str] = set()
+from shared.kafka import KafkaAdmin, batch_options, make_broker, parsed, publish_all
+from shared.storage import FaxStore
 
 
-async def ensure_topics(topics: list[str]) -> None:
-    missing = [t for t in topics if t not in known_topics]
-    if missing:
-        admin = KafkaAdmin(settings)
-        try:
-            await asyncio.to_thread(
-                partial(
-                    admin.ensure_topics,
-                    missing,
-                    settings.router_user_topic_partitions,
-                    settings.kafka_replication_factor,
-                )
-            )
-        finally:
-            admin.close()
-        known_topics.update(missing)
+def create_app(
+    settings: RouterSettings,
+    *,
+    broker: KafkaBroker | None = None,
+    store: FaxStore | None = None,
+    admin: TopicAdmin | None = None,
+) -> FastStream:
+    s = settings
+    template = check_topic_template(s.router_user_topic_template)
+    rules = load_rules(s.router_rules_file) if s.router_rules_file else Rules()
+    broker = broker or make_broker(s)
+    app = supervised(FastStream(broker), s)
+    broker.publisher(template, schema=USER_TOPIC.model, description=USER_TOPIC.description)
+    expiry = timedelta(seconds=s.router_presign_expiry_s)
+    ready: dict[str, tuple[Routing, UserTopics]] = {}  # made at startup
+    built: list[KafkaAdmin] = []
 
+    @app.on_startup
+    async def connect() -> None:
+        the_store = store or fax_store(s)
+        if admin is None:
+            built.append(await asyncio.to_thread(KafkaAdmin, s))  # one for the process
+        presign = the_store.presigned_url if expiry.total_seconds() > 0 else None
+        routing = Routing(rules, template, s.router_event_source, presign, expiry)
+        ready["it"] = routing, UserTopics.of(admin or built[0], s)
 
-async def route(fax: FaxStored, trace: dict[str, str]) -> None:
-    topics = destinations(fax, rules, template)
-    await ensure_topics(topics)
-    presign = store.presigned_url if expiry.total_seconds() > 0 else None
-    event = fax_received_event(fax, settings.router_event_source, trace, presign, expiry, now_utc())
-    headers = {**trace, **{k: v.decode() for k, v in event.headers.items()}}
-    await run_all(
-        broker.publish(event.value, topic, key=str(fax.fax.user_id).encode(), headers=headers)
-        for topic in topics
-    )
+    @broker.subscriber(FAX_STORED, **batch_options(s, s.router_group_id, s.router_batch_size))
+    async def on_fax_stored(message: KafkaMessage) -> None:
+        routing, topics = ready["it"]
+        outgoing = route_batch(parsed(message, FaxStored), routing, now_utc())
+        await topics.ensure(o.topic for o in outgoing)
+        await publish_all(broker, outgoing)
 
+    @app.after_shutdown
+    async def close_admin() -> None:
+        for client in built:
+            client.close()
 
-@broker.subscriber(
-    FAX_STORED, **batch_options(settings, settings.router_group_id, settings.router_batch_size)
-)
-async def on_fax_stored(bodies: list[bytes], message: KafkaMessage) -> None:
-    work = []
-    for record in records(message):
-        try:
-            fax = FaxStored.model_validate_json(record.value or b"")
-        except ValidationError:
-            log.error("skipping an unreadable record at offset %s", record.offset)
-            continue
-        work.append(route(fax, propagated(record)))
-    await run_all(work)
-
-
-def main() -> None:
-    logging.basicConfig(level=settings.log_level)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    asyncio.run(app.run())
-
-
-if __name__ == "__main__":
-    main()
+    return app

@@ -1,58 +1,49 @@
 """Verifier: `fax.webhook.received` -> `fax.notified`, or a reasoned rejection kept for audit."""
 
-import asyncio
-import logging
+from __future__ import annotations
 
 from faststream import FastStream
+from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from services.verifier.logic import DuplicateWindow, decide
+from services.verifier.logic import DuplicateWindow, Verification, decide_batch
 from services.verifier.settings import VerifierSettings
-from shared.contracts import CORRELATION_HEADER, WEBHOOK_RECEIVED
-from shared.health import supervised
-from shared.kafka import batch_options, header, make_broker, propagated, records, run_all
-
-settings = VerifierSettings()
-broker = make_broker(settings)
-app = supervised(FastStream(broker), settings)
-
-secrets_by_app = {
-    str(a.app_id): [s.get_secret_value().encode() for s in a.hmac_secrets] for a in settings.apps
-}
-window = DuplicateWindow(
-    settings.verifier_duplicate_window_s, settings.verifier_duplicate_window_size
-)
-api_base = str(settings.efax_api_base_url)
-
-
-@broker.subscriber(
+from shared.contracts import (
+    FAX_NOTIFIED,
+    OUTBOUND_NOTIFIED,
+    PING_RECEIVED,
+    TOPICS_BY_NAME,
     WEBHOOK_RECEIVED,
-    **batch_options(settings, settings.verifier_group_id, settings.verifier_batch_size),
+    WEBHOOK_REJECTED,
 )
-async def on_webhook_received(bodies: list[bytes], message: KafkaMessage) -> None:
-    in_batch: set[str] = set()
-    batch = records(message)
-    outcomes = [decide(r.value or b"", secrets_by_app, api_base, window, in_batch) for r in batch]
-    await run_all(
-        (
-            broker.publish(
-                outcome.message.model_dump_json().encode(),
-                outcome.topic,
-                key=outcome.key.encode() if outcome.key else None,
-                correlation_id=header(record, CORRELATION_HEADER),
-                headers=propagated(record),
-            )
-            for outcome, record in zip(outcomes, batch, strict=True)
-        )
+from shared.health import supervised
+from shared.kafka import batch_options, make_broker, publish_all, records
+
+OUTPUTS = (FAX_NOTIFIED, WEBHOOK_REJECTED, PING_RECEIVED, OUTBOUND_NOTIFIED)
+
+
+def create_app(settings: VerifierSettings, *, broker: KafkaBroker | None = None) -> FastStream:
+    broker = broker or make_broker(settings)
+    app = supervised(FastStream(broker), settings)
+    secrets = {
+        str(a.app_id): [s.get_secret_value().encode() for s in a.hmac_secrets]
+        for a in settings.apps
+    }
+    window = DuplicateWindow(
+        settings.verifier_duplicate_window_s, settings.verifier_duplicate_window_size
     )
-    for outcome in outcomes:
-        window.remember(*outcome.remember)
+    verification = Verification(secrets, str(settings.efax_api_base_url), window)
+    for topic in OUTPUTS:  # declared for the AsyncAPI document; records go out via publish_all
+        broker.publisher(topic, schema=TOPICS_BY_NAME[topic].model)
 
+    @broker.subscriber(
+        WEBHOOK_RECEIVED,
+        **batch_options(settings, settings.verifier_group_id, settings.verifier_batch_size),
+    )
+    async def on_webhook_received(message: KafkaMessage) -> None:
+        # Unreadable records are not skipped here: each becomes a rejection, kept for audit.
+        outgoing, seen = decide_batch(records(message), verification)
+        await publish_all(broker, outgoing)
+        window.remember(*seen)
 
-def main() -> None:
-    logging.basicConfig(level=settings.log_level)
-    asyncio.run(app.run())
-
-
-if __name__ == "__main__":
-    main()
+    return app
