@@ -7,7 +7,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from unittest.mock import MagicMock, patch
 
@@ -17,7 +17,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.message import KafkaAckableMessage
 
 from shared.contracts import StoredObject
-from shared.efax import EfaxError, FaxImage
+from shared.efax import PAGE_LIMIT, EfaxError, FaxImage, ReceivedFax, ReceivedPage
 from shared.kafka import raw_bodies, records
 from shared.storage import ExistingObject
 
@@ -103,6 +103,19 @@ class FakeEfax:
     images: dict[uuid.UUID, bytes | EfaxError] = field(default_factory=dict)
     fetched: list[uuid.UUID] = field(default_factory=list)
     deleted: list[uuid.UUID] = field(default_factory=list)
+    listings: dict[uuid.UUID, list[ReceivedFax]] = field(default_factory=dict)  # by user
+    listed: list[tuple[uuid.UUID, datetime | None, int]] = field(default_factory=list)
+    failed_deliveries: list[Any] = field(default_factory=list)
+
+    async def list_received(
+        self, app_id: uuid.UUID, user_id: uuid.UUID, *, since: datetime | None, offset: int = 0
+    ) -> ReceivedPage:
+        self.listed.append((user_id, since, offset))
+        faxes = self.listings.get(user_id, [])
+        return ReceivedPage(faxes=faxes[offset : offset + PAGE_LIMIT], skipped=0)
+
+    async def list_failed_deliveries(self, app_id: uuid.UUID, since: datetime) -> list[Any]:
+        return list(self.failed_deliveries)
 
     def knows(self, app_id: uuid.UUID) -> bool:
         return app_id in self.apps
