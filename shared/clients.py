@@ -16,8 +16,9 @@ def fax_store(settings: StorageSettings, *, encrypt: bool = False) -> FaxStore:
 def efax_client(settings: EfaxSettings) -> EfaxClient:
     """The eFax client, sharing its tokens with the installation's other processes if told to
     (and if the service has storage settings)."""
-    share = settings.efax_share_tokens and isinstance(settings, StorageSettings)
-    shared = token_sharing(settings, share=share) if isinstance(settings, StorageSettings) else None
+    shared = None
+    if isinstance(settings, StorageSettings):
+        shared = token_sharing(settings, share=settings.efax_share_tokens)
     return EfaxClient(
         str(settings.efax_api_base_url),
         settings.apps,

@@ -17,6 +17,7 @@ from services.poller.scan import Polling
 from services.poller.settings import PollerSettings
 from services.poller.shards import SHARDS_TOPIC, Ownership, Shards, ensure_shard_topic, start_work
 from shared.clients import efax_client, fax_store
+from shared.contracts import FAX_NOTIFIED, FaxNotified
 from shared.efax import EfaxClient
 from shared.health import supervised
 from shared.kafka import consumer_options, make_broker, publish_all
@@ -32,6 +33,7 @@ def create_app(
 ) -> FastStream:
     broker = broker or make_broker(settings)
     app = supervised(FastStream(broker), settings)
+    broker.publisher(FAX_NOTIFIED, schema=FaxNotified)
     s = settings
     pairs = [(a.app_id, u) for a in s.apps if a.api_key is not None for u in a.user_ids]
     polling: list[Polling] = []  # made at startup, before any shard is assigned

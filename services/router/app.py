@@ -40,7 +40,7 @@ def create_app(
     app = supervised(FastStream(broker), s)
     broker.publisher(template, schema=USER_TOPIC.model, description=USER_TOPIC.description)
     expiry = timedelta(seconds=s.router_presign_expiry_s)
-    ready: dict[str, tuple[Routing, UserTopics]] = {}  # made at startup
+    ready: list[tuple[Routing, UserTopics]] = []  # made at startup
     built: list[KafkaAdmin] = []
 
     @app.on_startup
@@ -50,11 +50,11 @@ def create_app(
             built.append(await asyncio.to_thread(KafkaAdmin, s))  # one for the process
         presign = the_store.presigned_url if expiry.total_seconds() > 0 else None
         routing = Routing(rules, template, s.router_event_source, presign, expiry)
-        ready["it"] = routing, UserTopics.of(admin or built[0], s)
+        ready.append((routing, UserTopics.of(admin or built[0], s)))
 
     @broker.subscriber(FAX_STORED, **batch_options(s, s.router_group_id, s.router_batch_size))
     async def on_fax_stored(message: KafkaMessage) -> None:
-        routing, topics = ready["it"]
+        routing, topics = ready[0]
         outgoing = route_batch(parsed(message, FaxStored), routing, now_utc())
         await topics.ensure(o.topic for o in outgoing)
         await publish_all(broker, outgoing)

@@ -1,6 +1,11 @@
+import importlib
 from pathlib import Path
 
+from faststream.kafka import KafkaBroker
+
+from deploy.settings_doc import SERVICES
 from faxrelay.asyncapi import document
+from shared.contracts import USER_TOPIC
 
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
 
@@ -15,3 +20,24 @@ def test_the_document_names_every_topic_and_the_users_topic() -> None:
     text = document()
     for topic in ("fax.webhook.received", "fax.notified", "fax.stored", "faxes.user.{user_id}"):
         assert f"address: {topic}" in text
+
+
+def test_every_publisher_the_apps_declare_carries_the_registrys_model() -> None:
+    """The document is generated from the registry; the apps declare their publishers with the
+    same models, so a document generated from an app says the same."""
+
+    from shared.contracts import TOPICS_BY_NAME
+
+    registry = {
+        **{n: t.model for n, t in TOPICS_BY_NAME.items()},
+        USER_TOPIC.name: USER_TOPIC.model,
+    }
+    declared = 0
+    for name, settings_class in SERVICES.items():
+        broker = KafkaBroker()
+        importlib.import_module(f"services.{name}.app").create_app(settings_class(), broker=broker)
+        for publisher in broker.publishers:
+            schema = publisher.specification.config.schema_  # FastStream 0.7
+            assert schema is registry[publisher.topic], f"{name}: {publisher.topic}"
+            declared += 1
+    assert declared >= 8

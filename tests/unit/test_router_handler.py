@@ -42,7 +42,9 @@ async def test_a_stored_fax_becomes_one_cloudevent_on_its_users_topic_keyed_by_u
     assert b"https://s3.example/faxes/" in sent.value  # the presigned link
 
 
-async def test_an_unreadable_record_is_skipped_and_the_rest_of_the_batch_is_routed() -> None:
+async def test_an_unreadable_record_is_skipped_and_the_rest_of_the_batch_is_routed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     fax = stored()
     service, broker = app(FakeAdmin())
     out = Collector(broker, user_topic(fax))
@@ -51,6 +53,8 @@ async def test_an_unreadable_record_is_skipped_and_the_rest_of_the_batch_is_rout
             await br.publish_batch(b"{garbage", fax.model_dump_json().encode(), topic=FAX_STORED)
     assert len(out.sent) == 1
     assert (ack.call_count, nack.call_count) == (1, 0)
+    assert "unreadable record at offset" in caplog.text
+    assert "garbage" not in caplog.text, "a body may hold anything: never logged"
 
 
 async def test_a_failed_publish_nacks_the_batch() -> None:
