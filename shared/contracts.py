@@ -341,6 +341,11 @@ class Topic:
     compacted: bool = False
     stage: str | None = None  # its column in `faxrelay live`
 
+    @property
+    def title(self) -> str:
+        """The name without its parameters (`faxes.user` of `faxes.user.{user_id}`)."""
+        return self.name.split(".{", 1)[0]
+
     def configs(self) -> dict[str, str]:
         """Topic configs at creation (min.insync.replicas is the installation's choice)."""
         policy = "compact,delete" if self.compacted else "delete"

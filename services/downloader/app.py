@@ -12,17 +12,10 @@ from faststream.kafka.annotations import KafkaMessage
 from services.downloader.logic import Downloads, handle_batch
 from services.downloader.settings import DownloaderSettings
 from shared.clients import efax_client, fax_store
-from shared.contracts import (
-    DOWNLOAD_FAILED,
-    FAX_NOTIFIED,
-    FAX_STORED,
-    DownloadFailed,
-    FaxNotified,
-    FaxStored,
-)
+from shared.contracts import DOWNLOAD_FAILED, FAX_NOTIFIED, FAX_STORED, TOPICS_BY_NAME, FaxNotified
 from shared.efax import EfaxClient
 from shared.health import supervised
-from shared.kafka import batch_options, make_broker, parsed, publish_all
+from shared.kafka import batch_options, declare, make_broker, parsed, publish_all
 from shared.storage import FaxStore
 
 
@@ -36,8 +29,7 @@ def create_app(
     s = settings
     broker = broker or make_broker(s)
     app = supervised(FastStream(broker), s)
-    broker.publisher(FAX_STORED, schema=FaxStored)
-    broker.publisher(DOWNLOAD_FAILED, schema=DownloadFailed)
+    declare(broker, TOPICS_BY_NAME[FAX_STORED], TOPICS_BY_NAME[DOWNLOAD_FAILED])
     ready: list[Downloads] = []  # made at startup
 
     @app.on_startup

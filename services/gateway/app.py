@@ -6,14 +6,14 @@ from faststream.kafka import KafkaBroker
 
 from services.gateway.asgi import Gateway
 from services.gateway.settings import GatewaySettings
-from shared.contracts import WEBHOOK_RECEIVED, WebhookReceived
-from shared.kafka import make_broker
+from shared.contracts import TOPICS_BY_NAME, WEBHOOK_RECEIVED
+from shared.kafka import declare, make_broker
 
 
 def create_app(settings: GatewaySettings, *, broker: KafkaBroker | None = None) -> Gateway:
     """The ASGI app; it starts and stops its broker in the ASGI lifespan."""
     broker = broker or make_broker(settings)
-    broker.publisher(WEBHOOK_RECEIVED, schema=WebhookReceived)
+    declare(broker, TOPICS_BY_NAME[WEBHOOK_RECEIVED])
     return Gateway(settings, broker)
 
 

@@ -17,10 +17,10 @@ from services.poller.scan import Polling
 from services.poller.settings import PollerSettings
 from services.poller.shards import SHARDS_TOPIC, Ownership, Shards, ensure_shard_topic, start_work
 from shared.clients import efax_client, fax_store
-from shared.contracts import FAX_NOTIFIED, FaxNotified
+from shared.contracts import FAX_NOTIFIED, TOPICS_BY_NAME
 from shared.efax import EfaxClient
 from shared.health import supervised
-from shared.kafka import consumer_options, make_broker, publish_all
+from shared.kafka import consumer_options, declare, make_broker, publish_all
 from shared.storage import FaxStore
 
 
@@ -33,7 +33,7 @@ def create_app(
 ) -> FastStream:
     broker = broker or make_broker(settings)
     app = supervised(FastStream(broker), settings)
-    broker.publisher(FAX_NOTIFIED, schema=FaxNotified)
+    declare(broker, TOPICS_BY_NAME[FAX_NOTIFIED])
     s = settings
     pairs = [(a.app_id, u) for a in s.apps if a.api_key is not None for u in a.user_ids]
     polling: list[Polling] = []  # made at startup, before any shard is assigned
@@ -43,7 +43,7 @@ def create_app(
     options = consumer_options(s, s.poller_group_id)
     del options["ack_policy"], options["max_partition_fetch_bytes"]  # nothing is ever consumed
 
-    @broker.subscriber(SHARDS_TOPIC, listener=Shards(ownership), **options)
+    @broker.subscriber(SHARDS_TOPIC, listener=Shards(ownership), include_in_schema=False, **options)
     async def on_shard_record(body: bytes) -> None:
         """Nothing is published to the shard topic; the subscription exists for the assignment."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
 from faststream import FastStream
@@ -22,7 +23,7 @@ from services.router.settings import RouterSettings
 from shared.clients import fax_store
 from shared.contracts import FAX_STORED, USER_TOPIC, FaxStored, now_utc
 from shared.health import supervised
-from shared.kafka import KafkaAdmin, batch_options, make_broker, parsed, publish_all
+from shared.kafka import KafkaAdmin, batch_options, declare, make_broker, parsed, publish_all
 from shared.storage import FaxStore
 
 
@@ -38,7 +39,7 @@ def create_app(
     rules = load_rules(s.router_rules_file) if s.router_rules_file else Rules()
     broker = broker or make_broker(s)
     app = supervised(FastStream(broker), s)
-    broker.publisher(template, schema=USER_TOPIC.model, description=USER_TOPIC.description)
+    declare(broker, replace(USER_TOPIC, name=template))
     expiry = timedelta(seconds=s.router_presign_expiry_s)
     ready: list[tuple[Routing, UserTopics]] = []  # made at startup
     built: list[KafkaAdmin] = []

@@ -17,7 +17,7 @@ from shared.contracts import (
     WEBHOOK_REJECTED,
 )
 from shared.health import supervised
-from shared.kafka import batch_options, make_broker, publish_all, records
+from shared.kafka import batch_options, declare, make_broker, publish_all, records
 
 OUTPUTS = (FAX_NOTIFIED, WEBHOOK_REJECTED, PING_RECEIVED, OUTBOUND_NOTIFIED)
 
@@ -33,8 +33,7 @@ def create_app(settings: VerifierSettings, *, broker: KafkaBroker | None = None)
         settings.verifier_duplicate_window_s, settings.verifier_duplicate_window_size
     )
     verification = Verification(secrets, str(settings.efax_api_base_url), window)
-    for topic in OUTPUTS:  # declared for the AsyncAPI document; records go out via publish_all
-        broker.publisher(topic, schema=TOPICS_BY_NAME[topic].model)
+    declare(broker, *(TOPICS_BY_NAME[topic] for topic in OUTPUTS))
 
     @broker.subscriber(
         WEBHOOK_RECEIVED,

@@ -72,6 +72,8 @@ def test_no_service_imports_another(name: str) -> None:
 
 
 def test_shared_and_the_cli_import_no_service() -> None:
+    """(faxrelay/asyncapi.py builds the apps through their create_app to write the document;
+    it names no service module, it takes them from faxrelay.localstack.SERVICES.)"""
     for path in [*(ROOT / "shared").glob("*.py"), *(ROOT / "faxrelay").glob("*.py")]:
         for module in imports(path):
             assert not module.startswith("services"), f"{path.relative_to(ROOT)} imports {module}"
