@@ -13,9 +13,9 @@ from functools import partial
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
+from services.poller import shards
 from services.poller.scan import Polling
 from services.poller.settings import PollerSettings
-from services.poller.shards import SHARDS_TOPIC, Ownership, Shards, ensure_shard_topic, start_work
 from shared.clients import efax_client, fax_store
 from shared.contracts import FAX_NOTIFIED, TOPICS_BY_NAME
 from shared.efax import EfaxClient
@@ -38,12 +38,15 @@ def create_app(
     pairs = [(a.app_id, u) for a in s.apps if a.api_key is not None for u in a.user_ids]
     polling: list[Polling] = []  # made at startup, before any shard is assigned
     every, log_every = s.poller_interval_s, s.poller_delivery_log_every_s
-    start = lambda work: start_work(polling[0], pairs, every, log_every, work)  # noqa: E731
-    ownership = Ownership(pairs, s.poller_shards, log_every > 0, start)
-    options = consumer_options(s, s.poller_group_id)
+
+    def start(work: shards.Work) -> asyncio.Task[None]:
+        return shards.start_work(polling[0], pairs, every, log_every, work)
+
+    ownership = shards.Ownership(pairs, s.poller_shards, log_every > 0, start)
+    options = consumer_options(s, s.poller_group_id) | {"include_in_schema": False}
     del options["ack_policy"], options["max_partition_fetch_bytes"]  # nothing is ever consumed
 
-    @broker.subscriber(SHARDS_TOPIC, listener=Shards(ownership), include_in_schema=False, **options)
+    @broker.subscriber(shards.SHARDS_TOPIC, listener=shards.Shards(ownership), **options)
     async def on_shard_record(body: bytes) -> None:
         """Nothing is published to the shard topic; the subscription exists for the assignment."""
 
@@ -52,7 +55,7 @@ def create_app(
         nonlocal efax, store
         store, efax = store or fax_store(s), efax or efax_client(s)
         await asyncio.to_thread(store.ensure_bucket)
-        await asyncio.to_thread(ensure_shard_topic, s, s.poller_shards)
+        await asyncio.to_thread(shards.ensure_shard_topic, s, s.poller_shards)
         polling.append(Polling.of(s, efax, store, partial(publish_all, broker)))
 
     @app.on_shutdown

@@ -9,6 +9,7 @@ def main() -> None:
     settings = RouterSettings()
     logging.basicConfig(level=settings.log_level)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # the admin client's connection lines
     asyncio.run(create_app(settings).run())
 
 

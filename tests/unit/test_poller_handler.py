@@ -80,7 +80,7 @@ async def test_an_assigned_shard_gets_its_users_polled_through_the_app() -> None
     service = create_app(settings, broker=broker, efax=efax, store=store)  # type: ignore[arg-type]
     out = Collector(broker, FAX_NOTIFIED)
     (shards,) = [s for s in broker.subscribers if any(t.name == SHARDS_TOPIC for t in s.topics)]
-    with patch("services.poller.app.ensure_shard_topic"):  # no admin in the fast lane
+    with patch("services.poller.shards.ensure_shard_topic"):  # no admin in the fast lane
         async with running(service, broker):
             await shards._listener.on_partitions_assigned([TopicPartition(SHARDS_TOPIC, 0)])
             for _ in range(100):
