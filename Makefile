@@ -21,8 +21,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
+## test-fast: logic and in-memory handler tests; no network, no outside programs
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not e2e"
+	$(BIN)/pytest -m "not e2e and not tools"
 
 test-e2e: $(STAMP)
 	$(BIN)/pytest -m e2e
@@ -39,6 +40,10 @@ format: $(STAMP)
 ## bench: throughput and latency against baselines, side by side (prints figures)
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## deploy-check: docker-compose.yml, the Dockerfile, the Kubernetes manifests and the settings docs
+deploy-check: $(STAMP)
+	$(BIN)/pytest tests/deploy
 
 clean:
 	rm -rf .faxrelay

@@ -29,6 +29,7 @@ from shared.contracts import (
     DOWNLOAD_FAILED,
     FAX_NOTIFIED,
     FAX_STORED,
+    USER_TOPIC_TEMPLATE,
     WEBHOOK_RECEIVED,
     WEBHOOK_REJECTED,
 )
@@ -70,7 +71,7 @@ class Sampler(threading.Thread):
     def __init__(self, bootstrap: str, users: list[str], pid: int) -> None:
         super().__init__(daemon=True)
         self.topics: dict[str, list[str]] = {t: [t] for t in [*STAGES[:3], *OTHERS]}
-        self.topics[USER_EVENTS] = [f"faxes.user.{u}" for u in users]
+        self.topics[USER_EVENTS] = [USER_TOPIC_TEMPLATE.format(user_id=u) for u in users]
         self.log = RecordLog(bootstrap, [t for ts in self.topics.values() for t in ts])
         self.pid = pid
         self.rss: list[tuple[float, int]] = []

@@ -30,7 +30,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from faxrelay.localstack import ACCESS_KEY, SECRET_KEY
-from services.gateway.app import Gateway, create_app
+from services.gateway.app import create_app
+from services.gateway.asgi import Gateway
 from services.gateway.settings import GatewaySettings
 
 WEBHOOK_PATH = "/webhooks/efax"
@@ -106,7 +107,7 @@ def gateway_app(bootstrap: str, port: int, linger_ms: int | None) -> Gateway:
         max_request_size=8 * 1024 * 1024,
         log_level=logging.WARNING,
     )
-    return Gateway(settings, broker)
+    return create_app(settings, broker=broker)
 
 
 def main() -> None:

@@ -18,8 +18,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from faxrelay.live import count_line, watch
+from faxrelay.live import USER_TOPICS, count_line, watch
 from faxrelay.localstack import BROKERS, PORT_NAMES, SERVICES, LocalStack, free_ports, wait_for_port
+from shared.contracts import USER_TOPIC_TEMPLATE
 
 DATA_DIR = Path(".faxrelay")
 
@@ -132,7 +133,7 @@ def start_sandbox(stack: LocalStack, config: dict[str, Any], gateway_port: int, 
 
 def live_line(stack: LocalStack, counts: Counter[str], stopping: Any) -> None:
     async def run() -> None:
-        watcher = asyncio.create_task(watch(stack.bootstrap_servers, counts, r"faxes\.user\..*"))
+        watcher = asyncio.create_task(watch(stack.bootstrap_servers, counts, USER_TOPICS))
         while not stopping():
             if watcher.done():
                 watcher.result()
@@ -204,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     p_tail = commands.add_parser("tail", help="print one line per fax arriving on a user's topic")
     p_tail.add_argument("user_id")
     p_tail.add_argument("--bootstrap-servers", default=default_bootstrap())
-    p_tail.add_argument("--topic-template", default="faxes.user.{user_id}")
+    p_tail.add_argument("--topic-template", default=USER_TOPIC_TEMPLATE)
     p_tail.add_argument("--new-only", action="store_true", help="skip faxes already on the topic")
     p_tail.set_defaults(func=run_tail)
     p_bf = commands.add_parser("backfill", help="announce undownloaded faxes since a time")

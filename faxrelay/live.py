@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections import Counter
 from typing import Any
@@ -11,26 +12,17 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 
-from shared.contracts import (
-    DOWNLOAD_FAILED,
-    FAX_NOTIFIED,
-    FAX_STORED,
-    WEBHOOK_RECEIVED,
-    WEBHOOK_REJECTED,
-)
+from shared.contracts import TOPICS, USER_TOPIC
 from shared.kafka import records
 
-STAGES = {
-    WEBHOOK_RECEIVED: "received",
-    FAX_NOTIFIED: "verified",
-    FAX_STORED: "stored",
-    WEBHOOK_REJECTED: "rejected",
-    DOWNLOAD_FAILED: "failed",
-}
+STAGES = {topic.name: topic.stage for topic in TOPICS if topic.stage}
+ROUTED = USER_TOPIC.stage or "routed"
+USER_TOPICS = re.escape(USER_TOPIC.name).replace(re.escape("{user_id}"), ".*")
+"""A pattern of every per-user topic the default template makes."""
 
 
 def count_line(counts: Counter[str]) -> str:
-    order = ("received", "verified", "stored", "routed", "rejected", "failed")
+    order = ("received", "verified", "stored", ROUTED, "rejected", "failed")
     return " | ".join(f"{name} {counts[name]}" for name in order)
 
 
@@ -51,7 +43,7 @@ async def watch(bootstrap_servers: str, counts: Counter[str], user_topic_pattern
         decoder=_raw,
     )
     async def on_routed(body: bytes) -> None:
-        counts["routed"] += 1
+        counts[ROUTED] += 1
 
     await broker.start()
     try:

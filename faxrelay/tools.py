@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from functools import partial
 from uuid import UUID
 
 from cloudevents.core.bindings import kafka as ce_kafka
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from shared.clients import efax_client
 from shared.contracts import parse_efax_timestamp
-from shared.kafka import raw_bodies, records
+from shared.efax import ReceivedFax, ReceivedPage
+from shared.kafka import make_broker, raw_bodies, records
+from shared.polling import publish_notified, scan
+from shared.settings import EfaxSettings, ServiceSettings, StorageSettings
+
+
+class BackfillSettings(ServiceSettings, EfaxSettings, StorageSettings):
+    """The poller's own settings (same variables), without reaching into the poller."""
 
 
 def event_line(headers: dict[str, bytes], key: bytes | None, value: bytes) -> str:
@@ -47,20 +56,8 @@ async def tail(bootstrap_servers: str, topic: str, from_beginning: bool) -> None
 async def backfill(since: datetime, user: str | None) -> int:
     """Announce every undownloaded fax completed since `since`, for one or all users. The
     downloader skips faxes already stored and announced, so a backfill never doubles an event."""
-    from functools import partial
-
-    from services.poller.logic import publish_notified, scan
-    from services.poller.settings import PollerSettings
-    from shared.efax import EfaxClient, ReceivedFax, ReceivedPage
-    from shared.kafka import make_broker
-    from shared.storage import token_sharing
-
-    settings = PollerSettings()
-    efax = EfaxClient(
-        str(settings.efax_api_base_url),
-        settings.apps,
-        shared_tokens=token_sharing(settings, share=settings.efax_share_tokens),
-    )
+    settings = BackfillSettings()
+    efax = efax_client(settings)
     broker = make_broker(settings)
     await broker.start()
     announced = 0

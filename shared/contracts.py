@@ -5,14 +5,19 @@ Flow: gateway -> WEBHOOK_RECEIVED -> verifier -> FAX_NOTIFIED -> downloader -> F
 their own. Everything is keyed by fax_id until the router, which keys by user_id.
 
 Contracts grow only by adding optional fields; a breaking change is a new topic.
+
+`TOPICS` (and `USER_TOPIC`) is the one registry of topics: name, model, key, description,
+retention and compaction. The launcher, the compose init, the AsyncAPI document, the live line,
+the benchmarks and the router's default template all read it.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -24,6 +29,9 @@ from pydantic import (
     NonNegativeInt,
 )
 
+if TYPE_CHECKING:
+    from shared.efax import ReceivedFax
+
 WEBHOOK_RECEIVED = "fax.webhook.received"
 WEBHOOK_REJECTED = "fax.webhook.rejected"
 PING_RECEIVED = "fax.ping.received"
@@ -31,16 +39,6 @@ OUTBOUND_NOTIFIED = "fax.outbound.notified"
 FAX_NOTIFIED = "fax.notified"
 FAX_STORED = "fax.stored"
 DOWNLOAD_FAILED = "fax.download.failed"
-
-PIPELINE_TOPICS = (
-    WEBHOOK_RECEIVED,
-    WEBHOOK_REJECTED,
-    PING_RECEIVED,
-    OUTBOUND_NOTIFIED,
-    FAX_NOTIFIED,
-    FAX_STORED,
-    DOWNLOAD_FAILED,
-)
 
 CORRELATION_HEADER = "correlation_id"
 TRACEPARENT_HEADER = "traceparent"  # W3C trace context, started by the gateway
@@ -117,11 +115,13 @@ class DownloadFailure(StrEnum):
 # --- what eFax sends -------------------------------------------------------------------------
 
 
-class _Strict(BaseModel):
+class _VendorModel(BaseModel):
+    """What eFax sends: tolerant of the fields eFax may add (the API grows without notice)."""
+
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class InboundNotification(_Strict):
+class InboundNotification(_VendorModel):
     """The body eFax posts for a fax (the vendor page's example). Unknown fields are ignored."""
 
     app_id: UUID = Field(description="eFax App ID (group) the fax belongs to.")
@@ -138,7 +138,7 @@ class InboundNotification(_Strict):
     originating_fax_tsid: Tsid = Field(default="", description="Sender's TSID, or 'unavailable'.")
 
 
-class PingNotification(_Strict):
+class PingNotification(_VendorModel):
     """The body eFax posts after `POST /notifications/ping`."""
 
     app_id: str = Field(max_length=64)
@@ -151,10 +151,19 @@ class PingNotification(_Strict):
 # --- topic messages ---------------------------------------------------------------------------
 
 
-class WebhookReceived(BaseModel):
+class _TopicModel(BaseModel):
+    """Our own messages. Extra fields are ignored, not forbidden, on purpose: contracts grow by
+    adding optional fields, so during a rolling upgrade an older reader meets fields from a newer
+    writer and must keep reading (a tolerant reader; forbidding them would turn every additive
+    change into a breaking one)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class WebhookReceived(_TopicModel):
     """`fax.webhook.received`: one HTTP delivery exactly as the gateway took it, unverified."""
 
-    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+    model_config = ConfigDict(extra="ignore", ser_json_bytes="base64", val_json_bytes="base64")
 
     delivery_id: str = Field(description="Id the gateway gave this delivery.", examples=["d-1"])
     received_at: datetime = Field(description="When the gateway took the delivery (UTC).")
@@ -165,7 +174,7 @@ class WebhookReceived(BaseModel):
     body: bytes = Field(description="Raw body bytes; URL-safe base64 in JSON.")
 
 
-class WebhookRejected(BaseModel):
+class WebhookRejected(_TopicModel):
     """`fax.webhook.rejected`: a delivery that will never be fetched or routed, kept for audit."""
 
     reason: RejectReason = Field(description="Why it was rejected.", examples=["bad_signature"])
@@ -174,7 +183,7 @@ class WebhookRejected(BaseModel):
     delivery: WebhookReceived = Field(description="The original delivery, byte for byte.")
 
 
-class PingReceived(BaseModel):
+class PingReceived(_TopicModel):
     """`fax.ping.received`: a verified webhook test from eFax. Recorded, never routed."""
 
     app_id: str = Field(description="App ID that asked for the ping.")
@@ -183,8 +192,18 @@ class PingReceived(BaseModel):
     delivery_id: str = Field(description="Gateway delivery id.")
     received_at: datetime = Field(description="When the gateway took it (UTC).")
 
+    @classmethod
+    def from_ping(cls, ping: PingNotification, delivery: WebhookReceived) -> PingReceived:
+        return cls(
+            app_id=ping.app_id,
+            notification_id=ping.notification_id,
+            notification_config_id=ping.notification_config_id,
+            delivery_id=delivery.delivery_id,
+            received_at=delivery.received_at,
+        )
 
-class FaxNotified(BaseModel):
+
+class FaxNotified(_TopicModel):
     """`fax.notified`: a fax known to exist on eFax and not yet stored. Keyed by fax_id."""
 
     fax_id: UUID = Field(description="eFax fax id.", examples=[FAX_ID_EXAMPLE])
@@ -202,8 +221,46 @@ class FaxNotified(BaseModel):
     delivery_id: str | None = Field(default=None, description="Gateway delivery id, if webhook.")
     notified_at: datetime = Field(default_factory=now_utc, description="When it was verified.")
 
+    @classmethod
+    def from_inbound(
+        cls, notification: InboundNotification, delivery_id: str, completed_timestamp: str
+    ) -> FaxNotified:
+        """A verified webhook; `completed_timestamp` is the value as eFax wrote it."""
+        return cls(
+            fax_id=notification.fax_id,
+            app_id=notification.app_id,
+            user_id=notification.user_id,
+            source=Source.WEBHOOK,
+            notification_id=notification.notification_id,
+            completed_at=notification.completed_timestamp,
+            completed_timestamp=completed_timestamp[:64],
+            pages=notification.pages,
+            duration=notification.duration,
+            sending_fax_number=notification.sending_fax_number,
+            receiving_fax_number=notification.receiving_fax_number,
+            originating_fax_tsid=notification.originating_fax_tsid,
+            delivery_id=delivery_id,
+        )
 
-class StoredObject(BaseModel):
+    @classmethod
+    def from_listing(cls, app_id: UUID, user_id: UUID, fax: ReceivedFax) -> FaxNotified:
+        """A fax found by listing a user's received faxes (polling, backfill)."""
+        return cls(
+            fax_id=fax.fax_id,
+            app_id=app_id,
+            user_id=user_id,
+            source=Source.POLLING,
+            completed_at=fax.completed_at,
+            completed_timestamp=fax.completed_timestamp[:64],
+            pages=fax.pages,
+            duration=fax.duration,
+            sending_fax_number=fax.originating_fax_number[:32],
+            receiving_fax_number=fax.destination_fax_number[:32],
+            originating_fax_tsid=fax.originating_fax_tsid[:64],
+        )
+
+
+class StoredObject(_TopicModel):
     """Where a fax image lives in the object store."""
 
     bucket: str = Field(description="Bucket name.", examples=["faxes"])
@@ -213,7 +270,7 @@ class StoredObject(BaseModel):
     content_type: str = Field(description="MIME type.", examples=["application/pdf"])
 
 
-class FaxStored(BaseModel):
+class FaxStored(_TopicModel):
     """`fax.stored`: the image is durably in the object store. Keyed by fax_id."""
 
     fax: FaxNotified = Field(description="The notification that led here.")
@@ -221,7 +278,7 @@ class FaxStored(BaseModel):
     stored_at: datetime = Field(default_factory=now_utc, description="When (UTC).")
 
 
-class DownloadFailed(BaseModel):
+class DownloadFailed(_TopicModel):
     """`fax.download.failed`: a fax that could not be stored. Replay by re-publishing `fax`."""
 
     fax: FaxNotified = Field(description="The original notification, ready to replay.")
@@ -231,7 +288,7 @@ class DownloadFailed(BaseModel):
     failed_at: datetime = Field(default_factory=now_utc, description="When (UTC).")
 
 
-class FaxReceivedData(BaseModel):
+class FaxReceivedData(_TopicModel):
     """The `data` of the CloudEvent each user receives on their topic."""
 
     fax_id: UUID = Field(description="eFax fax id.", examples=[FAX_ID_EXAMPLE])
@@ -248,5 +305,98 @@ class FaxReceivedData(BaseModel):
     )
     download_url_expires_at: datetime | None = Field(default=None, description="Link expiry.")
 
+    @classmethod
+    def from_stored(cls, stored: FaxStored) -> FaxReceivedData:
+        f = stored.fax
+        return cls(
+            fax_id=f.fax_id,
+            user_id=f.user_id,
+            app_id=f.app_id,
+            sending_fax_number=f.sending_fax_number,
+            receiving_fax_number=f.receiving_fax_number,
+            originating_fax_tsid=f.originating_fax_tsid,
+            pages=f.pages,
+            completed_at=f.completed_at,
+            document=stored.stored,
+        )
+
 
 FAX_RECEIVED_EVENT_TYPE = "com.faxrelay.fax.received.v1"
+
+
+# --- the topic registry -----------------------------------------------------------------------
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One topic, once: what it carries, how it is keyed and how long the broker keeps it."""
+
+    name: str
+    model: type[BaseModel]
+    key: str
+    description: str
+    retention_days: int
+    compacted: bool = False
+    stage: str | None = None  # its column in `faxrelay live`
+
+    @property
+    def title(self) -> str:
+        """The name without its parameters (`faxes.user` of `faxes.user.{user_id}`)."""
+        return self.name.split(".{", 1)[0]
+
+    def configs(self) -> dict[str, str]:
+        """Topic configs at creation (min.insync.replicas is the installation's choice)."""
+        policy = "compact,delete" if self.compacted else "delete"
+        return {"cleanup.policy": policy, "retention.ms": str(self.retention_days * DAY_MS)}
+
+
+# Why these numbers: work topics keep a week, so a service that was down over a long weekend,
+# or a fixed bug, can be replayed from Kafka; audit and failure topics keep a month for people to
+# look at. fax.stored is keyed by fax_id and also compacted: the latest record of every stored
+# fax survives for re-routing (e.g. after a rule change) while duplicates collapse.
+TOPICS: tuple[Topic, ...] = (
+    Topic(
+        WEBHOOK_RECEIVED, WebhookReceived, "fax_id of the body when it names one, else none",
+        "Every webhook delivery as the gateway took it.", 7, stage="received",
+    ),
+    Topic(
+        WEBHOOK_REJECTED, WebhookRejected, "delivery_id",
+        "Deliveries refused by the verifier, for audit.", 30, stage="rejected",
+    ),
+    Topic(PING_RECEIVED, PingReceived, "notification_id", "Verified webhook tests from eFax.", 1),
+    Topic(
+        OUTBOUND_NOTIFIED, InboundNotification, "fax_id", "Verified OUTBOUND notifications.", 7
+    ),
+    Topic(
+        FAX_NOTIFIED, FaxNotified, "fax_id",
+        "Verified faxes to download, from webhooks and polling.", 7, stage="verified",
+    ),
+    Topic(
+        FAX_STORED, FaxStored, "fax_id", "Faxes stored in the object store.", 30,
+        compacted=True, stage="stored",
+    ),
+    Topic(
+        DOWNLOAD_FAILED, DownloadFailed, "fax_id",
+        "Faxes that could not be stored, ready to replay.", 30, stage="failed",
+    ),
+)  # fmt: skip
+
+USER_TOPIC = Topic(
+    "faxes.user.{user_id}",
+    FaxReceivedData,
+    "user_id",
+    "One CloudEvent per fax for its owner, Kafka protocol binding, binary mode: attributes in "
+    "ce_* headers (ce_specversion 1.0, ce_id = fax id, ce_source, "
+    f"ce_type {FAX_RECEIVED_EVENT_TYPE}, ce_time = completion time, ce_subject = fax id, "
+    "ce_partitionkey = user id, ce_correlationid), content-type application/json, "
+    "key = user id, value = this data. Drop duplicates by ce_id.",
+    7,
+    stage="routed",
+)
+"""The per-user topics, made by the router on demand from its template (this is the default)."""
+
+USER_TOPIC_TEMPLATE = USER_TOPIC.name
+PIPELINE_TOPICS = tuple(topic.name for topic in TOPICS)
+TOPICS_BY_NAME = {topic.name: topic for topic in TOPICS}

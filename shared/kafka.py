@@ -7,9 +7,9 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from aiokafka import ConsumerRecord
 from aiokafka import TopicPartition as AioTopicPartition
@@ -20,8 +20,9 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
+from pydantic import BaseModel, ValidationError
 
-from shared.contracts import CORRELATION_HEADER, TRACEPARENT_HEADER
+from shared.contracts import CORRELATION_HEADER, TRACEPARENT_HEADER, Topic
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -216,7 +217,20 @@ def batch_options(settings: ServiceSettings, group_id: str, max_records: int) ->
         "max_records": max_records,
         "batch_timeout_ms": 100,
         "decoder": raw_bodies,
+        # The AsyncAPI document lists what faxrelay writes (the declared publishers); a batch
+        # handler's own signature (the raw message) would describe nothing there.
+        "include_in_schema": False,
     }
+
+
+def declare(broker: KafkaBroker, *topics: Topic) -> None:
+    """Publishers of registry topics, with their models and descriptions: the apps' AsyncAPI
+    document is made of them (`python -m faxrelay.asyncapi`). Records still go out through
+    `publish_all`."""
+    for topic in topics:
+        broker.publisher(
+            topic.name, schema=topic.model, description=topic.description, title=topic.title
+        )
 
 
 async def raw_bodies(message: StreamMessage[Any]) -> Any:
@@ -227,7 +241,70 @@ async def raw_bodies(message: StreamMessage[Any]) -> Any:
 def records(message: KafkaMessage) -> tuple[ConsumerRecord[bytes, bytes], ...]:
     """The raw records of a batch message (headers and keys included)."""
     raw = message.raw_message
-    return raw if isinstance(raw, tuple) else (raw,)
+    return tuple(raw) if isinstance(raw, tuple | list) else (raw,)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Parsed(Generic[M]):
+    """One readable record of a batch: its model and the headers to carry on."""
+
+    model: M
+    trace: dict[str, str]
+    record: ConsumerRecord[bytes, bytes]
+
+
+def parsed(message: KafkaMessage, model: type[M], logger: logging.Logger = log) -> list[Parsed[M]]:
+    """The batch as models. An unreadable record is skipped (its offset is logged, never its
+    body, which may hold anything): redelivering it would fail the same way forever."""
+    readable: list[Parsed[M]] = []
+    for record in records(message):
+        try:
+            value = model.model_validate_json(record.value or b"")
+        except ValidationError:
+            logger.error("skipping an unreadable record at offset %s", record.offset)
+            continue
+        readable.append(Parsed(value, propagated(record), record))
+    return readable
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One record to write, decided before anything is sent (so a batch's output can also be
+    written in one transaction with its input offsets)."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, topic: str, message: BaseModel, key: str | None, headers: Mapping[str, str]
+    ) -> Outgoing:
+        value = message.model_dump_json().encode()
+        return cls(topic, key.encode() if key is not None else None, value, dict(headers))
+
+
+Publish = Callable[[Sequence[Outgoing]], Awaitable[None]]
+"""How logic hands its records to the app: `functools.partial(publish_all, broker)`."""
+
+
+async def publish_all(broker: KafkaBroker, outgoing: Sequence[Outgoing]) -> None:
+    """Send every record, acknowledged, then raise the first failure. The correlation id is set
+    once per record, from its headers."""
+    await run_all(
+        broker.publish(
+            o.value,
+            o.topic,
+            key=o.key,
+            headers={k: v for k, v in o.headers.items() if k != CORRELATION_HEADER},
+            correlation_id=o.headers.get(CORRELATION_HEADER),
+        )
+        for o in outgoing
+    )
 
 
 def propagated(record: ConsumerRecord[bytes, bytes]) -> dict[str, str]:
@@ -252,16 +329,6 @@ async def run_all(work: Iterable[Awaitable[Any]]) -> None:
             raise result
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    """One record a stage decided to publish (what, where, keyed how, with which headers)."""
-
-    topic: str
-    value: bytes
-    key: bytes | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-
 class Transactions:
     """Exactly-once for a Kafka-to-Kafka stage: the records a batch produced and the batch's
     input offsets are committed in one transaction, per input partition.
@@ -278,6 +345,9 @@ class Transactions:
         self._group_id = group_id
         self._producers: dict[tuple[str, int], Any] = {}
         self._starting = asyncio.Lock()
+        # next offset per input partition, as this process committed it: records before it
+        # come back only when a nack rewinds a whole batch, and were already written
+        self.committed: dict[tuple[str, int], int] = {}
 
     def transactional_id(self, topic: str, partition: int) -> str:
         prefix = self._settings.kafka_transactional_id_prefix
@@ -322,27 +392,67 @@ class Transactions:
                 await asyncio.gather(*sends)
                 offsets = {AioTopicPartition(topic, partition): next_offset}
                 await producer.send_offsets_to_transaction(offsets, self._group_id)
+            self.committed[(topic, partition)] = next_offset
         except Exception:
             self._producers.pop((topic, partition), None)
             with contextlib.suppress(Exception):
                 await producer.stop()
             raise
 
-    async def commit_batch(
-        self, batch: Iterable[tuple[ConsumerRecord[bytes, bytes], list[Outgoing]]]
-    ) -> None:
-        """One transaction per input partition of the batch, each with its records' outputs."""
-        by_partition: dict[tuple[str, int], list[tuple[int, list[Outgoing]]]] = {}
-        for record, outgoing in batch:
-            by_partition.setdefault((record.topic, record.partition), []).append(
-                (record.offset, outgoing)
-            )
-        await run_all(
-            self.commit(topic, partition, max(o for o, _ in items) + 1,
-                        [x for _, out in items for x in out])
-            for (topic, partition), items in by_partition.items()
-        )  # fmt: skip
-
     async def close(self) -> None:
         producers, self._producers = list(self._producers.values()), {}
         await asyncio.gather(*(p.stop() for p in producers), return_exceptions=True)
+
+
+T = TypeVar("T")
+Decision = tuple[Sequence[Outgoing], Callable[[], None] | None]
+"""What a stage decided for (part of) a batch, and what to do once it is written."""
+
+
+class Sink:
+    """Where a Kafka-to-Kafka stage writes a batch: straight to the broker, acknowledged, before
+    the offsets are committed (at-least-once); or, with FAXRELAY_KAFKA_EXACTLY_ONCE, in one
+    transaction per input partition together with that partition's offsets."""
+
+    def __init__(self, broker: KafkaBroker, settings: ServiceSettings, group_id: str) -> None:
+        self._broker = broker
+        exactly_once = settings.kafka_exactly_once
+        self.transactions = Transactions(settings, group_id) if exactly_once else None
+
+    async def write(
+        self,
+        batch: Sequence[T],
+        record_of: Callable[[T], ConsumerRecord[bytes, bytes]],
+        decide: Callable[[Sequence[T]], Awaitable[Decision]],
+    ) -> None:
+        if self.transactions is None:
+            outgoing, written = await decide(batch)
+            await publish_all(self._broker, outgoing)
+            if written is not None:
+                written()
+            return
+        parts: dict[tuple[str, int], list[T]] = {}
+        for item in batch:
+            record = record_of(item)
+            key = (record.topic, record.partition)
+            if record.offset >= self.transactions.committed.get(key, -1):
+                parts.setdefault(key, []).append(item)
+        await run_all(self._commit(key, part, record_of, decide) for key, part in parts.items())
+
+    async def _commit(
+        self,
+        key: tuple[str, int],
+        part: Sequence[T],
+        record_of: Callable[[T], ConsumerRecord[bytes, bytes]],
+        decide: Callable[[Sequence[T]], Awaitable[Decision]],
+    ) -> None:
+        assert self.transactions is not None
+        outgoing, written = await decide(part)
+        next_offset = max(record_of(item).offset for item in part) + 1
+        await self.transactions.commit(key[0], key[1], next_offset, outgoing)
+        if written is not None:
+            written()
+
+    async def close(self) -> None:
+        if self.transactions is not None:
+            await self.transactions.close()

@@ -1,4 +1,9 @@
-"""Which broker each end-to-end test runs on.
+"""Markers every lane relies on.
+
+`tools` marks tests that run an outside program (node, the Compose binary, kubectl, hadolint), so
+`make test-fast` runs without them and `make test` with them.
+
+Which broker each end-to-end test runs on:
 
 A test (or module) marked `@pytest.mark.brokers("tansu", "kafka")` runs once on each broker; the
 Apache Kafka run carries the marker `kafka`. Unmarked tests that use the stack run on Tansu.
@@ -16,6 +21,18 @@ from faxrelay.kafka_broker import missing_tools
 
 NOT_RUN: list[str] = []
 
+TOOL_FIXTURES = {"compose_model", "kustomize_builds", "node_receiver"}
+TOOL_HELPERS = {"node_verify", "compose", "need"}
+
+
+def mark_tool_tests(items: list[pytest.Item]) -> None:
+    for item in items:
+        function = getattr(item, "function", None)
+        code = getattr(function, "__code__", None)
+        names = set(code.co_names) if code is not None else set()
+        if TOOL_FIXTURES & set(getattr(item, "fixturenames", ())) or TOOL_HELPERS & names:
+            item.add_marker(pytest.mark.tools)
+
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "broker_kind" not in metafunc.fixturenames:
@@ -30,6 +47,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    mark_tool_tests(items)
     on_kafka = [item for item in items if item.get_closest_marker("kafka")]
     missing = missing_tools()
     if not on_kafka or not missing:

@@ -16,60 +16,36 @@ import logging
 import sys
 import time
 
-from shared.contracts import (
-    DOWNLOAD_FAILED,
-    FAX_NOTIFIED,
-    FAX_STORED,
-    OUTBOUND_NOTIFIED,
-    PING_RECEIVED,
-    PIPELINE_TOPICS,
-    WEBHOOK_RECEIVED,
-    WEBHOOK_REJECTED,
-)
+from shared.contracts import TOPICS, TOPICS_BY_NAME, Topic
 from shared.kafka import KafkaAdmin
 from shared.settings import ServiceSettings, StorageSettings
 from shared.storage import FaxStore, make_minio, token_sharing
 
 log = logging.getLogger("faxrelay.init")
 
-DAY_MS = 24 * 3600 * 1000
-
-# Why these numbers: work topics keep a week, so a service that was down over a long weekend,
-# or a fixed bug, can be replayed from Kafka; audit and failure topics keep a month for people to
-# look at. fax.stored is keyed by fax_id and also compacted: the latest record of every stored
-# fax survives for re-routing (e.g. after a rule change) while duplicates collapse.
-TOPIC_CONFIGS: dict[str, dict[str, str]] = {
-    WEBHOOK_RECEIVED: {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS)},
-    WEBHOOK_REJECTED: {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS)},
-    PING_RECEIVED: {"cleanup.policy": "delete", "retention.ms": str(1 * DAY_MS)},
-    OUTBOUND_NOTIFIED: {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS)},
-    FAX_NOTIFIED: {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS)},
-    FAX_STORED: {"cleanup.policy": "compact,delete", "retention.ms": str(30 * DAY_MS)},
-    DOWNLOAD_FAILED: {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS)},
-}
-assert set(TOPIC_CONFIGS) == set(PIPELINE_TOPICS), "every pipeline topic needs a definition"
-
 
 class InitSettings(ServiceSettings, StorageSettings):
     pass
 
 
-def topic_configs(name: str, replication_factor: int) -> dict[str, str]:
-    # acks=all only protects a record if more than one replica must have it (when there are more).
-    return {**TOPIC_CONFIGS[name], "min.insync.replicas": str(min(2, replication_factor))}
+def topic_configs(topic: Topic | str, replication_factor: int) -> dict[str, str]:
+    """The registry's configs (shared.contracts.TOPICS), and min.insync.replicas: acks=all only
+    protects a record if more than one replica must have it (when there are more)."""
+    found = TOPICS_BY_NAME[topic] if isinstance(topic, str) else topic
+    return {**found.configs(), "min.insync.replicas": str(min(2, replication_factor))}
 
 
 def ensure_topics(settings: InitSettings) -> None:
     admin = KafkaAdmin(settings)
     try:
-        for name in PIPELINE_TOPICS:
+        for topic in TOPICS:
             created = admin.ensure_topics(
-                [name],
+                [topic.name],
                 settings.kafka_partitions,
                 settings.kafka_replication_factor,
-                topic_configs(name, settings.kafka_replication_factor),
+                topic_configs(topic, settings.kafka_replication_factor),
             )
-            log.info("topic %s %s", name, "created" if created else "exists")
+            log.info("topic %s %s", topic.name, "created" if created else "exists")
     finally:
         admin.close()
 

@@ -1,118 +1,54 @@
 """Downloader: `fax.notified` -> image from eFax -> object store -> `fax.stored` (or failed)."""
 
+from __future__ import annotations
+
 import asyncio
-import logging
-from collections import defaultdict
+from functools import partial
 
 from faststream import FastStream
+from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
 
-from services.downloader.logic import (
-    AlreadyAnnounced,
-    PageBudget,
-    Policy,
-    delete_upstream,
-    fetch_and_store,
-    mark_announced,
-)
+from services.downloader.logic import Downloads, handle_batch
 from services.downloader.settings import DownloaderSettings
-from shared.contracts import (
-    CORRELATION_HEADER,
-    DOWNLOAD_FAILED,
-    FAX_NOTIFIED,
-    FAX_STORED,
-    FaxNotified,
-    FaxStored,
-)
+from shared.clients import efax_client, fax_store
+from shared.contracts import DOWNLOAD_FAILED, FAX_NOTIFIED, FAX_STORED, TOPICS_BY_NAME, FaxNotified
 from shared.efax import EfaxClient
 from shared.health import supervised
-from shared.kafka import batch_options, make_broker, propagated, records, run_all
-from shared.storage import FaxStore, make_minio, token_sharing
-
-log = logging.getLogger("faxrelay.downloader")
-
-settings = DownloaderSettings()
-broker = make_broker(settings)
-app = supervised(FastStream(broker), settings)
-
-store = FaxStore(make_minio(settings), settings.s3_bucket, encrypt=settings.downloader_encrypt)
-efax = EfaxClient(
-    str(settings.efax_api_base_url),
-    settings.apps,
-    timeout_s=settings.efax_timeout_s,
-    shared_tokens=token_sharing(settings, share=settings.efax_share_tokens),
-)
-policy = Policy(
-    image_format=settings.downloader_image_format,
-    max_image_bytes=settings.downloader_max_image_bytes,
-    attempts=settings.downloader_attempts,
-    backoff_max_s=settings.downloader_backoff_max_s,
-    store_attempts=settings.downloader_store_attempts,
-)
-downloads = asyncio.Semaphore(settings.downloader_concurrency)
-pages_in_flight = PageBudget(settings.downloader_max_pages_in_flight)
-deletions: set[asyncio.Task[bool]] = set()
+from shared.kafka import batch_options, declare, make_broker, parsed, publish_all
+from shared.storage import FaxStore
 
 
-@app.on_startup
-async def ensure_bucket() -> None:
-    await asyncio.to_thread(store.ensure_bucket)
+def create_app(
+    settings: DownloaderSettings,
+    *,
+    broker: KafkaBroker | None = None,
+    efax: EfaxClient | None = None,
+    store: FaxStore | None = None,
+) -> FastStream:
+    s = settings
+    broker = broker or make_broker(s)
+    app = supervised(FastStream(broker), s)
+    declare(broker, TOPICS_BY_NAME[FAX_STORED], TOPICS_BY_NAME[DOWNLOAD_FAILED])
+    ready: list[Downloads] = []  # made at startup
 
+    @app.on_startup
+    async def connect() -> None:
+        nonlocal efax, store
+        store = store or fax_store(s, encrypt=s.downloader_encrypt)
+        efax = efax or efax_client(s)
+        await asyncio.to_thread(store.ensure_bucket)
+        ready.append(Downloads.of(s, efax, store, partial(publish_all, broker)))
 
-@app.after_shutdown
-async def close_clients() -> None:
-    await efax.aclose()
-
-
-async def handle(fax: FaxNotified, trace: dict[str, str]) -> None:
-    async with downloads, pages_in_flight.taken(fax):
-        outcome = await fetch_and_store(fax, efax, store, policy)
-    if isinstance(outcome, AlreadyAnnounced):
-        return
-    topic = FAX_STORED if isinstance(outcome, FaxStored) else DOWNLOAD_FAILED
-    await broker.publish(
-        outcome.model_dump_json().encode(),
-        topic,
-        key=str(fax.fax_id).encode(),
-        correlation_id=trace.get(CORRELATION_HEADER),
-        headers=trace,
+    @broker.subscriber(
+        FAX_NOTIFIED, **batch_options(s, s.downloader_group_id, s.downloader_batch_size)
     )
-    if isinstance(outcome, FaxStored):
-        await mark_announced(store, outcome.stored.key, policy)
-        if settings.downloader_delete_after_store:  # in the background: never blocks the pipeline
-            deletion = asyncio.create_task(delete_upstream(efax, fax, policy))
-            deletions.add(deletion)
-            deletion.add_done_callback(deletions.discard)
+    async def on_fax_notified(message: KafkaMessage) -> None:
+        await handle_batch(ready[0], parsed(message, FaxNotified))
 
+    @app.after_shutdown
+    async def close_clients() -> None:
+        if efax is not None:
+            await efax.aclose()
 
-async def handle_in_order(items: list[tuple[FaxNotified, dict[str, str]]]) -> None:
-    for fax, trace in items:
-        await handle(fax, trace)
-
-
-@broker.subscriber(
-    FAX_NOTIFIED,
-    **batch_options(settings, settings.downloader_group_id, settings.downloader_batch_size),
-)
-async def on_fax_notified(bodies: list[bytes], message: KafkaMessage) -> None:
-    by_fax: dict[str, list[tuple[FaxNotified, dict[str, str]]]] = defaultdict(list)
-    for record in records(message):
-        try:
-            fax = FaxNotified.model_validate_json(record.value or b"")
-        except ValidationError:
-            log.error("skipping an unreadable record at offset %s", record.offset)
-            continue
-        by_fax[str(fax.fax_id)].append((fax, propagated(record)))
-    # Faxes in parallel; the notifications of one fax one after the other.
-    await run_all(handle_in_order(items) for items in by_fax.values())
-
-
-def main() -> None:
-    logging.basicConfig(level=settings.log_level)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    asyncio.run(app.run())
-
-
-if __name__ == "__main__":
-    main()
+    return app

@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from tenacity import (
@@ -18,7 +19,10 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from services.downloader.settings import DownloaderSettings
 from shared.contracts import (
+    DOWNLOAD_FAILED,
+    FAX_STORED,
     DownloadFailed,
     DownloadFailure,
     FaxNotified,
@@ -26,6 +30,7 @@ from shared.contracts import (
     StoredObject,
 )
 from shared.efax import EfaxClient, EfaxError, ImageError
+from shared.kafka import Outgoing, Parsed, Publish, run_all
 from shared.storage import CONTENT_TYPES, FaxStore, object_key
 
 log = logging.getLogger("faxrelay.downloader")
@@ -45,6 +50,16 @@ class Policy:
     attempts: int = 6
     backoff_max_s: float = 30.0
     store_attempts: int = 12
+
+    @classmethod
+    def of(cls, settings: DownloaderSettings) -> Policy:
+        return cls(
+            image_format=settings.downloader_image_format,
+            max_image_bytes=settings.downloader_max_image_bytes,
+            attempts=settings.downloader_attempts,
+            backoff_max_s=settings.downloader_backoff_max_s,
+            store_attempts=settings.downloader_store_attempts,
+        )
 
 
 class PageBudget:
@@ -214,3 +229,59 @@ def _failed(
     fax: FaxNotified, reason: DownloadFailure, detail: str, attempts: int
 ) -> DownloadFailed:
     return DownloadFailed(fax=fax, reason=reason, detail=detail[:500], attempts=max(1, attempts))
+
+
+# --- handling a batch of `fax.notified` -------------------------------------------------------
+
+
+@dataclass
+class Downloads:
+    """The collaborators and limits of every download of this process."""
+
+    efax: EfaxClient
+    store: FaxStore
+    policy: Policy
+    publish: Publish
+    slots: asyncio.Semaphore  # downloads at once
+    pages: PageBudget  # pages in flight at once
+    delete_after_store: bool = False
+    deletions: set[asyncio.Task[bool]] = field(default_factory=set)
+
+    @classmethod
+    def of(
+        cls, settings: DownloaderSettings, efax: EfaxClient, store: FaxStore, publish: Publish
+    ) -> Downloads:
+        slots = asyncio.Semaphore(settings.downloader_concurrency)
+        pages = PageBudget(settings.downloader_max_pages_in_flight)
+        delete = settings.downloader_delete_after_store
+        return cls(efax, store, Policy.of(settings), publish, slots, pages, delete)
+
+
+async def handle(d: Downloads, fax: FaxNotified, trace: dict[str, str]) -> None:
+    """Store one fax, announce the outcome, then mark it announced (never before)."""
+    async with d.slots, d.pages.taken(fax):
+        outcome = await fetch_and_store(fax, d.efax, d.store, d.policy)
+    if isinstance(outcome, AlreadyAnnounced):
+        return
+    topic = FAX_STORED if isinstance(outcome, FaxStored) else DOWNLOAD_FAILED
+    await d.publish([Outgoing.of(topic, outcome, str(fax.fax_id), trace)])
+    if isinstance(outcome, FaxStored):
+        await mark_announced(d.store, outcome.stored.key, d.policy)
+        if d.delete_after_store:  # in the background: never blocks the pipeline
+            deletion = asyncio.create_task(delete_upstream(d.efax, fax, d.policy))
+            d.deletions.add(deletion)
+            deletion.add_done_callback(d.deletions.discard)
+
+
+async def handle_batch(d: Downloads, batch: Sequence[Parsed[FaxNotified]]) -> None:
+    """Faxes in parallel; the notifications of one fax one after the other. Returns when every
+    fax is done; raises (after all are done) if any failed, so the batch is redelivered."""
+    by_fax: dict[str, list[Parsed[FaxNotified]]] = defaultdict(list)
+    for item in batch:
+        by_fax[str(item.model.fax_id)].append(item)
+
+    async def in_order(items: list[Parsed[FaxNotified]]) -> None:
+        for item in items:
+            await handle(d, item.model, item.trace)
+
+    await run_all(in_order(items) for items in by_fax.values())

@@ -2,145 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
-from collections import Counter
-from typing import Any
-
-import uvicorn
 from faststream.kafka import KafkaBroker
 
-from services.gateway import logic
+from services.gateway.asgi import Gateway
 from services.gateway.settings import GatewaySettings
-from shared.contracts import CORRELATION_HEADER, TRACEPARENT_HEADER, WEBHOOK_RECEIVED, now_utc
-from shared.kafka import make_broker
-
-log = logging.getLogger("faxrelay.gateway")
-Scope = dict[str, Any]
+from shared.contracts import TOPICS_BY_NAME, WEBHOOK_RECEIVED
+from shared.kafka import declare, make_broker
 
 
-class Gateway:
-    """A plain ASGI app: nothing between the socket and the broker but the checks in `logic`."""
-
-    def __init__(self, settings: GatewaySettings, broker: KafkaBroker) -> None:
-        self.settings = settings
-        self.broker = broker
-        self.paths = frozenset(settings.gateway_webhook_paths)
-        self.counts: Counter[str] = Counter()
-
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-        elif scope["type"] == "http":
-            await self._http(scope, receive, send)
-
-    async def _lifespan(self, receive: Any, send: Any) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await self.broker.start()
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.broker.stop()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
-    async def _http(self, scope: Scope, receive: Any, send: Any) -> None:
-        path = scope["path"]
-        if path in self.paths:
-            status, body = await self.take_delivery(scope, receive)
-        elif path == "/healthz":
-            status, body = 200, b'{"status":"UP"}'
-        elif path == "/readyz":
-            ready = await self.broker.ping(timeout=2.0)
-            status, body = (200, b'{"status":"READY"}') if ready else (503, b'{"status":"DOWN"}')
-        elif path == "/metrics":
-            status, body = 200, json.dumps(self.counts).encode()
-        else:
-            status, body = logic.NOT_FOUND.status, logic.NOT_FOUND.body()
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-    async def take_delivery(self, scope: Scope, receive: Any) -> tuple[int, bytes]:
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        content_type = headers.get("content-type", "")
-        refusal = logic.refuse_request(
-            scope["method"],
-            content_type,
-            headers.get("content-length"),
-            self.settings.gateway_max_body_bytes,
-        )
-        if refusal is None:
-            try:
-                body = await logic.read_body(receive, self.settings.gateway_max_body_bytes)
-            except logic.BodyTooLarge:
-                refusal = logic.TOO_LARGE
-            else:
-                refusal = logic.EMPTY if not body.strip() else None
-        if refusal is not None:
-            self.counts[f"refused_{refusal.code}"] += 1
-            return refusal.status, refusal.body()
-        client = scope.get("client") or ("", 0)
-        client_addr = str(client[0])
-        if self.settings.gateway_trust_forwarded_for and "x-forwarded-for" in headers:
-            # the last entry is the one our own proxy appended; earlier ones the client wrote
-            client_addr = headers["x-forwarded-for"].rsplit(",", 1)[-1].strip()
-        delivery = logic.new_delivery(
-            body,
-            scope["path"],
-            client_addr,
-            content_type,
-            headers.get("x-hmac-signature"),
-            now_utc(),
-        )
-        try:
-            async with asyncio.timeout(self.settings.gateway_publish_timeout_s):
-                await self.broker.publish(
-                    delivery.model_dump_json().encode(),
-                    WEBHOOK_RECEIVED,
-                    key=logic.partition_key(body),
-                    headers={
-                        CORRELATION_HEADER: delivery.delivery_id,
-                        TRACEPARENT_HEADER: logic.new_traceparent(delivery.delivery_id),
-                    },
-                    correlation_id=delivery.delivery_id,
-                )
-        except Exception as error:  # the broker did not acknowledge: eFax must retry
-            self.counts["unavailable"] += 1
-            log.warning("delivery %s not recorded: %s", delivery.delivery_id, type(error).__name__)
-            return logic.UNAVAILABLE.status, logic.UNAVAILABLE.body()
-        self.counts["accepted"] += 1
-        return 200, logic.ACCEPTED
-
-
-def create_app(settings: GatewaySettings) -> Gateway:
-    return Gateway(settings, make_broker(settings))
+def create_app(settings: GatewaySettings, *, broker: KafkaBroker | None = None) -> Gateway:
+    """The ASGI app; it starts and stops its broker in the ASGI lifespan."""
+    broker = broker or make_broker(settings)
+    declare(broker, TOPICS_BY_NAME[WEBHOOK_RECEIVED])
+    return Gateway(settings, broker)
 
 
 def default_app() -> Gateway:
     """The app each uvicorn worker process builds for itself."""
     return create_app(GatewaySettings())
-
-
-def main() -> None:
-    settings = GatewaySettings()
-    logging.basicConfig(level=settings.log_level)
-    uvicorn.run(
-        "services.gateway.app:default_app",
-        factory=True,
-        workers=settings.gateway_workers,
-        proxy_headers=False,  # the gateway reads X-Forwarded-For itself, when told to
-        host=settings.gateway_host,
-        port=settings.gateway_port,
-        ssl_certfile=settings.gateway_tls_certfile,
-        ssl_keyfile=settings.gateway_tls_keyfile,
-        access_log=False,
-        log_level="warning",
-        lifespan="on",
-    )
-
-
-if __name__ == "__main__":
-    main()

@@ -1,126 +1,70 @@
 """Router: `fax.stored` -> one CloudEvent per destination (the user's topic and rule topics)."""
 
+from __future__ import annotations
+
 import asyncio
-import logging
+from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 
-from aiokafka import ConsumerRecord
 from faststream import FastStream
+from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
 
 from services.router.logic import (
+    Routing,
     Rules,
+    TopicAdmin,
+    UserTopics,
     check_topic_template,
-    destinations,
-    fax_received_event,
     load_rules,
+    route_and_make_topics,
 )
 from services.router.settings import RouterSettings
-from shared.contracts import FAX_STORED, FaxStored, now_utc
+from shared.clients import fax_store
+from shared.contracts import FAX_STORED, USER_TOPIC, FaxStored, now_utc
 from shared.health import supervised
-from shared.kafka import (
-    KafkaAdmin,
-    Outgoing,
-    Transactions,
-    batch_options,
-    make_broker,
-    propagated,
-    records,
-    run_all,
-)
-from shared.storage import FaxStore, make_minio
-
-log = logging.getLogger("faxrelay.router")
-
-settings = RouterSettings()
-template = check_topic_template(settings.router_user_topic_template)
-rules = load_rules(settings.router_rules_file) if settings.router_rules_file else Rules()
-broker = make_broker(settings)
-app = supervised(FastStream(broker), settings)
-store = FaxStore(make_minio(settings), settings.s3_bucket)
-expiry = timedelta(seconds=settings.router_presign_expiry_s)
-known_topics: set[str] = set()
-transactions = (
-    Transactions(settings, settings.router_group_id) if settings.kafka_exactly_once else None
-)
+from shared.kafka import KafkaAdmin, Sink, batch_options, declare, make_broker, parsed
+from shared.storage import FaxStore
 
 
-@app.after_shutdown
-async def close_transactions() -> None:
-    if transactions is not None:
-        await transactions.close()
+def create_app(
+    settings: RouterSettings,
+    *,
+    broker: KafkaBroker | None = None,
+    store: FaxStore | None = None,
+    admin: TopicAdmin | None = None,
+) -> FastStream:
+    s = settings
+    template = check_topic_template(s.router_user_topic_template)
+    rules = load_rules(s.router_rules_file) if s.router_rules_file else Rules()
+    broker = broker or make_broker(s)
+    app = supervised(FastStream(broker), s)
+    declare(broker, replace(USER_TOPIC, name=template))
+    expiry = timedelta(seconds=s.router_presign_expiry_s)
+    ready: list[tuple[Routing, UserTopics]] = []  # made at startup
+    built: list[KafkaAdmin] = []
 
+    @app.on_startup
+    async def connect() -> None:
+        the_store = store or fax_store(s)
+        if admin is None:
+            built.append(await asyncio.to_thread(KafkaAdmin, s))  # one for the process
+        presign = the_store.presigned_url if expiry.total_seconds() > 0 else None
+        routing = Routing(rules, template, s.router_event_source, presign, expiry)
+        ready.append((routing, UserTopics.of(admin or built[0], s)))
 
-async def ensure_topics(topics: list[str]) -> None:
-    missing = [t for t in topics if t not in known_topics]
-    if missing:
-        admin = KafkaAdmin(settings)
-        try:
-            await asyncio.to_thread(
-                partial(
-                    admin.ensure_topics,
-                    missing,
-                    settings.router_user_topic_partitions,
-                    settings.kafka_replication_factor,
-                )
-            )
-        finally:
-            admin.close()
-        known_topics.update(missing)
+    sink = Sink(broker, s, s.router_group_id)
 
+    @broker.subscriber(FAX_STORED, **batch_options(s, s.router_group_id, s.router_batch_size))
+    async def on_fax_stored(message: KafkaMessage) -> None:
+        decide = partial(route_and_make_topics, *ready[0], now=now_utc())
+        await sink.write(parsed(message, FaxStored), lambda item: item.record, decide)
 
-async def events(fax: FaxStored, trace: dict[str, str]) -> list[Outgoing]:
-    topics = destinations(fax, rules, template)
-    await ensure_topics(topics)
-    presign = store.presigned_url if expiry.total_seconds() > 0 else None
-    event = fax_received_event(fax, settings.router_event_source, trace, presign, expiry, now_utc())
-    headers = {**trace, **{k: v.decode() for k, v in event.headers.items()}}
-    return [Outgoing(t, event.value, str(fax.fax.user_id).encode(), headers) for t in topics]
+    @app.after_shutdown
+    async def close_clients() -> None:
+        await sink.close()
+        for client in built:
+            client.close()
 
-
-async def route(fax: FaxStored, trace: dict[str, str]) -> None:
-    await run_all(
-        broker.publish(o.value, o.topic, key=o.key, headers=dict(o.headers))
-        for o in await events(fax, trace)
-    )
-
-
-@broker.subscriber(
-    FAX_STORED, **batch_options(settings, settings.router_group_id, settings.router_batch_size)
-)
-async def on_fax_stored(bodies: list[bytes], message: KafkaMessage) -> None:
-    if transactions is not None:
-        await transactions.commit_batch(
-            [(record, await events_of(record)) for record in records(message)]
-        )
-        return
-    work = []
-    for record in records(message):
-        try:
-            fax = FaxStored.model_validate_json(record.value or b"")
-        except ValidationError:
-            log.error("skipping an unreadable record at offset %s", record.offset)
-            continue
-        work.append(route(fax, propagated(record)))
-    await run_all(work)
-
-
-async def events_of(record: ConsumerRecord[bytes, bytes]) -> list[Outgoing]:
-    try:
-        fax = FaxStored.model_validate_json(record.value or b"")
-    except ValidationError:
-        log.error("skipping an unreadable record at offset %s", record.offset)
-        return []
-    return await events(fax, propagated(record))
-
-
-def main() -> None:
-    logging.basicConfig(level=settings.log_level)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    asyncio.run(app.run())
-
-
-if __name__ == "__main__":
-    main()
+    return app

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.v1.event import CloudEvent
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from services.router.settings import RouterSettings
 from shared.contracts import (
     CORRELATION_HEADER,
     FAX_RECEIVED_EVENT_TYPE,
@@ -21,6 +24,7 @@ from shared.contracts import (
     FaxReceivedData,
     FaxStored,
 )
+from shared.kafka import Decision, Outgoing, Parsed
 
 TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 SAMPLE_USER = uuid.UUID(int=0)
@@ -169,17 +173,7 @@ def fax_received_event(
 ) -> ce_kafka.KafkaMessage:
     """The CloudEvent (Kafka binary mode) a subscriber gets; its id is the fax id, always."""
     f = fax.fax
-    data = FaxReceivedData(
-        fax_id=f.fax_id,
-        user_id=f.user_id,
-        app_id=f.app_id,
-        sending_fax_number=f.sending_fax_number,
-        receiving_fax_number=f.receiving_fax_number,
-        originating_fax_tsid=f.originating_fax_tsid,
-        pages=f.pages,
-        completed_at=f.completed_at,
-        document=fax.stored,
-    )
+    data = FaxReceivedData.from_stored(fax)
     if presign is not None and expiry.total_seconds() > 0:
         data.download_url = presign(fax.stored.key, expiry)
         data.download_url_expires_at = now + expiry
@@ -198,3 +192,78 @@ def fax_received_event(
         attributes["traceparent"] = trace[TRACEPARENT_HEADER]
     event = CloudEvent(attributes=attributes, data=data.model_dump(mode="json"))
     return ce_kafka.to_binary_event(event)
+
+
+@dataclass(frozen=True)
+class Routing:
+    """What routing needs besides the fax: the rules, the names, and the download links."""
+
+    rules: Rules
+    template: str
+    source: str
+    presign: Presign | None
+    expiry: timedelta
+
+
+def route(fax: FaxStored, trace: Mapping[str, str], r: Routing, now: datetime) -> list[Outgoing]:
+    """The CloudEvent of one stored fax, once per destination, keyed by user id."""
+    event = fax_received_event(fax, r.source, dict(trace), r.presign, r.expiry, now)
+    headers = {**trace, **{k: v.decode() for k, v in event.headers.items()}}
+    key = str(fax.fax.user_id).encode()
+    return [
+        Outgoing(topic, key, event.value, headers)
+        for topic in destinations(fax, r.rules, r.template)
+    ]
+
+
+def route_batch(batch: Iterable[Parsed[FaxStored]], r: Routing, now: datetime) -> list[Outgoing]:
+    return [o for p in batch for o in route(p.model, p.trace, r, now)]
+
+
+async def route_and_make_topics(
+    routing: Routing, topics: UserTopics, batch: Sequence[Parsed[FaxStored]], *, now: datetime
+) -> Decision:
+    """The events of a batch, their topics made first (what the sink then writes)."""
+    outgoing = route_batch(batch, routing, now)
+    await topics.ensure(o.topic for o in outgoing)
+    return outgoing, None
+
+
+class TopicAdmin(Protocol):
+    def ensure_topics(
+        self,
+        names: Iterable[str],
+        partitions: int,
+        replication_factor: int,
+        configs: Mapping[str, str] | None = None,
+    ) -> list[str]: ...
+
+
+class UserTopics:
+    """Creates the destinations that do not exist yet: one admin client for the process, used
+    off the event loop, with one request for all the new topics of a batch."""
+
+    def __init__(
+        self, admin: TopicAdmin, partitions: int, replication: int, configs: Mapping[str, str]
+    ) -> None:
+        self.admin, self.partitions, self.replication = admin, partitions, replication
+        self.configs = dict(configs)
+        self.known: set[str] = set()
+
+    @classmethod
+    def of(cls, admin: TopicAdmin, settings: RouterSettings) -> UserTopics:
+        """Per-user topics get the configured durability and retention, not broker defaults."""
+        configs = {
+            "min.insync.replicas": str(settings.router_user_topic_min_insync_replicas),
+            "retention.ms": str(settings.router_user_topic_retention_ms),
+        }
+        partitions = settings.router_user_topic_partitions
+        return cls(admin, partitions, settings.kafka_replication_factor, configs)
+
+    async def ensure(self, topics: Iterable[str]) -> None:
+        missing = sorted(set(topics) - self.known)
+        if missing:
+            await asyncio.to_thread(
+                self.admin.ensure_topics, missing, self.partitions, self.replication, self.configs
+            )
+            self.known.update(missing)

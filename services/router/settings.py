@@ -2,14 +2,26 @@ from pathlib import Path
 
 from pydantic import Field
 
+from shared.contracts import DAY_MS, USER_TOPIC, USER_TOPIC_TEMPLATE
 from shared.settings import ServiceSettings, StorageSettings
 
 
 class RouterSettings(ServiceSettings, StorageSettings):
     router_group_id: str = "faxrelay-router"
-    router_user_topic_template: str = "faxes.user.{user_id}"
+    router_user_topic_template: str = USER_TOPIC_TEMPLATE
     router_rules_file: Path | None = Field(default=None, description="YAML routing rules.")
     router_user_topic_partitions: int = Field(default=1, ge=1)
+    router_user_topic_retention_ms: int = Field(
+        default=USER_TOPIC.retention_days * DAY_MS,
+        ge=-1,
+        description="retention.ms of the per-user topics the router creates (-1: forever).",
+    )
+    router_user_topic_min_insync_replicas: int = Field(
+        default=1,
+        ge=1,
+        description="min.insync.replicas of the per-user topics the router creates "
+        "(at most the replication factor; 2 with 3 replicas is the usual choice).",
+    )
     router_presign_expiry_s: int = Field(
         default=24 * 3600, ge=0, le=7 * 24 * 3600, description="0 turns download links off."
     )

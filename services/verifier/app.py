@@ -1,94 +1,56 @@
 """Verifier: `fax.webhook.received` -> `fax.notified`, or a reasoned rejection kept for audit."""
 
-import asyncio
-import logging
+from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import partial
+
+from aiokafka import ConsumerRecord
 from faststream import FastStream
+from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from services.verifier.logic import DuplicateWindow, decide
+from services.verifier.logic import DuplicateWindow, Verification, decide_batch
 from services.verifier.settings import VerifierSettings
-from shared.contracts import CORRELATION_HEADER, WEBHOOK_RECEIVED
-from shared.health import supervised
-from shared.kafka import (
-    Outgoing,
-    Transactions,
-    batch_options,
-    header,
-    make_broker,
-    propagated,
-    records,
-    run_all,
-)
-
-settings = VerifierSettings()
-broker = make_broker(settings)
-app = supervised(FastStream(broker), settings)
-
-secrets_by_app = {
-    str(a.app_id): [s.get_secret_value().encode() for s in a.hmac_secrets] for a in settings.apps
-}
-window = DuplicateWindow(
-    settings.verifier_duplicate_window_s, settings.verifier_duplicate_window_size
-)
-api_base = str(settings.efax_api_base_url)
-transactions = (
-    Transactions(settings, settings.verifier_group_id) if settings.kafka_exactly_once else None
-)
-
-
-@app.after_shutdown
-async def close_transactions() -> None:
-    if transactions is not None:
-        await transactions.close()
-
-
-@broker.subscriber(
+from shared.contracts import (
+    FAX_NOTIFIED,
+    OUTBOUND_NOTIFIED,
+    PING_RECEIVED,
+    TOPICS_BY_NAME,
     WEBHOOK_RECEIVED,
-    **batch_options(settings, settings.verifier_group_id, settings.verifier_batch_size),
+    WEBHOOK_REJECTED,
 )
-async def on_webhook_received(bodies: list[bytes], message: KafkaMessage) -> None:
-    in_batch: set[str] = set()
-    batch = records(message)
-    outcomes = [decide(r.value or b"", secrets_by_app, api_base, window, in_batch) for r in batch]
-    if transactions is not None:
-        await transactions.commit_batch(
-            (
-                record,
-                [
-                    Outgoing(
-                        outcome.topic,
-                        outcome.message.model_dump_json().encode(),
-                        outcome.key.encode() if outcome.key else None,
-                        propagated(record),
-                    )
-                ],
-            )
-            for outcome, record in zip(outcomes, batch, strict=True)
-        )
-        for outcome in outcomes:
-            window.remember(*outcome.remember)
-        return
-    await run_all(
-        (
-            broker.publish(
-                outcome.message.model_dump_json().encode(),
-                outcome.topic,
-                key=outcome.key.encode() if outcome.key else None,
-                correlation_id=header(record, CORRELATION_HEADER),
-                headers=propagated(record),
-            )
-            for outcome, record in zip(outcomes, batch, strict=True)
-        )
+from shared.health import supervised
+from shared.kafka import Decision, Sink, batch_options, declare, make_broker, records
+
+OUTPUTS = (FAX_NOTIFIED, WEBHOOK_REJECTED, PING_RECEIVED, OUTBOUND_NOTIFIED)
+
+
+def create_app(settings: VerifierSettings, *, broker: KafkaBroker | None = None) -> FastStream:
+    broker = broker or make_broker(settings)
+    app = supervised(FastStream(broker), settings)
+    secrets = {
+        str(a.app_id): [s.get_secret_value().encode() for s in a.hmac_secrets]
+        for a in settings.apps
+    }
+    window = DuplicateWindow(
+        settings.verifier_duplicate_window_s, settings.verifier_duplicate_window_size
     )
-    for outcome in outcomes:
-        window.remember(*outcome.remember)
+    verification = Verification(secrets, str(settings.efax_api_base_url), window)
+    declare(broker, *(TOPICS_BY_NAME[topic] for topic in OUTPUTS))
+    sink = Sink(broker, settings, settings.verifier_group_id)
+    app.after_shutdown(sink.close)
 
+    async def decide(batch: Sequence[ConsumerRecord[bytes, bytes]]) -> Decision:
+        outgoing, seen = decide_batch(batch, verification)
+        return outgoing, partial(window.remember, *seen)  # a duplicate once it is written
 
-def main() -> None:
-    logging.basicConfig(level=settings.log_level)
-    asyncio.run(app.run())
+    @broker.subscriber(
+        WEBHOOK_RECEIVED,
+        **batch_options(settings, settings.verifier_group_id, settings.verifier_batch_size),
+    )
+    async def on_webhook_received(message: KafkaMessage) -> None:
+        # Unreadable records are not skipped here: each becomes a rejection, kept for audit.
+        await sink.write(records(message), lambda record: record, decide)
 
-
-if __name__ == "__main__":
-    main()
+    return app

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
+from aiokafka import ConsumerRecord
 from pydantic import BaseModel, ValidationError
 
 from shared.contracts import (
@@ -25,11 +26,11 @@ from shared.contracts import (
     PingNotification,
     PingReceived,
     RejectReason,
-    Source,
     WebhookReceived,
     WebhookRejected,
     now_utc,
 )
+from shared.kafka import Outgoing, propagated
 
 MAX_JSON_DEPTH = 8
 DEFAULT_PORTS = {"https": 443, "http": 80}
@@ -128,14 +129,7 @@ def verify(
         raise VerificationError(RejectReason.BAD_SIGNATURE, "X-HMAC-Signature does not match")
     try:
         if payload.get("event_type") == "PING":
-            ping = PingNotification.model_validate(payload)
-            return PingReceived(
-                app_id=ping.app_id,
-                notification_id=ping.notification_id,
-                notification_config_id=ping.notification_config_id,
-                delivery_id=delivery.delivery_id,
-                received_at=delivery.received_at,
-            )
+            return PingReceived.from_ping(PingNotification.model_validate(payload), delivery)
         notification = InboundNotification.model_validate(payload)
     except ValidationError as error:
         raise VerificationError(RejectReason.INVALID_PAYLOAD, _errors(error)) from None
@@ -144,21 +138,8 @@ def verify(
         raise VerificationError(RejectReason.FOREIGN_RESOURCE_URL, problem)
     if notification.direction == "OUTBOUND":
         return Outbound(notification)
-    return FaxNotified(
-        fax_id=notification.fax_id,
-        app_id=notification.app_id,
-        user_id=notification.user_id,
-        source=Source.WEBHOOK,
-        notification_id=notification.notification_id,
-        completed_at=notification.completed_timestamp,
-        completed_timestamp=str(payload.get("completed_timestamp", ""))[:64],
-        pages=notification.pages,
-        duration=notification.duration,
-        sending_fax_number=notification.sending_fax_number,
-        receiving_fax_number=notification.receiving_fax_number,
-        originating_fax_tsid=notification.originating_fax_tsid,
-        delivery_id=delivery.delivery_id,
-    )
+    written = str(payload.get("completed_timestamp", ""))
+    return FaxNotified.from_inbound(notification, delivery.delivery_id, written)
 
 
 class DuplicateWindow:
@@ -243,3 +224,30 @@ def decide(
 def _rejected(delivery: WebhookReceived, reason: RejectReason, detail: str) -> Outcome:
     rejection = WebhookRejected(reason=reason, detail=detail[:500], delivery=delivery)
     return Outcome(WEBHOOK_REJECTED, rejection, delivery.delivery_id)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What a service needs to verify: the secrets of every App ID, the API base, the window."""
+
+    secrets_by_app: Mapping[str, Sequence[bytes]]
+    api_base: str
+    window: DuplicateWindow
+
+
+def decide_batch(
+    batch: Sequence[ConsumerRecord[bytes, bytes]], v: Verification
+) -> tuple[list[Outgoing], list[str]]:
+    """The records to write for a batch, one per input record, and the keys to remember in the
+    duplicate window once they are all acknowledged (not before: a failed publish is redelivered
+    and must not then look like a duplicate)."""
+    in_batch: set[str] = set()
+    outgoing: list[Outgoing] = []
+    remember: list[str] = []
+    for record in batch:
+        outcome = decide(record.value or b"", v.secrets_by_app, v.api_base, v.window, in_batch)
+        outgoing.append(
+            Outgoing.of(outcome.topic, outcome.message, outcome.key, propagated(record))
+        )
+        remember.extend(outcome.remember)
+    return outgoing, remember

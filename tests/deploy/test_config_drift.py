@@ -14,10 +14,10 @@ import yaml
 from packaging.requirements import Requirement
 from pydantic_settings import BaseSettings
 
-from deploy.image.init_stack import TOPIC_CONFIGS, InitSettings
+from deploy.image.init_stack import InitSettings, topic_configs
 from deploy.settings_doc import MUST_SET, SERVICES, env_name, fields, table
 from sandbox.settings import SandboxSettings
-from shared.contracts import FAX_NOTIFIED, FAX_STORED, PIPELINE_TOPICS, WEBHOOK_RECEIVED
+from shared.contracts import FAX_NOTIFIED, FAX_STORED, TOPICS, WEBHOOK_RECEIVED
 from tests.deploy.conftest import ROOT
 
 ALL_FIELDS = {env_name(name) for name in fields()}
@@ -315,11 +315,14 @@ def test_lock_pins_every_runtime_dependency() -> None:
         assert requirement.specifier.contains(pins[name]), f"{name}=={pins[name]} vs {spec}"
 
 
-def test_every_pipeline_topic_has_a_definition() -> None:
-    assert set(TOPIC_CONFIGS) == set(PIPELINE_TOPICS)
-    for config in TOPIC_CONFIGS.values():
+def test_every_pipeline_topic_is_defined_once_with_its_configs() -> None:
+    assert len({t.name for t in TOPICS}) == len(TOPICS)
+    for topic in TOPICS:
+        config = topic_configs(topic, 3)
         assert config["cleanup.policy"] in ("delete", "compact,delete")
         assert int(config["retention.ms"]) > 0
+        assert config["min.insync.replicas"] == "2"
+        assert topic.description
 
 
 def test_docs_settings_table_is_current() -> None:

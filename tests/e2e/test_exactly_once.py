@@ -55,6 +55,7 @@ def read_committed(settings: ServiceSettings, topics: list[str]) -> list[tuple[s
             await consumer.seek_to_beginning(*partitions)
             ends = await consumer.end_offsets(partitions)
             found: list[tuple[str, bytes]] = []
+
             async def behind() -> bool:
                 return any([await consumer.position(tp) < ends[tp] for tp in partitions])
 

@@ -11,9 +11,9 @@ import pytest
 
 from sandbox import AppConfig, RunningSandbox, SandboxSettings, run_in_thread
 from services.downloader.logic import PERMANENT, Policy, delete_upstream
-from services.poller.logic import scan
 from shared.contracts import DownloadFailure
 from shared.efax import EfaxClient, EfaxError, ImageError, ReceivedPage, decode_image
+from shared.polling import scan
 from shared.settings import EfaxApp
 from tests.builders import notified
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from services.gateway import logic
-from services.gateway.app import Gateway
+from services.gateway.asgi import Gateway
 from services.gateway.settings import GatewaySettings
 
 

@@ -9,25 +9,19 @@ from typing import Any
 
 import pytest
 
-from services.poller.logic import (
-    Cursor,
-    LogState,
-    RecentlyAnnounced,
-    ScanResult,
-    Work,
-    full_scan_due,
-    next_cursor,
-    next_delay,
-    owned_work,
-    review_log,
-    scan,
-    scan_start,
-    shard_of,
-)
+from services.poller.cursor import Cursor, full_scan_due, next_cursor, scan_start
+from services.poller.delivery_log import LogState, review_log
+from services.poller.scan import RecentlyAnnounced, next_delay
+from services.poller.shards import Work, owned_work, shard_of
 from shared.efax import ReceivedFax, ReceivedPage
+from shared.polling import ScanResult, scan
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 APP = uuid.UUID("d580162d-d162-4353-bd55-c2044ab20711")
+
+
+def cursor_at(since: datetime | None, full_scan_at: datetime | None = None) -> Cursor:
+    return Cursor(since=since, full_scan_at=full_scan_at)
 
 
 def fax(seconds: int, style: str = "Z") -> ReceivedFax:
@@ -87,18 +81,31 @@ def test_a_scan_that_fails_midway_raises_so_the_cursor_is_not_moved() -> None:
 def test_the_cursor_advances_only_on_a_single_page_snapshot_and_never_backwards() -> None:
     now = T0 + timedelta(hours=1)
     one_page = ScanResult([fax(10), fax(30)], pages=1)
-    assert next_cursor(Cursor(), one_page, True, now) == Cursor(T0 + timedelta(seconds=30), now)
-    behind = Cursor(T0 + timedelta(seconds=60), now)
+    assert next_cursor(Cursor(), one_page, True, now) == cursor_at(T0 + timedelta(seconds=30), now)
+    behind = cursor_at(T0 + timedelta(seconds=60), now)
     assert next_cursor(behind, one_page, False, now) == behind
     many = ScanResult([fax(i) for i in range(250)], pages=3)
-    assert next_cursor(Cursor(T0), many, False, now) == Cursor(T0)
+    assert next_cursor(cursor_at(T0), many, False, now) == cursor_at(T0)
     assert next_cursor(Cursor(), many, True, now) == Cursor(), "no full scan recorded either"
-    assert next_cursor(Cursor(), ScanResult([], 1), True, now) == Cursor(now, now)
+    assert next_cursor(Cursor(), ScanResult([], 1), True, now) == cursor_at(None, now)
+
+
+def test_an_empty_listing_never_moves_the_cursor_to_the_pollers_clock() -> None:
+    """Defect 2: "now" on the poller's machine is not a time eFax has listed up to. A fax
+    completed before it may appear in the listing later (processing delay, clock skew)."""
+    now = T0 + timedelta(hours=5)
+    empty = ScanResult([], 1)
+    assert next_cursor(Cursor(), empty, False, now).since is None
+    assert next_cursor(cursor_at(T0), empty, False, now).since == T0
+    late = fax(-60)  # completed before the cursor's fax, listed only now
+    start = scan_start(next_cursor(cursor_at(T0), empty, False, now), timedelta(minutes=5), False)
+    assert start is not None
+    assert start <= late.completed_at
 
 
 def test_scans_start_at_the_cursor_minus_the_overlap_unless_a_full_scan_is_due() -> None:
     overlap = timedelta(minutes=5)
-    cursor = Cursor(T0, T0)
+    cursor = cursor_at(T0, T0)
     assert scan_start(cursor, overlap, False) == T0 - overlap
     assert scan_start(cursor, overlap, True) is None
     assert scan_start(Cursor(), overlap, False) is None
@@ -109,9 +116,9 @@ def test_scans_start_at_the_cursor_minus_the_overlap_unless_a_full_scan_is_due()
 
 
 def test_the_cursor_survives_its_bytes_and_garbage_means_start_over() -> None:
-    cursor = Cursor(T0, T0 + timedelta(seconds=5))
+    cursor = cursor_at(T0, T0 + timedelta(seconds=5))
     assert Cursor.from_bytes(cursor.to_bytes()) == cursor
-    assert Cursor.from_bytes(b'{"cursor": "2026-11-01T08:00:00+00:00"}') == Cursor(T0)
+    assert Cursor.from_bytes(b'{"cursor": "2026-11-01T08:00:00+00:00"}') == cursor_at(T0)
     for garbage in (None, b"", b"not json", b"[]", b'{"cursor": "yesterday"}'):
         assert Cursor.from_bytes(garbage) == Cursor()
 
@@ -184,7 +191,9 @@ def test_the_delivery_log_counts_failed_attempts_once_and_names_the_missed_faxes
     assert review.missed_without_user == 0, "its failure lies in the unsettled second"
     # the newest second (2) may still grow: counted next time
     assert review.new_failed == 3
-    assert review.state == LogState(T0 + timedelta(seconds=1), 3, 2)
+    assert review.state == LogState(
+        counted_until=T0 + timedelta(seconds=1), failed_deliveries=3, failed_faxes=2
+    )
     later = [*entries, delivery(missed, user, "FAILED", 5, attempt=4)]
     again = review_log(later, review.state, T0 + timedelta(seconds=5.5))
     assert again.new_failed == 2, "the two attempts at second 2; none counted twice"
@@ -202,6 +211,6 @@ def test_the_delivery_log_counts_failed_attempts_once_and_names_the_missed_faxes
 
 
 def test_the_log_state_survives_its_bytes() -> None:
-    state = LogState(T0, 7, 2)
+    state = LogState(counted_until=T0, failed_deliveries=7, failed_faxes=2)
     assert LogState.from_bytes(state.to_bytes()) == state
     assert LogState.from_bytes(b"{") == LogState()

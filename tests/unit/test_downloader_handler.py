@@ -1,0 +1,91 @@
+"""The downloader's handler in memory, with a fake eFax and an in-memory store."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+
+from services.downloader.app import create_app
+from services.downloader.settings import DownloaderSettings
+from shared.contracts import (
+    CORRELATION_HEADER,
+    DOWNLOAD_FAILED,
+    FAX_NOTIFIED,
+    FAX_STORED,
+    DownloadFailed,
+    FaxStored,
+)
+from tests.builders import APP_ID, notified
+from tests.fakes import (
+    PDF,
+    Collector,
+    FakeEfax,
+    FakeStore,
+    failing_outputs,
+    running,
+    settlements,
+)
+
+
+def app() -> tuple[FastStream, KafkaBroker, FakeStore, FakeEfax, Collector]:
+    broker, store, efax = KafkaBroker(), FakeStore(), FakeEfax({uuid.UUID(APP_ID)})
+    settings = DownloaderSettings(downloader_attempts=1, downloader_store_attempts=1)
+    service = create_app(settings, broker=broker, efax=efax, store=store)  # type: ignore[arg-type]
+    return service, broker, store, efax, Collector(broker, FAX_STORED, DOWNLOAD_FAILED)
+
+
+async def test_a_notified_fax_is_stored_then_announced_keyed_by_fax_id() -> None:
+    service, broker, store, _, out = app()
+    fax = notified()
+    async with running(service, broker) as br:
+        await br.publish(
+            fax.model_dump_json().encode(), FAX_NOTIFIED, headers={CORRELATION_HEADER: "c-3"}
+        )
+    (sent,) = out.sent
+    event = FaxStored.model_validate_json(sent.value)
+    assert (sent.topic, sent.key) == (FAX_STORED, str(fax.fax_id).encode())
+    assert sent.headers[CORRELATION_HEADER] == "c-3"
+    assert store.objects[event.stored.key] == PDF
+    assert store.announced == {event.stored.key}
+
+
+async def test_two_notifications_of_one_fax_in_a_batch_give_one_download_and_one_event() -> None:
+    service, broker, _, efax, out = app()
+    body = notified().model_dump_json().encode()
+    async with running(service, broker) as br:
+        await br.publish_batch(body, body, topic=FAX_NOTIFIED)
+    assert len(efax.fetched) == 1
+    assert [s.topic for s in out.sent] == [FAX_STORED]
+
+
+async def test_a_fax_of_an_unknown_app_is_reported_failed_and_an_unreadable_one_skipped() -> None:
+    service, broker, _, _, out = app()
+    stranger = notified(app_id=uuid.uuid4())
+    async with running(service, broker) as br:
+        with settlements() as (ack, nack):
+            await br.publish_batch(b"\xff", stranger.model_dump_json().encode(), topic=FAX_NOTIFIED)
+    (sent,) = out.sent
+    assert sent.topic == DOWNLOAD_FAILED
+    assert DownloadFailed.model_validate_json(sent.value).reason == "unknown_app"
+    assert (ack.call_count, nack.call_count) == (1, 0)
+
+
+async def test_a_failed_publish_nacks_and_leaves_the_fax_unannounced_for_the_redelivery() -> None:
+    service, broker, store, _, out = app()
+    body = notified().model_dump_json().encode()
+    async with running(service, broker) as br:
+        with (
+            settlements() as (ack, nack),
+            failing_outputs(br, FAX_NOTIFIED),
+            pytest.raises(ConnectionError),
+        ):
+            await br.publish(body, FAX_NOTIFIED)
+        assert (ack.call_count, nack.call_count) == (0, 1)
+        assert store.objects
+        assert not store.announced
+        await br.publish(body, FAX_NOTIFIED)  # the redelivery announces the stored fax
+    assert [s.topic for s in out.sent] == [FAX_STORED]
+    assert store.announced

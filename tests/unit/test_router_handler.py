@@ -1,0 +1,83 @@
+"""The router's handler in memory: stored faxes in, one CloudEvent per destination out."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+
+from services.router.app import create_app
+from services.router.settings import RouterSettings
+from shared.contracts import CORRELATION_HEADER, FAX_STORED, FaxStored
+from tests.builders import stored
+from tests.fakes import Collector, FakeAdmin, FakeStore, failing_outputs, running, settlements
+
+
+def user_topic(fax: FaxStored) -> str:
+    return f"faxes.user.{fax.fax.user_id}"
+
+
+def app(admin: FakeAdmin, **changes: Any) -> tuple[FastStream, KafkaBroker]:
+    broker = KafkaBroker()
+    settings = RouterSettings(**changes)
+    return create_app(settings, broker=broker, store=FakeStore(), admin=admin), broker  # type: ignore[arg-type]
+
+
+async def test_a_stored_fax_becomes_one_cloudevent_on_its_users_topic_keyed_by_user() -> None:
+    fax = stored()
+    service, broker = app(FakeAdmin())
+    out = Collector(broker, user_topic(fax))
+    async with running(service, broker) as br:
+        await br.publish(
+            fax.model_dump_json().encode(), FAX_STORED, headers={CORRELATION_HEADER: "corr-7"}
+        )
+    (sent,) = out.sent
+    assert sent.key == str(fax.fax.user_id).encode()
+    assert sent.headers["ce_id"] == str(fax.fax.fax_id)
+    assert sent.headers["ce_partitionkey"] == str(fax.fax.user_id)
+    assert sent.headers[CORRELATION_HEADER] == "corr-7"
+    assert b"https://s3.example/faxes/" in sent.value  # the presigned link
+
+
+async def test_an_unreadable_record_is_skipped_and_the_rest_of_the_batch_is_routed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fax = stored()
+    service, broker = app(FakeAdmin())
+    out = Collector(broker, user_topic(fax))
+    async with running(service, broker) as br:
+        with settlements() as (ack, nack):
+            await br.publish_batch(b"{garbage", fax.model_dump_json().encode(), topic=FAX_STORED)
+    assert len(out.sent) == 1
+    assert (ack.call_count, nack.call_count) == (1, 0)
+    assert "unreadable record at offset" in caplog.text
+    assert "garbage" not in caplog.text, "a body may hold anything: never logged"
+
+
+async def test_a_failed_publish_nacks_the_batch() -> None:
+    service, broker = app(FakeAdmin())
+    async with running(service, broker) as br:
+        with (
+            settlements() as (ack, nack),
+            failing_outputs(br, FAX_STORED),
+            pytest.raises(ConnectionError),
+        ):
+            await br.publish(stored().model_dump_json().encode(), FAX_STORED)
+    assert (ack.call_count, nack.call_count) == (0, 1)
+
+
+async def test_a_batch_for_new_users_creates_their_topics_in_one_request_with_our_configs() -> None:
+    users = [uuid.uuid4() for _ in range(3)]
+    faxes = [stored(user_id=users[i % 3]) for i in range(12)]
+    admin = FakeAdmin()
+    service, broker = app(admin, router_user_topic_retention_ms=86_400_000)
+    out = Collector(broker, *{user_topic(f) for f in faxes})
+    async with running(service, broker) as br:
+        await br.publish_batch(*(f.model_dump_json().encode() for f in faxes), topic=FAX_STORED)
+        await br.publish_batch(*(f.model_dump_json().encode() for f in faxes), topic=FAX_STORED)
+    assert admin.requests == [sorted(f"faxes.user.{u}" for u in users)]
+    assert admin.configs == [{"min.insync.replicas": "1", "retention.ms": "86400000"}]
+    assert len(out.sent) == 24
