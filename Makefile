@@ -40,5 +40,9 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+## deploy-check: compose, Dockerfile and Kustomize checks without an engine or a cluster
+deploy-check: $(STAMP)
+	scripts/check_deploy.sh
+
 clean:
 	rm -rf .faxrelay

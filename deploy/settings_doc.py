@@ -83,6 +83,10 @@ MUST_SET = {
     "gateway_host",
 }
 
+# Set only by the local stack launcher (faxrelay up): no deployment, .env.example, compose file or
+# manifest sets these; with them the services accept the demo keys and an empty FAXRELAY_APPS.
+NEVER_SET = {"local_stack"}
+
 
 def env_name(field: str) -> str:
     return PREFIX + field.upper()
@@ -126,6 +130,7 @@ def table() -> str:
     for name, entry in fields().items():
         services = "all" if len(entry["services"]) == everyone else ", ".join(entry["services"])
         must = " **Set in every deployment.**" if name in MUST_SET else ""
+        must += " **Never set in a deployment.**" if name in NEVER_SET else ""
         default = show(entry["default"]).replace("|", "\\|")
         meaning = entry["meaning"] + must
         lines.append(f"| `{env_name(name)}` | `{default}` | {services} | {meaning} |")

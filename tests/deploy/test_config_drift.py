@@ -15,13 +15,15 @@ from packaging.requirements import Requirement
 from pydantic_settings import BaseSettings
 
 from deploy.image.init_stack import TOPIC_CONFIGS, InitSettings
-from deploy.settings_doc import MUST_SET, SERVICES, env_name, fields, table
+from deploy.settings_doc import MUST_SET, NEVER_SET, SERVICES, env_name, fields, table
 from sandbox.settings import SandboxSettings
 from shared.contracts import FAX_NOTIFIED, FAX_STORED, PIPELINE_TOPICS, WEBHOOK_RECEIVED
 from tests.deploy.conftest import ROOT
 
 ALL_FIELDS = {env_name(name) for name in fields()}
 SANDBOX_FIELDS = {"SANDBOX_" + name.upper() for name in SandboxSettings.model_fields}
+# Only the local stack launcher sets these: a deployment never does.
+LAUNCHER_ONLY = {env_name(name) for name in NEVER_SET}
 # The settings that live in the Secret, outside Git (docs/platform.md says how to make it).
 K8S_SECRET_KEYS = {"FAXRELAY_APPS", "FAXRELAY_S3_ACCESS_KEY", "FAXRELAY_S3_SECRET_KEY"}
 CONSUMERS = {"verifier": WEBHOOK_RECEIVED, "downloader": FAX_NOTIFIED, "router": FAX_STORED}
@@ -87,6 +89,7 @@ def test_compose_env_is_known_to_the_services(compose_model: dict[str, Any]) -> 
         # sandbox; each must be a setting somewhere, or it is a typo.
         unknown = set(env) - ALL_FIELDS - SANDBOX_FIELDS
         assert not unknown, f"{name}: no settings class reads {sorted(unknown)}"
+        assert not LAUNCHER_ONLY & set(env), f"{name}: only the local stack launcher sets these"
         # What docker-compose.yml sets for one container must be that container's own setting.
         explicit = set(raw[name].get("environment") or {})
         assert explicit <= env_names(cls), f"{name}: {sorted(explicit - env_names(cls))}"
@@ -166,9 +169,11 @@ def compose_knobs() -> set[str]:
 
 
 def test_env_example_lists_every_variable_and_only_real_ones() -> None:
-    _, shown = env_example()
+    set_here, shown = env_example()
     knobs = compose_knobs()
-    assert shown >= ALL_FIELDS, f"not in .env.example: {sorted(ALL_FIELDS - shown)}"
+    wanted = ALL_FIELDS - LAUNCHER_ONLY
+    assert shown >= wanted, f"not in .env.example: {sorted(wanted - shown)}"
+    assert not LAUNCHER_ONLY & set(set_here), "only the local stack launcher sets these"
     faxrelay = {v for v in shown if v.startswith("FAXRELAY_")}
     assert faxrelay <= ALL_FIELDS | knobs, sorted(faxrelay - ALL_FIELDS - knobs)
     others = shown - faxrelay
@@ -228,6 +233,7 @@ def test_manifests_set_only_known_settings_and_all_needed_ones(
             own = {e["name"] for e in container.get("env", [])}
             assert own <= env_names(cls), f"{build} {name}: {sorted(own - env_names(cls))}"
             env = deployment_env(resources, container)
+            assert not LAUNCHER_ONLY & set(env), f"{build} {name}: set by the launcher only"
             missing = must_set(cls) - set(env)
             assert not missing, f"{build} {name} lacks {sorted(missing)}"
             settings = load(cls, env, monkeypatch)
