@@ -18,7 +18,7 @@ from deploy.image.init_stack import TOPIC_CONFIGS, InitSettings
 from deploy.settings_doc import MUST_SET, NEVER_SET, SERVICES, env_name, fields, table
 from sandbox.settings import SandboxSettings
 from shared.contracts import FAX_NOTIFIED, FAX_STORED, PIPELINE_TOPICS, WEBHOOK_RECEIVED
-from tests.deploy.conftest import ROOT
+from tests.deploy.conftest import ROOT, SECRETS_EXAMPLE
 
 ALL_FIELDS = {env_name(name) for name in fields()}
 SANDBOX_FIELDS = {"SANDBOX_" + name.upper() for name in SandboxSettings.model_fields}
@@ -78,7 +78,26 @@ def test_compose_runs_every_service_from_the_one_image(compose_model: dict[str, 
     modules = {" ".join(s["command"]) for _, s in apps.values()}
     for service in SERVICES:
         assert f"python -m services.{service}" in modules
-    assert len({s["image"] for _, s in apps.values()}) == 1
+    ours = {name: s for name, (cls, s) in apps.items() if cls is not SandboxSettings}
+    assert len({s["image"] for s in ours.values()}) == 1
+    assert all("target" not in s["build"] for s in ours.values())  # the Dockerfile's last stage
+    # The sandbox is not in the production image: it has its own build target and image.
+    sandbox = compose_model["services"]["sandbox"]
+    assert sandbox["build"]["target"] == "sandbox"
+    assert sandbox["image"] not in {s["image"] for s in ours.values()}
+
+
+def test_compose_images_exist_and_match_the_tested_versions(compose_model: dict[str, Any]) -> None:
+    images = {name: s["image"] for name, s in compose_model["services"].items()}
+    # minio/minio and minio/mc were deleted from Docker Hub on 2026-09-12.
+    gone = {n: i for n, i in images.items() if re.match(r"(docker\.io/)?minio/", i)}
+    assert not gone, gone
+    assert images["minio"] == "quay.io/minio/minio:RELEASE.2025-10-15T17-29-55Z"
+    # The Kafka of compose is the version the `kafka` test lane runs (deploy/kafka/pom.xml).
+    pom = (ROOT / "deploy/kafka/pom.xml").read_text()
+    version = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom)
+    assert version, "deploy/kafka/pom.xml names no <kafka.version>"
+    assert images["kafka"] == f"apache/kafka:{version[1]}"
 
 
 def test_compose_env_is_known_to_the_services(compose_model: dict[str, Any]) -> None:
@@ -131,16 +150,25 @@ def test_sandbox_profile_is_wired_to_the_services(
 ) -> None:
     services = compose_model["services"]
     sandbox = load(SandboxSettings, services["sandbox"]["environment"], monkeypatch)
+    apps = {
+        name: {
+            str(app.app_id): app
+            for app in load(SERVICES[name], services[name]["environment"], monkeypatch).apps
+        }
+        for name in ("verifier", "downloader", "poller")
+    }
     downloader = load(SERVICES["downloader"], services["downloader"]["environment"], monkeypatch)
     assert sandbox.apps, "SANDBOX_APPS is empty"
-    ours = {str(app.app_id): app for app in downloader.apps}
     for app in sandbox.apps:
-        mine = ours[app.app_id]
-        assert mine.api_key is not None
-        assert mine.api_key.get_secret_value() == app.api_key.get_secret_value()
-        secrets = [s.get_secret_value() for s in mine.hmac_secrets]
+        # Each service knows the App by what it needs: keys (downloader, poller), the webhook
+        # secret (verifier), the users (poller).
+        for name in ("downloader", "poller"):
+            key = apps[name][app.app_id].api_key
+            assert key is not None, name
+            assert key.get_secret_value() == app.api_key.get_secret_value(), name
+        secrets = [s.get_secret_value() for s in apps["verifier"][app.app_id].hmac_secrets]
         assert app.hmac_secret.get_secret_value() in secrets
-        assert [str(u) for u in mine.user_ids] == app.user_ids
+        assert [str(u) for u in apps["poller"][app.app_id].user_ids] == app.user_ids
         # Webhooks go to a gateway container of this project, on the port it listens on.
         target = re.fullmatch(r"http://([\w-]+):(\d+)/webhooks/efax", app.webhook_url or "")
         assert target, app.webhook_url
@@ -153,6 +181,163 @@ def test_sandbox_profile_is_wired_to_the_services(
     port = re.search(r"--port (\d+)", " ".join(services["sandbox"]["command"]))
     assert port
     assert sandbox.public_base_url == f"http://sandbox:{port[1]}"
+
+
+# Which secrets each container may hold (compose service -> kinds); nothing else may reach it.
+SECRETS_ALLOWED: dict[str, set[str]] = {
+    "init": {"kafka", "s3"},
+    "gateway": {"kafka"},
+    "sandbox-gateway": {"kafka"},
+    "verifier": {"kafka", "efax_hmac"},
+    "downloader": {"kafka", "s3", "efax_api"},
+    "router": {"kafka", "s3"},
+    "poller": {"kafka", "s3", "efax_api"},
+    # eFax's stand-in holds the demo App's keys as eFax does; none of ours.
+    "sandbox": {"efax_api", "efax_hmac"},
+    "minio": {"s3"},
+    "kafka": set(),
+    "kafka-users": {"kafka"},  # deploy/compose/kafka-sasl-ssl.yml: writes the SCRAM user
+}
+SECRET_VARIABLES = {
+    "s3": {"FAXRELAY_S3_ACCESS_KEY", "FAXRELAY_S3_SECRET_KEY", "MINIO_ROOT_PASSWORD"},
+    "kafka": {"FAXRELAY_KAFKA_SASL_PASSWORD"},
+}
+
+
+def secret_values(model: dict[str, Any]) -> dict[str, set[str]]:
+    """Every secret value anywhere in the compose project, by kind."""
+    found: dict[str, set[str]] = {
+        "s3": set(),
+        "kafka": set(),
+        "efax_api": set(),
+        "efax_hmac": set(),
+    }
+    for service in model["services"].values():
+        env = {k: str(v) for k, v in (service.get("environment") or {}).items()}
+        for kind, names in SECRET_VARIABLES.items():
+            found[kind] |= {env[n] for n in names if n in env and ("SECRET" in n or "PASS" in n)}
+        for app in json.loads(env.get("FAXRELAY_APPS", "[]")) + json.loads(
+            env.get("SANDBOX_APPS", "[]")
+        ):
+            found["efax_api"] |= {app["api_key"]} if app.get("api_key") else set()
+            found["efax_hmac"] |= set(app.get("hmac_secrets", []))
+            found["efax_hmac"] |= {app["hmac_secret"]} if app.get("hmac_secret") else set()
+    return found
+
+
+def assert_only_allowed_secrets(model: dict[str, Any]) -> None:
+    values = secret_values(model)
+    assert all(values.values()), f"a kind of secret is missing from the example: {values}"
+    for name, service in model["services"].items():
+        allowed = SECRETS_ALLOWED[name]
+        env = {k: str(v) for k, v in (service.get("environment") or {}).items()}
+        for kind, names in SECRET_VARIABLES.items():
+            if kind not in allowed:
+                assert not names & set(env), f"{name} gets {sorted(names & set(env))}"
+        for kind, secrets in values.items():
+            if kind in allowed:
+                continue
+            leaked = [k for k, v in env.items() for s in secrets if s in v]
+            assert not leaked, f"{name} holds a {kind} secret in {sorted(set(leaked))}"
+    # The split FAXRELAY_APPS: the verifier has no API key, downloader and poller no HMAC secret.
+    for name, field in (
+        ("verifier", "api_key"),
+        ("downloader", "hmac_secrets"),
+        ("poller", "hmac_secrets"),
+    ):
+        apps = json.loads(model["services"][name]["environment"]["FAXRELAY_APPS"])
+        assert all(not app.get(field) for app in apps), f"{name}: FAXRELAY_APPS has {field}"
+
+
+def test_each_container_gets_only_the_secrets_it_uses(compose_model: dict[str, Any]) -> None:
+    services = compose_model["services"]
+    assert set(services) <= set(SECRETS_ALLOWED), sorted(set(services) - set(SECRETS_ALLOWED))
+    gateway = services["gateway"]["environment"]
+    assert "FAXRELAY_S3_SECRET_KEY" not in gateway
+    assert "FAXRELAY_APPS" not in gateway
+    assert "FAXRELAY_APPS" not in services["router"]["environment"]
+    assert "FAXRELAY_S3_SECRET_KEY" not in services["verifier"]["environment"]
+    assert_only_allowed_secrets(compose_model)
+
+
+def test_bundled_minio_has_the_services_keys(compose_model: dict[str, Any]) -> None:
+    minio = compose_model["services"]["minio"]["environment"]
+    for name in ("init", "downloader", "router", "poller"):
+        env = compose_model["services"][name]["environment"]
+        assert env["FAXRELAY_S3_ACCESS_KEY"] == minio["MINIO_ROOT_USER"], name
+        assert env["FAXRELAY_S3_SECRET_KEY"] == minio["MINIO_ROOT_PASSWORD"], name
+        assert len(minio["MINIO_ROOT_PASSWORD"]) >= 8
+
+
+def test_env_example_holds_no_secret() -> None:
+    """Every app container reads .env: the secrets live in secrets/, per kind."""
+    set_here, _ = env_example()
+    secret = {"FAXRELAY_APPS", "SANDBOX_APPS"} | set().union(*SECRET_VARIABLES.values())
+    assert not secret & set(set_here), sorted(secret & set(set_here))
+
+
+def test_secret_examples_set_only_known_variables() -> None:
+    examples = sorted((ROOT / SECRETS_EXAMPLE).glob("*.env"))
+    assert examples
+    for path in examples:
+        names = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", path.read_text(), re.M))
+        unknown = names - ALL_FIELDS - SANDBOX_FIELDS - {"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"}
+        assert names, path.name
+        assert not unknown, f"{path.name}: {sorted(unknown)}"
+        assert not LAUNCHER_ONLY & names, path.name
+
+
+def test_kafka_sasl_ssl_override_points_every_client_at_the_secured_listener(
+    secured_compose_model: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    services = secured_compose_model["services"]
+    broker = services["kafka"]["environment"]
+    protocols = dict(
+        p.split(":") for p in broker["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    )
+    advertised = dict(a.split("://") for a in broker["KAFKA_ADVERTISED_LISTENERS"].split(","))
+    bound = dict(a.split("://") for a in broker["KAFKA_LISTENERS"].split(","))
+    # Every listener other containers can reach is SASL_SSL; PLAINTEXT ones are on loopback.
+    for listener, address in bound.items():
+        if protocols[listener] == "PLAINTEXT":
+            assert address.startswith("127.0.0.1:"), listener
+    assert not services["kafka"].get("ports"), "no PLAINTEXT port on the host"
+    assert "SCRAM-SHA-512" in broker["KAFKA_SASL_ENABLED_MECHANISMS"].split(",")
+    assert broker["KAFKA_SSL_KEYSTORE_TYPE"] == "PEM"
+    assert "SSL://" not in broker["KAFKA_ADVERTISED_LISTENERS"]  # see the override's comment
+    ca = tmp_path / "ca.crt"
+    ca.write_text("test CA\n")
+    clients = {n: s for n, (c, s) in app_services(secured_compose_model).items()}
+    clients.pop("sandbox")  # no Kafka client
+    for name, service in clients.items():
+        env = {k: str(v) for k, v in service["environment"].items()}
+        host = env["FAXRELAY_KAFKA_BOOTSTRAP_SERVERS"]
+        (listener,) = [lst for lst, addr in advertised.items() if addr == host]
+        assert protocols[listener] == env["FAXRELAY_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL", name
+        assert env["FAXRELAY_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512", name
+        mounts = {v["target"]: v for v in service.get("volumes", [])}
+        mount = mounts[env["FAXRELAY_KAFKA_SSL_CAFILE"]]
+        assert mount["read_only"], name
+        assert Path(mount["source"]).name == "ca.crt", name
+        # The settings accept it (the CA file is only a stand-in here).
+        cls = settings_class(service["command"])
+        assert cls is not None
+        settings = load(cls, {**env, "FAXRELAY_KAFKA_SSL_CAFILE": str(ca)}, monkeypatch)
+        assert settings.kafka_sasl_password.get_secret_value(), name
+        # The SCRAM user is made before anyone connects, from the same secret file.
+        assert "kafka-users" in service["depends_on"], name
+    users = services["kafka-users"]
+    assert users["image"] == services["kafka"]["image"]
+    assert users["network_mode"] == "service:kafka"
+    env = users["environment"]
+    assert (
+        env["FAXRELAY_KAFKA_SASL_USERNAME"]
+        == clients["router"]["environment"]["FAXRELAY_KAFKA_SASL_USERNAME"]
+    )
+    # `config` prints the command still escaped ($$): the container's shell sees one $.
+    command = " ".join(users["command"])
+    assert "SCRAM-SHA-512=[password=$$FAXRELAY_KAFKA_SASL_PASSWORD]" in command
+    assert_only_allowed_secrets(secured_compose_model)
 
 
 def env_example() -> tuple[dict[str, str], set[str]]:
