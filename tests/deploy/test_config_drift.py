@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -375,8 +376,11 @@ def by_kind(resources: list[dict[str, Any]], kind: str) -> dict[str, dict[str, A
     return {r["metadata"]["name"]: r for r in resources if r["kind"] == kind}
 
 
-def deployment_env(resources: list[dict[str, Any]], container: dict[str, Any]) -> dict[str, str]:
-    """A container's environment: its ConfigMaps, the Secret's documented keys, its own env."""
+def deployment_env(
+    resources: list[dict[str, Any]], container: dict[str, Any], stand_ins: bool = True
+) -> dict[str, str]:
+    """A container's environment: its ConfigMaps, the Secrets' documented keys, its own env;
+    files from mounted Secrets replaced by a stand-in file (they exist only in the pod)."""
     maps = by_kind(resources, "ConfigMap")
     env: dict[str, str] = {}
     for source in container.get("envFrom", []):
@@ -392,8 +396,109 @@ def deployment_env(resources: list[dict[str, Any]], container: dict[str, Any]) -
                 FAXRELAY_S3_ACCESS_KEY="key",
                 FAXRELAY_S3_SECRET_KEY="secret",
             )
-    env.update({e["name"]: e["value"] for e in container.get("env", [])})
+    for entry in container.get("env", []):
+        if "value" in entry:
+            env[entry["name"]] = entry["value"]
+        else:
+            ref = entry["valueFrom"]["secretKeyRef"]
+            assert ref["name"] == KAFKA_SECRET, entry
+            env[entry["name"]] = KAFKA_SECRET_SHAPE[ref["key"]]
+    for name in KAFKA_FILES:
+        if name in env and stand_ins:
+            env[name] = str(STAND_IN_FILE)
     return env
+
+
+def secret_file(
+    pod: dict[str, Any], container: dict[str, Any], path: str
+) -> tuple[str, str] | None:
+    """(Secret, key) of the file at `path` in this container, if a Secret volume provides it."""
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    for mount in container.get("volumeMounts", []):
+        folder = mount["mountPath"].rstrip("/") + "/"
+        secret = volumes[mount["name"]].get("secret")
+        if secret and path.startswith(folder) and mount.get("readOnly"):
+            return secret["secretName"], path[len(folder) :]
+    return None
+
+
+# The Kafka Secret of the manifests: its keys (shapes of the real values, made outside Git).
+KAFKA_SECRET = "faxrelay-kafka"
+KAFKA_SECRET_SHAPE = {"username": "faxrelay", "password": "kafka-secret"}
+KAFKA_FILES = (
+    "FAXRELAY_KAFKA_SSL_CAFILE",
+    "FAXRELAY_KAFKA_SSL_CERTFILE",
+    "FAXRELAY_KAFKA_SSL_KEYFILE",
+)
+STAND_IN_FILE = Path(tempfile.mkdtemp(prefix="faxrelay-drift-")) / "stand-in.pem"
+STAND_IN_FILE.write_text("stand-in\n")
+# FAXRELAY_KAFKA_SASL_MECHANISM -> KEDA's `sasl`.
+KEDA_SASL = {"PLAIN": "plaintext", "SCRAM-SHA-256": "scram_sha256", "SCRAM-SHA-512": "scram_sha512"}
+
+
+def pods(resources: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        f"{r['kind']}/{r['metadata']['name']}": r["spec"]["template"]["spec"]
+        for r in resources
+        if r["kind"] in ("Deployment", "Job")
+    }
+
+
+def test_kafka_security_comes_from_one_secret_in_every_workload(
+    kustomize_builds: dict[str, list[dict[str, Any]]],
+) -> None:
+    for build, resources in kustomize_builds.items():
+        for name, pod in pods(resources).items():
+            for container in pod["containers"]:
+                refs = {
+                    e["name"]: e["valueFrom"]["secretKeyRef"]
+                    for e in container.get("env", [])
+                    if "valueFrom" in e
+                }
+                assert refs["FAXRELAY_KAFKA_SASL_USERNAME"]["key"] == "username", name
+                assert refs["FAXRELAY_KAFKA_SASL_PASSWORD"]["key"] == "password", name
+                assert all(r["name"] == KAFKA_SECRET for r in refs.values()), name
+                config = deployment_env(resources, container, stand_ins=False)
+                for setting in KAFKA_FILES:
+                    if setting in config:
+                        found = secret_file(pod, container, config[setting])
+                        assert found, f"{build} {name}: {setting} is not a mounted Secret"
+                        assert found[0] == KAFKA_SECRET, f"{build} {name}"
+
+
+def test_keda_authenticates_to_kafka_like_the_services(
+    kustomize_builds: dict[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for build, resources in kustomize_builds.items():
+        deployments = by_kind(resources, "Deployment")
+        auths = by_kind(resources, "TriggerAuthentication")
+        for name, scaled in by_kind(resources, "ScaledObject").items():
+            deployment = deployments[scaled["spec"]["scaleTargetRef"]["name"]]
+            pod = deployment["spec"]["template"]["spec"]
+            container = pod["containers"][0]
+            settings = load(SERVICES[name], deployment_env(resources, container), monkeypatch)
+            (trigger,) = scaled["spec"]["triggers"]
+            meta = trigger["metadata"]
+            protocol = settings.kafka_security_protocol
+            where = f"{build} {name}"
+            tls = "enable" if "SSL" in protocol else "disable"
+            assert meta.get("tls", "disable") == tls, where
+            if not protocol.startswith("SASL_"):
+                assert meta.get("sasl", "none") == "none", where
+                continue
+            assert meta["sasl"] == KEDA_SASL[settings.kafka_sasl_mechanism], where
+            auth = auths[trigger["authenticationRef"]["name"]]
+            params = {
+                r["parameter"]: (r["name"], r["key"]) for r in auth["spec"]["secretTargetRef"]
+            }
+            env = {e["name"]: e for e in container["env"]}
+            for param, setting in (("username", "USERNAME"), ("password", "PASSWORD")):
+                ref = env[f"FAXRELAY_KAFKA_SASL_{setting}"]["valueFrom"]["secretKeyRef"]
+                assert params[param] == (ref["name"], ref["key"]), where
+            if settings.kafka_ssl_cafile is not None:
+                real = deployment_env(resources, container, stand_ins=False)
+                ca = secret_file(pod, container, real["FAXRELAY_KAFKA_SSL_CAFILE"])
+                assert params["ca"] == ca, where
 
 
 def workloads(resources: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
