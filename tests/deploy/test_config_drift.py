@@ -16,7 +16,15 @@ from packaging.requirements import Requirement
 from pydantic_settings import BaseSettings
 
 from deploy.image.init_stack import TOPIC_CONFIGS, InitSettings
-from deploy.settings_doc import MUST_SET, NEVER_SET, SERVICES, env_name, fields, table
+from deploy.settings_doc import (
+    KAFKA_SECURITY,
+    MUST_SET,
+    NEVER_SET,
+    SERVICES,
+    env_name,
+    fields,
+    table,
+)
 from sandbox.settings import SandboxSettings
 from shared.contracts import FAX_NOTIFIED, FAX_STORED, PIPELINE_TOPICS, WEBHOOK_RECEIVED
 from tests.deploy.conftest import ROOT, SECRETS_EXAMPLE
@@ -621,6 +629,9 @@ def test_every_pipeline_topic_has_a_definition() -> None:
 def test_docs_settings_table_is_current() -> None:
     docs = (ROOT / "docs/platform.md").read_text()
     assert table() in docs, "regenerate the table: python -m deploy.settings_doc"
+    assert table(KAFKA_SECURITY) in docs, (
+        "regenerate the Kafka table: python -m deploy.settings_doc kafka-security"
+    )
 
 
 def test_every_setting_has_a_meaning() -> None:
