@@ -1,8 +1,10 @@
 # syntax=docker/dockerfile:1
 # One image for every faxrelay service; the command picks the service:
+#   docker build -t faxrelay:latest .            # the production image (the last stage)
 #   docker run --env-file .env faxrelay:latest python -m services.verifier
 # Default command: the gateway. Settings come only from the environment (FAXRELAY_*), so no
-# secret is ever part of the image.
+# secret is ever part of the image. The eFax sandbox is not in it; it has its own target:
+#   docker build --target sandbox -t faxrelay-sandbox:latest .
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -19,7 +21,7 @@ COPY deploy/requirements.txt /tmp/requirements.txt
 RUN /opt/venv/bin/pip install --require-hashes --only-binary=:all: -r /tmp/requirements.txt
 
 # --- runtime: the virtualenv and the source, no pip cache, no build tools, not root --------------
-FROM ${PYTHON_IMAGE}
+FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -31,7 +33,6 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY shared/ shared/
 COPY services/ services/
-COPY sandbox/ sandbox/
 COPY faxrelay/ faxrelay/
 COPY deploy/image/healthcheck.py deploy/image/init_stack.py ./
 # A numeric user, so Kubernetes' runAsNonRoot can verify it.
@@ -41,3 +42,12 @@ EXPOSE 8443
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "/app/healthcheck.py"]
 CMD ["python", "-m", "services.gateway"]
+
+# --- sandbox: the runtime plus the eFax sandbox (tests, demo, compose profile "sandbox") ---------
+FROM runtime AS sandbox
+COPY sandbox/ sandbox/
+EXPOSE 8080
+CMD ["python", "-m", "sandbox", "--host", "0.0.0.0", "--port", "8080"]
+
+# --- production (the default target, last): the runtime as it is, without the sandbox ----------
+FROM runtime AS production

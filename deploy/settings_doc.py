@@ -1,6 +1,7 @@
 """Every faxrelay setting, read from the services' settings classes.
 
-    python -m deploy.settings_doc     # prints the settings table of docs/platform.md
+    python -m deploy.settings_doc                  # the settings table of docs/platform.md
+    python -m deploy.settings_doc kafka-security   # its table in "Connecting to your Kafka"
 
 tests/deploy keeps that table, .env.example, docker-compose.yml and the Kubernetes manifests in
 step with these classes, so a renamed or new setting cannot drift silently.
@@ -83,6 +84,22 @@ MUST_SET = {
     "gateway_host",
 }
 
+# Set only by the local stack launcher (faxrelay up): no deployment, .env.example, compose file or
+# manifest sets these; with them the services accept the demo keys and an empty FAXRELAY_APPS.
+NEVER_SET = {"local_stack"}
+
+# How the services connect to Kafka: the table of docs/platform.md, "Connecting to your Kafka".
+KAFKA_SECURITY = (
+    "kafka_security_protocol",
+    "kafka_sasl_mechanism",
+    "kafka_sasl_username",
+    "kafka_sasl_password",
+    "kafka_ssl_cafile",
+    "kafka_ssl_certfile",
+    "kafka_ssl_keyfile",
+    "kafka_ssl_check_hostname",
+)
+
 
 def env_name(field: str) -> str:
     return PREFIX + field.upper()
@@ -117,15 +134,19 @@ def show(value: Any) -> str:
     return str(value)
 
 
-def table() -> str:
+def table(only: tuple[str, ...] | None = None) -> str:
+    """The Markdown table of every setting (or of the fields named in `only`)."""
     lines = [
         "| variable | default | services | meaning |",
         "|---|---|---|---|",
     ]
     everyone = len(SERVICES)
     for name, entry in fields().items():
+        if only is not None and name not in only:
+            continue
         services = "all" if len(entry["services"]) == everyone else ", ".join(entry["services"])
         must = " **Set in every deployment.**" if name in MUST_SET else ""
+        must += " **Never set in a deployment.**" if name in NEVER_SET else ""
         default = show(entry["default"]).replace("|", "\\|")
         meaning = entry["meaning"] + must
         lines.append(f"| `{env_name(name)}` | `{default}` | {services} | {meaning} |")
@@ -133,4 +154,6 @@ def table() -> str:
 
 
 if __name__ == "__main__":
-    print(table(), end="")
+    import sys
+
+    print(table(KAFKA_SECURITY if sys.argv[1:] == ["kafka-security"] else None), end="")

@@ -37,6 +37,7 @@ CUSTOM_KINDS: dict[tuple[str, str], list[str]] = {
         "spec.maxReplicaCount",
         "spec.triggers",
     ],
+    ("keda.sh/v1alpha1", "TriggerAuthentication"): ["metadata.name", "spec.secretTargetRef"],
 }
 
 

@@ -11,13 +11,16 @@ PY=.venv/bin/python
 echo "== hadolint Dockerfile"
 "$("$PY" -m deploy.tooling hadolint)" Dockerfile
 
-echo "== docker compose config (default, every profile, behind a proxy)"
+echo "== docker compose config (default, every profile, behind a proxy, secured Kafka)"
 COMPOSE="$("$PY" -m deploy.tooling compose)"
-# .env is per installation and not in Git: check against .env.example.
-export ENV_FILE=.env.example
+# .env and secrets/ are per installation and not in Git: check against the examples.
+export ENV_FILE=.env.example SECRETS_DIR=deploy/compose/secrets.example
 "$COMPOSE" --env-file .env.example config -q
 "$COMPOSE" --env-file .env.example --profile '*' config -q
 "$COMPOSE" --env-file .env.example -f docker-compose.yml -f deploy/compose/behind-proxy.yml config -q
+"$COMPOSE" --env-file .env.example -f docker-compose.yml -f deploy/compose/kafka-sasl-ssl.yml config -q
+"$COMPOSE" --env-file .env.example -f docker-compose.yml -f deploy/compose/kafka-sasl-ssl.yml \
+    --profile '*' config -q
 
 echo "== kustomize build + Kubernetes schemas (offline)"
 "$PY" -m deploy.validate_k8s

@@ -14,6 +14,8 @@ from deploy.tooling import ToolMissing, tool
 from deploy.validate_k8s import KUSTOMIZATIONS, build
 
 ROOT = Path(__file__).resolve().parents[2]
+# The example secret files stand in for secrets/ (which is per installation, not in Git).
+SECRETS_EXAMPLE = "deploy/compose/secrets.example"
 
 
 def need(name: str) -> str:
@@ -29,7 +31,7 @@ def compose(*args: str, files: tuple[str, ...] = ("docker-compose.yml",)) -> str
     argv = [need("compose"), "--env-file", ".env.example"]
     for file in files:
         argv += ["-f", file]
-    env = {**os.environ, "ENV_FILE": ".env.example"}
+    env = {**os.environ, "ENV_FILE": ".env.example", "SECRETS_DIR": SECRETS_EXAMPLE}
     done = subprocess.run(
         [*argv, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )
@@ -41,6 +43,17 @@ def compose(*args: str, files: tuple[str, ...] = ("docker-compose.yml",)) -> str
 def compose_model() -> dict[str, Any]:
     """The resolved compose project, every profile on (what `docker compose up` would run)."""
     model: dict[str, Any] = json.loads(compose("--profile", "*", "config", "--format", "json"))
+    return model
+
+
+SECURED_KAFKA = ("docker-compose.yml", "deploy/compose/kafka-sasl-ssl.yml")
+
+
+@pytest.fixture(scope="session")
+def secured_compose_model() -> dict[str, Any]:
+    """The project with the SASL_SSL override, every profile on."""
+    out = compose("--profile", "*", "config", "--format", "json", files=SECURED_KAFKA)
+    model: dict[str, Any] = json.loads(out)
     return model
 
 

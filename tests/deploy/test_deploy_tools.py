@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 
 from deploy.validate_k8s import KUSTOMIZATIONS, build, problems
-from tests.deploy.conftest import ROOT, compose, need
+from tests.deploy.conftest import ROOT, SECURED_KAFKA, compose, need
 
 
 def test_compose_file_is_valid() -> None:
@@ -24,6 +24,11 @@ def test_behind_proxy_override_is_valid_and_drops_tls() -> None:
     )
     assert "FAXRELAY_GATEWAY_TLS_CERTFILE" not in out
     assert "FAXRELAY_GATEWAY_TRUST_FORWARDED_FOR" in out
+
+
+def test_kafka_sasl_ssl_override_is_valid() -> None:
+    compose("config", "-q", files=SECURED_KAFKA)
+    compose("--profile", "*", "config", "-q", files=SECURED_KAFKA)
 
 
 def test_dockerfile_passes_hadolint() -> None:

@@ -79,9 +79,13 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     return consumer.partitions_for_topic(topic) or set()
 
 
+KILLS = 6
+
+
 def kill_at_random(system: System, stop: threading.Event, kills: list[str]) -> None:
+    """SIGKILL and restart the verifier or the router, KILLS times, 2-6 s apart."""
     rng = random.Random()
-    while not stop.wait(rng.uniform(1.5, 4.0)):
+    while len(kills) < KILLS and not stop.wait(rng.uniform(2.0, 6.0)):
         name = rng.choice(["verifier", "router"])
         system.restart_service(name, sig=signal.SIGKILL)
         kills.append(name)
@@ -106,9 +110,8 @@ def test_exactly_once_1000_faxes_through_kills_of_verifier_and_router(stack: tup
         def seen() -> int:
             return len({event_id for _, event_id in read_committed(settings, topics)} & expected)
 
-        # kills go on until at least 4 have happened and every fax has arrived
         wait_for_progress(
-            lambda: len(kills) >= 4 and seen() == FAXES,
+            lambda: len(kills) >= KILLS and seen() == FAXES,
             progress=seen,
             stall_s=120,
             message=f"all {FAXES} faxes on the user topics",
@@ -124,7 +127,7 @@ def test_exactly_once_1000_faxes_through_kills_of_verifier_and_router(stack: tup
         f"exactly-once {'on' if on else 'off'}: {len(sent)} faxes, kills {Counter(kills)}, "
         f"{len(events)} events, {len(counts)} distinct, {duplicates} duplicates"
     )
-    assert len(kills) >= 4
+    assert len(kills) == KILLS
     assert set(counts) == expected, "every fax, and nothing else, reached its user"
     if on:
         assert duplicates == 0, f"{duplicates} duplicates with exactly-once on"
