@@ -26,10 +26,10 @@ COUNTS = re.compile(r"received (\d+) \| verified (\d+) \| stored (\d+) \| routed
 
 
 class Launcher:
-    def __init__(self, data_dir: Path, gateway_port: int) -> None:
+    def __init__(self, data_dir: Path, gateway_port: int, broker: str) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "faxrelay.cli", "up", "--data-dir", str(data_dir),
-             "--gateway-port", str(gateway_port), "--rate", "5/s"],
+             "--gateway-port", str(gateway_port), "--rate", "5/s", "--broker", broker],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -81,12 +81,13 @@ def processes_under(data_dir: Path) -> list[str]:
     return found
 
 
+@pytest.mark.parametrize("broker", ["tansu", pytest.param("kafka", marks=pytest.mark.kafka)])
 def test_faxrelay_up_runs_stops_cleanly_keeps_its_data_and_dies_whole(
-    tmp_path: Path,
+    tmp_path: Path, broker: str
 ) -> None:
     data_dir = tmp_path / "data"
     (port,) = free_ports(1)
-    first = Launcher(data_dir, port)
+    first = Launcher(data_dir, port, broker)
     try:
         before = first.wait_for(routed=5, timeout=120)
         first_run = stored_fax_ids(data_dir)
@@ -97,7 +98,7 @@ def test_faxrelay_up_runs_stops_cleanly_keeps_its_data_and_dies_whole(
     time.sleep(1)
     assert processes_under(data_dir) == [], "Ctrl-C left processes running"
 
-    second = Launcher(data_dir, port)
+    second = Launcher(data_dir, port, broker)
     try:
         second.wait_for(routed=before[3] + 5, stored=before[2] + 5, timeout=120)
         # the sandbox makes new fax ids each run: the first run's can only come from the disk
