@@ -84,7 +84,6 @@ class ReceivedPage:
 
 @dataclass(frozen=True)
 class FaxImage:
-    file_name: str
     data: bytes
 
 
@@ -314,7 +313,7 @@ class EfaxClient:
         if not isinstance(body, dict):
             raise ImageError("undecodable_image", "image answer is not an object")
         data = decode_image(body.get("image"), image_format, max_bytes)
-        return FaxImage(file_name=str(body.get("file_name") or ""), data=data)
+        return FaxImage(data=data)
 
     async def set_image_downloaded(
         self, app_id: UUID, user_id: UUID, fax_id: UUID, value: bool

@@ -127,7 +127,7 @@ class FakeEfax:
         image = self.images.get(fax_id, PDF)
         if isinstance(image, EfaxError):
             raise image
-        return FaxImage(file_name=f"{fax_id}.pdf", data=image)
+        return FaxImage(data=image)
 
     async def set_image_downloaded(
         self, app_id: uuid.UUID, user_id: uuid.UUID, fax_id: uuid.UUID, value: bool
