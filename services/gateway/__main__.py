@@ -23,6 +23,7 @@ def main() -> None:
         access_log=False,
         log_level="warning",
         lifespan="on",
+        timeout_graceful_shutdown=int(settings.shutdown_timeout_s),  # a hung stop still ends
     )
 
 

@@ -83,12 +83,15 @@ KILLS = 6
 
 
 def kill_at_random(system: System, stop: threading.Event, kills: list[str]) -> None:
-    """SIGKILL and restart the verifier or the router, KILLS times, 2-6 s apart."""
+    """SIGKILL and restart the verifier or the router, KILLS times, 2-6 s apart. The thread then
+    lives until the test ends: the services it restarted die with the thread that started them
+    (the local stack's children get SIGTERM when their parent thread ends, PR_SET_PDEATHSIG)."""
     rng = random.Random()
     while len(kills) < KILLS and not stop.wait(rng.uniform(2.0, 6.0)):
         name = rng.choice(["verifier", "router"])
         system.restart_service(name, sig=signal.SIGKILL)
         kills.append(name)
+    stop.wait()
 
 
 def test_exactly_once_1000_faxes_through_kills_of_verifier_and_router(stack: tuple) -> None:
@@ -116,11 +119,11 @@ def test_exactly_once_1000_faxes_through_kills_of_verifier_and_router(stack: tup
             stall_s=120,
             message=f"all {FAXES} faxes on the user topics",
         )
+        time.sleep(5)  # the restarted services finish what they redo
+        events = read_committed(settings, topics)
     finally:
         stop.set()
         killer.join()
-    time.sleep(5)  # the restarted services finish what they redo
-    events = read_committed(settings, topics)
     counts = Counter(event_id for _, event_id in events)
     duplicates = sum(n - 1 for n in counts.values())
     print(

@@ -73,7 +73,8 @@ def processes_under(data_dir: Path) -> list[str]:
         except OSError:
             continue
         if str(data_dir).encode() in text:
-            found.append(text.split(b"\0", 1)[0].decode(errors="replace"))
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            found.append(f"pid {proc.name}: {command[:300]}")
     for name, port in ports(data_dir).items():
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
