@@ -127,8 +127,8 @@ def read_topic(
             now = time.monotonic()
             if len(found) > before:
                 deadline = max(deadline, now + timeout)
-            if len(found) >= at_least and settle_until is None:
-                settle_until = now + 2.0
+            if len(found) >= at_least and (settle_until is None or len(found) > before):
+                settle_until = now + 2.0  # until no record came for 2 s
             if (settle_until is not None and now > settle_until) or now > deadline:
                 return found
     finally:
