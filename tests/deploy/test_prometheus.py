@@ -5,10 +5,12 @@ Prometheus scrapes every service."""
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
 
+from deploy.grafana.dashboard import expressions
 from deploy.settings_doc import SERVICES
 from tests.deploy.conftest import ROOT, compose, need
 
@@ -47,3 +49,21 @@ def test_the_compose_prometheus_is_valid_and_scrapes_every_service() -> None:
     assert {job["job_name"] for job in config["scrape_configs"]} == set(SERVICES)
     out = compose("--profile", "observability", "config", "prometheus")
     assert "deploy/prometheus/alerts.yml" in out
+
+
+def test_every_dashboard_query_parses_as_promql(tmp_path: Path) -> None:
+    """promtool parses the dashboard's queries as recording rules (Grafana is not run here)."""
+    rules = [{"record": f"dashboard:query{i}", "expr": e} for i, e in enumerate(expressions())]
+    path = tmp_path / "dashboard-queries.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    assert f"SUCCESS: {len(rules)} rules found" in promtool("check", "rules", str(path))
+
+
+def test_the_compose_grafana_is_provisioned_with_prometheus_and_the_dashboard() -> None:
+    out = compose("--profile", "observability", "config", "grafana")
+    assert "deploy/grafana/provisioning" in out
+    assert "deploy/grafana/dashboards" in out
+    source = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text()
+    )
+    assert source["datasources"][0]["url"] == "http://prometheus:9090"
