@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,8 @@ from prometheus_client import (
     multiprocess,
     start_http_server,
 )
+
+from shared.contracts import DownloadFailure, RejectReason
 
 __all__ = [
     "CONSUMER_LAG",
@@ -145,6 +148,23 @@ CONSUMER_LAG = Gauge(
 )
 
 
+def _start_at_zero() -> None:
+    """Known label values exist from the start at 0, so the first increase is seen as one
+    (a series born at 1 has no increase for Prometheus)."""
+    for failure in DownloadFailure:
+        DOWNLOADS_FAILED.labels(reason=failure.value)
+    for reason in RejectReason:
+        if reason is not RejectReason.DUPLICATE:
+            DELIVERIES_REJECTED.labels(reason=reason.value)
+    for source in ("webhook", "poller"):
+        FAXES_NOTIFIED.labels(source=source)
+    for destination in ("user", "rule"):
+        EVENTS_ROUTED.labels(destination=destination)
+
+
+_start_at_zero()
+
+
 def observe_efax(endpoint: str, status: int | str, seconds: float) -> None:
     EFAX_REQUEST_SECONDS.labels(endpoint=endpoint, status=str(status)).observe(seconds)
 
@@ -225,16 +245,20 @@ class LagWatch:
                     CONSUMER_LAG.labels(group=group, topic=topic, partition=str(partition)).set(lag)
 
     async def run(self) -> None:
+        # One thread for every reading and the close: a close never races a reading in flight.
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="faxrelay-lag")
+        loop = asyncio.get_running_loop()
         admin = None
         try:
             while True:
                 try:
                     if admin is None:
-                        admin = await asyncio.to_thread(self.admin_factory)
-                    await asyncio.to_thread(self.read_once, admin)
+                        admin = await loop.run_in_executor(thread, self.admin_factory)
+                    await loop.run_in_executor(thread, self.read_once, admin)
                 except Exception as error:  # lag is advisory: never take the service down
                     log.warning("consumer lag not read: %s", type(error).__name__)
                 await asyncio.sleep(self.every_s)
         finally:
             if admin is not None:
-                admin.close()
+                thread.submit(admin.close)
+            thread.shutdown(wait=False)

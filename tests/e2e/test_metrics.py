@@ -25,6 +25,7 @@ pytestmark = [
 ]
 
 FAXES = 12
+ALERTS = Path(__file__).resolve().parents[2] / "deploy/prometheus/alerts.yml"
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,7 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[System,
         targets["gateway"] = gateway
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(ALERTS)],
             "scrape_configs": [
                 {"job_name": name, "static_configs": [{"targets": [target]}]}
                 for name, target in targets.items()
@@ -148,3 +150,21 @@ def test_the_logs_are_text_on_the_local_stack_and_name_each_stored_fax(
     text = Path(system.stack.log_file("downloader")).read_text(errors="replace")
     assert "fax stored" in text
     assert "fax_id=" in text
+
+
+def test_a_failed_download_fires_its_alert(observed: tuple[System, str]) -> None:
+    """Last in this module: it makes a download fail."""
+    system, prometheus = observed
+    (user,) = system.take_users(1)
+    system.sandbox.create_faxes(app_id=system.account.app_id, user_id=user, disappear=True)
+
+    def firing() -> set[str]:
+        answer = httpx.get(f"{prometheus}/api/v1/alerts", timeout=10).json()
+        return {
+            a["labels"]["alertname"] + ":" + a["labels"].get("reason", "")
+            for a in answer["data"]["alerts"]
+            if a["state"] == "firing"
+        }
+
+    wait_until(lambda: "FaxrelayDownloadFailed:gone" in firing(), 120, "the alert fires")
+    assert not {a for a in firing() if a.startswith("FaxrelayEfaxUnauthorized")}
