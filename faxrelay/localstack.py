@@ -294,6 +294,8 @@ class LocalStack:
             "FAXRELAY_S3_ENDPOINT": self.s3_endpoint,
             "FAXRELAY_S3_ACCESS_KEY": ACCESS_KEY,
             "FAXRELAY_S3_SECRET_KEY": SECRET_KEY,
+            "FAXRELAY_LOG_FORMAT": "text",
+            "FAXRELAY_METRICS_PORT": "0",  # five services on one host: ports given per service
         }
         tls = self.tls
         if tls is not None:

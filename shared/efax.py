@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import re
 import time
 from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass
@@ -21,11 +22,13 @@ import httpx
 from pydantic import BaseModel, NonNegativeInt, ValidationError, field_validator
 
 from shared.contracts import parse_efax_timestamp
+from shared.metrics import EFAX_UNAUTHORIZED_AFTER_REFRESH, TOKEN_REFRESHES, observe_efax
 from shared.settings import EfaxApp
 
 # 401 too: another process may have ended our token by asking for its own.
 RETRYABLE_STATUSES = frozenset({401, 408, 425, 429, 500, 502, 503, 504})
 PAGE_LIMIT = 100
+_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 SIGNATURES = {"PDF": (b"%PDF-",), "TIFF": (b"II*\x00", b"MM\x00*")}
 
 
@@ -164,7 +167,9 @@ class _BearerAuth(httpx.Auth):
             await response.aread()  # frees the connection before the token call needs one
             token = await self._client.token(self._app_id, replacing=token)
             request.headers["Authorization"] = f"Bearer {token}"
-            yield request
+            response = yield request
+            if response.status_code == 401:
+                EFAX_UNAUTHORIZED_AFTER_REFRESH.inc()
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
         raise RuntimeError("the eFax client is asynchronous")
@@ -226,6 +231,7 @@ class EfaxClient:
         app = self._apps.get(app_id)
         if app is None or app.api_key is None:
             raise EfaxError(f"no API key configured for app {app_id}", status=401)
+        started = time.perf_counter()
         try:
             response = await self._http.post(
                 "/tokens",
@@ -233,8 +239,13 @@ class EfaxClient:
                 data={"grant_type": "client_credentials"},
             )
         except httpx.HTTPError as error:
+            observe_efax("POST /tokens", "error", time.perf_counter() - started)
+            TOKEN_REFRESHES.labels(outcome="error").inc()
             raise EfaxError(f"token request failed: {type(error).__name__}") from None
-        if response.status_code != 200:
+        observe_efax("POST /tokens", response.status_code, time.perf_counter() - started)
+        ok = response.status_code == 200
+        TOKEN_REFRESHES.labels(outcome="ok" if ok else str(response.status_code)).inc()
+        if not ok:
             raise EfaxError(
                 f"token request answered {response.status_code}: {_error_message(response)}",
                 status=response.status_code,
@@ -255,10 +266,13 @@ class EfaxClient:
         if user_id is not None:  # fax calls act for a user; App-level calls do not
             headers["user-id"] = str(user_id)
         auth = self._auth.get(app_id) or self._auth.setdefault(app_id, _BearerAuth(self, app_id))
+        endpoint, started = f"{method} {_ID.sub('{id}', path)}", time.perf_counter()
         try:
             response = await self._http.request(method, path, headers=headers, auth=auth, **kwargs)
         except httpx.HTTPError as error:
+            observe_efax(endpoint, "error", time.perf_counter() - started)
             raise EfaxError(f"{method} {path} failed: {type(error).__name__}") from None
+        observe_efax(endpoint, response.status_code, time.perf_counter() - started)
         if response.status_code >= 400:
             raise EfaxError(
                 f"{method} {path} answered {response.status_code}: {_error_message(response)}",

@@ -10,11 +10,14 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from faststream import FastStream
 
-from shared.kafka import KafkaSettingsError, check_connection
+from shared import metrics
+from shared.kafka import KafkaAdmin, KafkaSettingsError, check_connection
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -37,19 +40,32 @@ def is_fresh(path: Path, every_s: float, now: float | None = None) -> bool:
 
 
 def supervised(app: FastStream, settings: ServiceSettings) -> FastStream:
-    """`app` with its Kafka settings checked before it connects, a heartbeat while it runs, and
-    a hard exit if its graceful stop overruns."""
+    """`app` with its Kafka settings checked before it connects, a heartbeat while it runs,
+    /metrics served (FastStream's consume and publish metrics, the domain metrics and the lag of
+    its consumer groups), and a hard exit if its graceful stop overruns."""
     tasks: list[asyncio.Task[None]] = []
+    stops: list[Callable[[], None]] = []
     path, every_s = settings.heartbeat_file, settings.heartbeat_interval_s
+    if app.broker is not None:
+        app.broker.add_middleware(metrics.kafka_middleware(service_name(settings)))
 
     @app.on_startup
     async def refuse_bad_kafka_settings() -> None:
         await refuse_to_start_on_bad_kafka_settings(settings)
 
     @app.after_startup
-    async def start_beating() -> None:
+    async def start_beating_and_serving_metrics() -> None:
         if path is not None:
             tasks.append(asyncio.create_task(beat(path, every_s)))
+        stop = metrics.serve(settings.metrics_host, settings.metrics_port)
+        if stop is not None:
+            stops.append(stop)
+            groups = consumed(app)
+            if groups:
+                watch = metrics.LagWatch(
+                    partial(KafkaAdmin, settings), groups, settings.metrics_lag_interval_s
+                )
+                tasks.append(asyncio.create_task(watch.run()))
 
     @app.on_shutdown
     async def stop_beating_and_bound_the_stop() -> None:
@@ -61,8 +77,25 @@ def supervised(app: FastStream, settings: ServiceSettings) -> FastStream:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for stop in stops:
+            await asyncio.to_thread(stop)
 
     return app
+
+
+def service_name(settings: ServiceSettings) -> str:
+    """`verifier` for VerifierSettings: the name metrics and logs carry."""
+    return type(settings).__name__.removesuffix("Settings").lower() or "faxrelay"
+
+
+def consumed(app: FastStream) -> dict[str, list[str]]:
+    """Group id -> topics, of the app's subscribers."""
+    groups: dict[str, list[str]] = {}
+    for subscriber in getattr(app.broker, "subscribers", ()):
+        group = getattr(subscriber, "group_id", None)
+        if group:  # (the poller's shard topic is always empty: its lag reads 0)
+            groups.setdefault(group, []).extend(subscriber.topic_names)
+    return groups
 
 
 async def refuse_to_start_on_bad_kafka_settings(settings: ServiceSettings) -> None:

@@ -71,6 +71,21 @@ class ServiceSettings(BaseSettings):
     kafka_partitions: int = Field(default=6, ge=1, description="Partitions of pipeline topics.")
     kafka_replication_factor: int = Field(default=1, ge=1)
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="JSON lines (one object a line) or readable text."
+    )
+    metrics_host: str = Field(
+        default="0.0.0.0", description="Address the consumers serve /metrics on."
+    )
+    metrics_port: int = Field(
+        default=9100,
+        ge=0,
+        le=65535,
+        description="Port of a consumer's /metrics (0: off); the gateway serves its own port.",
+    )
+    metrics_lag_interval_s: float = Field(
+        default=15.0, gt=0, description="Seconds between readings of the consumer lag."
+    )
     heartbeat_file: Path | None = Field(
         default=None, description="Touched every heartbeat_interval_s while the service runs."
     )

@@ -8,6 +8,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from uuid import UUID
 
 from minio import Minio
@@ -16,6 +17,7 @@ from minio.error import S3Error
 from minio.sse import SseS3
 
 from shared.contracts import FaxNotified, StoredObject
+from shared.metrics import timed_store_call
 from shared.settings import StorageSettings
 
 log = logging.getLogger(__name__)
@@ -65,7 +67,8 @@ class FaxStore:
                     raise
 
     async def find(self, key: str) -> ExistingObject | None:
-        return await asyncio.to_thread(self._find, key)
+        found: ExistingObject | None = await timed_store_call("stat", partial(self._find, key))
+        return found
 
     def _find(self, key: str) -> ExistingObject | None:
         try:
@@ -86,7 +89,7 @@ class FaxStore:
         return ExistingObject(stored=stored, announced=tags.get(ANNOUNCED_TAG) == "true")
 
     async def put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> None:
-        await asyncio.to_thread(
+        put = partial(
             self.client.put_object,
             self.bucket,
             key,
@@ -96,11 +99,13 @@ class FaxStore:
             metadata=metadata,  # type: ignore[arg-type]
             sse=self.sse,
         )
+        await timed_store_call("put", put)
 
     async def mark_announced(self, key: str) -> None:
         tags: Tags = Tags.new_object_tags()
         tags[ANNOUNCED_TAG] = "true"
-        await asyncio.to_thread(self.client.set_object_tags, self.bucket, key, tags)
+        tag = partial(self.client.set_object_tags, self.bucket, key, tags)
+        await timed_store_call("tag", tag)
 
     def presigned_url(self, key: str, expires: timedelta) -> str:
         return str(self.client.presigned_get_object(self.bucket, key, expires=expires))
@@ -114,8 +119,12 @@ class FaxStore:
             response.release_conn()
 
     async def read_or_none(self, key: str) -> bytes | None:
+        found: bytes | None = await timed_store_call("get", partial(self._read_or_none, key))
+        return found
+
+    def _read_or_none(self, key: str) -> bytes | None:
         try:
-            return await asyncio.to_thread(self.read, key)
+            return self.read(key)
         except S3Error as error:
             if error.code in {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}:
                 return None

@@ -1,14 +1,13 @@
 import asyncio
-import logging
 
 from services.downloader.app import create_app
 from services.downloader.settings import DownloaderSettings
+from shared.logs import configure_logging
 
 
 def main() -> None:
     settings = DownloaderSettings()
-    logging.basicConfig(level=settings.log_level)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(settings, "downloader")
     asyncio.run(create_app(settings).run())
 
 

@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,8 @@ from shared.contracts import (
 )
 from shared.efax import EfaxClient, EfaxError, ImageError
 from shared.kafka import Outgoing, Parsed, Publish, run_all
+from shared.logs import fax_fields
+from shared.metrics import DOWNLOADS_FAILED, FAXES_STORED
 from shared.storage import CONTENT_TYPES, FaxStore, object_key
 
 log = logging.getLogger("faxrelay.downloader")
@@ -265,12 +267,26 @@ async def handle(d: Downloads, fax: FaxNotified, trace: dict[str, str]) -> None:
         return
     topic = FAX_STORED if isinstance(outcome, FaxStored) else DOWNLOAD_FAILED
     await d.publish([Outgoing.of(topic, outcome, str(fax.fax_id), trace)])
+    tell(outcome, trace)
     if isinstance(outcome, FaxStored):
         await mark_announced(d.store, outcome.stored.key, d.policy)
         if d.delete_after_store:  # in the background: never blocks the pipeline
             deletion = asyncio.create_task(delete_upstream(d.efax, fax, d.policy))
             d.deletions.add(deletion)
             deletion.add_done_callback(d.deletions.discard)
+
+
+def tell(outcome: FaxStored | DownloadFailed, trace: Mapping[str, str]) -> None:
+    """Count and log one announced outcome."""
+    if isinstance(outcome, FaxStored):
+        FAXES_STORED.inc()
+        fields = fax_fields(outcome.fax.fax_id, outcome.fax.delivery_id, trace)
+        log.info("fax stored: %s (%d bytes)", outcome.stored.key, outcome.stored.size, extra=fields)
+        return
+    reason = outcome.reason.value
+    DOWNLOADS_FAILED.labels(reason=reason).inc()
+    fields = fax_fields(outcome.fax.fax_id, outcome.fax.delivery_id, trace, reason=reason)
+    log.info("download failed: %s: %s", reason, outcome.detail, extra=fields)
 
 
 async def handle_batch(d: Downloads, batch: Sequence[Parsed[FaxNotified]]) -> None:

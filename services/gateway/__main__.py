@@ -1,16 +1,38 @@
 import asyncio
-import logging
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
 
 import uvicorn
 
 from services.gateway.settings import GatewaySettings
 from shared.health import refuse_to_start_on_bad_kafka_settings
+from shared.logs import configure_logging
+from shared.metrics import MULTIPROC_ENV
 
 
 def main() -> None:
     settings = GatewaySettings()
-    logging.basicConfig(level=settings.log_level)
+    configure_logging(settings, "gateway")
     asyncio.run(refuse_to_start_on_bad_kafka_settings(settings))
+    with shared_metrics(settings.gateway_workers):
+        serve(settings)
+
+
+@contextlib.contextmanager
+def shared_metrics(workers: int) -> Iterator[None]:
+    """With several workers, each writes its metrics to a fresh directory that /metrics of any
+    of them reads whole (prometheus_client's multiprocess mode)."""
+    if workers == 1 or os.environ.get(MULTIPROC_ENV):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="faxrelay-gateway-metrics-") as directory:
+        os.environ[MULTIPROC_ENV] = directory  # read by the workers' prometheus_client
+        yield
+
+
+def serve(settings: GatewaySettings) -> None:
     uvicorn.run(
         "services.gateway.app:default_app",
         factory=True,

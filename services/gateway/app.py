@@ -8,15 +8,20 @@ from services.gateway.asgi import Gateway
 from services.gateway.settings import GatewaySettings
 from shared.contracts import TOPICS_BY_NAME, WEBHOOK_RECEIVED
 from shared.kafka import declare, make_broker
+from shared.logs import configure_logging
+from shared.metrics import kafka_middleware
 
 
 def create_app(settings: GatewaySettings, *, broker: KafkaBroker | None = None) -> Gateway:
     """The ASGI app; it starts and stops its broker in the ASGI lifespan."""
     broker = broker or make_broker(settings)
+    broker.add_middleware(kafka_middleware("gateway"))
     declare(broker, TOPICS_BY_NAME[WEBHOOK_RECEIVED])
     return Gateway(settings, broker)
 
 
 def default_app() -> Gateway:
     """The app each uvicorn worker process builds for itself."""
-    return create_app(GatewaySettings())
+    settings = GatewaySettings()
+    configure_logging(settings, "gateway")  # in each worker process
+    return create_app(settings)

@@ -4,9 +4,7 @@ the checks in `logic`."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from collections import Counter
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -15,6 +13,8 @@ from services.gateway import logic
 from services.gateway.settings import GatewaySettings
 from shared.contracts import CORRELATION_HEADER, TRACEPARENT_HEADER, WEBHOOK_RECEIVED, now_utc
 from shared.kafka import Outgoing, publish_all
+from shared.logs import fax_fields
+from shared.metrics import WEBHOOKS_ACCEPTED, WEBHOOKS_REFUSED, exposition, multiprocess_dir
 
 log = logging.getLogger("faxrelay.gateway")
 Scope = dict[str, Any]
@@ -27,7 +27,7 @@ class Gateway:
         self.settings = settings
         self.broker = broker
         self.paths = frozenset(settings.gateway_webhook_paths)
-        self.counts: Counter[str] = Counter()
+        self.metrics_dir = multiprocess_dir()  # set by __main__ with several workers
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -56,10 +56,12 @@ class Gateway:
             ready = await self.broker.ping(timeout=2.0)
             status, body = (200, b'{"status":"READY"}') if ready else (503, b'{"status":"DOWN"}')
         elif path == "/metrics":
-            status, body = 200, json.dumps(self.counts).encode()
+            status, (body, content_type) = 200, exposition(self.metrics_dir)
         else:
             status, body = logic.NOT_FOUND.status, logic.NOT_FOUND.body()
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        if path != "/metrics":
+            content_type = b"application/json"
+        headers = [(b"content-type", content_type), (b"content-length", b"%d" % len(body))]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -80,7 +82,8 @@ class Gateway:
             else:
                 refusal = logic.EMPTY if not body.strip() else None
         if refusal is not None:
-            self.counts[f"refused_{refusal.code}"] += 1
+            WEBHOOKS_REFUSED.labels(reason=refusal.code).inc()
+            log.info("webhook refused: %s", refusal.code, extra={"reason": refusal.code})
             return refusal.status, refusal.body()
         client = scope.get("client") or ("", 0)
         client_addr = str(client[0])
@@ -105,8 +108,10 @@ class Gateway:
             async with asyncio.timeout(self.settings.gateway_publish_timeout_s):
                 await publish_all(self.broker, [record])
         except Exception as error:  # the broker did not acknowledge: eFax must retry
-            self.counts["unavailable"] += 1
-            log.warning("delivery %s not recorded: %s", delivery.delivery_id, type(error).__name__)
+            WEBHOOKS_REFUSED.labels(reason=logic.UNAVAILABLE.code).inc()
+            fields = fax_fields(None, delivery.delivery_id, trace, reason="unavailable")
+            log.warning("delivery not recorded: %s", type(error).__name__, extra=fields)
             return logic.UNAVAILABLE.status, logic.UNAVAILABLE.body()
-        self.counts["accepted"] += 1
+        WEBHOOKS_ACCEPTED.inc()
+        log.debug("delivery accepted", extra=fax_fields(None, delivery.delivery_id, trace))
         return 200, logic.ACCEPTED

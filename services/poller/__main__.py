@@ -1,15 +1,13 @@
 import asyncio
-import logging
 
 from services.poller.app import create_app
 from services.poller.settings import PollerSettings
+from shared.logs import configure_logging
 
 
 def main() -> None:
     settings = PollerSettings()
-    logging.basicConfig(level=settings.log_level)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    configure_logging(settings, "poller")
     asyncio.run(create_app(settings).run())
 
 

@@ -17,6 +17,13 @@ from services.poller.settings import PollerSettings
 from shared.contracts import now_utc
 from shared.efax import EfaxClient, EfaxError, ReceivedFax, ReceivedPage
 from shared.kafka import Publish
+from shared.logs import fax_fields
+from shared.metrics import (
+    FAXES_NOTIFIED,
+    POLLER_CURSOR_AGE_SECONDS,
+    POLLER_INTERVAL_SECONDS,
+    POLLER_SCANS,
+)
 from shared.polling import ScanResult, notified, scan
 from shared.storage import FaxStore
 
@@ -41,6 +48,24 @@ class RecentlyAnnounced:
 
 
 @dataclass
+class Freshness:
+    """When each user this copy polls last had a complete scan (or was taken on), for
+    faxrelay_poller_cursor_age_seconds: the age of the stalest of them."""
+
+    _at: dict[tuple[UUID, UUID], float] = field(default_factory=dict)
+
+    def scanned(self, app_id: UUID, user_id: UUID, now: float | None = None) -> None:
+        self._at[(app_id, user_id)] = time.monotonic() if now is None else now
+
+    def dropped(self, app_id: UUID, user_id: UUID) -> None:
+        self._at.pop((app_id, user_id), None)
+
+    def age_s(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        return max((now - at for at in self._at.values()), default=0.0)
+
+
+@dataclass
 class Polling:
     """The collaborators of every scan of this copy."""
 
@@ -52,6 +77,7 @@ class Polling:
     full_scan_every_s: float
     cursor_prefix: str
     now: Callable[[], datetime] = now_utc
+    freshness: Freshness = field(default_factory=Freshness)
 
     @classmethod
     def of(
@@ -60,7 +86,10 @@ class Polling:
         recent = RecentlyAnnounced(settings.poller_recently_announced_s)
         overlap = timedelta(seconds=settings.poller_overlap_s)
         every, prefix = settings.poller_full_scan_every_s, settings.poller_cursor_prefix
-        return cls(efax, store, publish, recent, overlap, every, prefix)
+        polling = cls(efax, store, publish, recent, overlap, every, prefix)
+        POLLER_CURSOR_AGE_SECONDS.set_function(polling.freshness.age_s)
+        POLLER_INTERVAL_SECONDS.set(settings.poller_interval_s)
+        return polling
 
     def cursor_key(self, app_id: UUID, user_id: UUID) -> str:
         return f"{self.cursor_prefix}/{app_id}/{user_id}.json"
@@ -70,6 +99,9 @@ async def announce(p: Polling, app_id: UUID, user_id: UUID, faxes: list[Received
     fresh = p.recent.fresh(faxes)
     await p.publish(notified(app_id, user_id, fresh))
     p.recent.remember(f.fax_id for f in fresh)  # only once acknowledged
+    FAXES_NOTIFIED.labels(source="poller").inc(len(fresh))
+    for fax in fresh:
+        log.debug("fax notified by polling", extra=fax_fields(fax.fax_id, None, None))
     if fresh:
         log.info("user %s: %d undownloaded faxes announced", user_id, len(fresh))
 
@@ -87,10 +119,17 @@ async def poll_once(p: Polling, app_id: UUID, user_id: UUID) -> None:
     cursor = Cursor.from_bytes(await p.store.read_or_none(key))
     started = p.now()
     full = full_scan_due(cursor, p.full_scan_every_s, started)
-    result = await scan_user(p, app_id, user_id, scan_start(cursor, p.overlap, full))
+    try:
+        result = await scan_user(p, app_id, user_id, scan_start(cursor, p.overlap, full))
+    except Exception:
+        POLLER_SCANS.labels(outcome="failed").inc()
+        raise
     new_cursor = next_cursor(cursor, result, full, started)
     if new_cursor != cursor:
         await p.store.put(key, new_cursor.to_bytes(), "application/json", {})
+    POLLER_SCANS.labels(outcome="complete" if result.complete_snapshot else "partial").inc()
+    if result.complete_snapshot:
+        p.freshness.scanned(app_id, user_id)
 
 
 def next_delay(

@@ -105,9 +105,12 @@ def start_work(
     """Run one piece of work until it is cancelled (its shard moved, or the copy stops)."""
     if work.user_id is None:
         users = {u for a, u in pairs if a == work.app_id}
-        name, every = f"delivery log of app {work.app_id}", log_every_s
-        once = partial(review_delivery_log, p, work.app_id, users)
-    else:
-        name, every = f"polling user {work.user_id}", poll_every_s
-        once = partial(poll_once, p, work.app_id, work.user_id)
-    return asyncio.create_task(repeat(name, every, once), name=name)
+        name = f"delivery log of app {work.app_id}"
+        log_once = partial(review_delivery_log, p, work.app_id, users)
+        return asyncio.create_task(repeat(name, log_every_s, log_once), name=name)
+    name, user = f"polling user {work.user_id}", work.user_id
+    p.freshness.scanned(work.app_id, user)  # its age counts from when this copy took it on
+    once = partial(poll_once, p, work.app_id, user)
+    task = asyncio.create_task(repeat(name, poll_every_s, once), name=name)
+    task.add_done_callback(lambda _: p.freshness.dropped(work.app_id, user))
+    return task

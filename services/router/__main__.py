@@ -1,15 +1,13 @@
 import asyncio
-import logging
 
 from services.router.app import create_app
 from services.router.settings import RouterSettings
+from shared.logs import configure_logging
 
 
 def main() -> None:
     settings = RouterSettings()
-    logging.basicConfig(level=settings.log_level)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("kafka").setLevel(logging.WARNING)  # the admin client's connection lines
+    configure_logging(settings, "router")
     asyncio.run(create_app(settings).run())
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,6 +27,10 @@ from shared.contracts import (
     FaxStored,
 )
 from shared.kafka import Decision, Outgoing, Parsed
+from shared.logs import fax_fields
+from shared.metrics import EVENTS_ROUTED, FAX_AGE_AT_ROUTING_SECONDS, FAXES_ROUTED
+
+log = logging.getLogger("faxrelay.router")
 
 TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 SAMPLE_USER = uuid.UUID(int=0)
@@ -226,7 +232,29 @@ async def route_and_make_topics(
     """The events of a batch, their topics made first (what the sink then writes)."""
     outgoing = route_batch(batch, routing, now)
     await topics.ensure(o.topic for o in outgoing)
-    return outgoing, None
+    return outgoing, partial(tell, batch, routing, now)
+
+
+def tell(batch: Sequence[Parsed[FaxStored]], r: Routing, now: datetime) -> None:
+    """Count and log the faxes of a batch once their events are written."""
+    for item in batch:
+        fax = item.model.fax
+        user = user_topic(r.template, fax.user_id)
+        kinds = [
+            "user" if t == user else "rule" for t in destinations(item.model, r.rules, r.template)
+        ]
+        for kind in kinds:
+            EVENTS_ROUTED.labels(destination=kind).inc()
+        FAXES_ROUTED.inc()
+        age_s = max(0.0, (now - fax.completed_at).total_seconds())
+        FAX_AGE_AT_ROUTING_SECONDS.observe(age_s)
+        fields = fax_fields(fax.fax_id, fax.delivery_id, item.trace)
+        log.info(
+            "fax routed to %d destinations, %.1f s after completion",
+            len(kinds),
+            age_s,
+            extra=fields,
+        )
 
 
 class TopicAdmin(Protocol):

@@ -1,13 +1,13 @@
 import asyncio
-import logging
 
 from services.verifier.app import create_app
 from services.verifier.settings import VerifierSettings
+from shared.logs import configure_logging
 
 
 def main() -> None:
     settings = VerifierSettings()
-    logging.basicConfig(level=settings.log_level)
+    configure_logging(settings, "verifier")
     asyncio.run(create_app(settings).run())
 
 

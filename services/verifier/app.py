@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 
 from aiokafka import ConsumerRecord
 from faststream import FastStream
@@ -42,8 +41,7 @@ def create_app(settings: VerifierSettings, *, broker: KafkaBroker | None = None)
     app.after_shutdown(sink.close)
 
     async def decide(batch: Sequence[ConsumerRecord[bytes, bytes]]) -> Decision:
-        outgoing, seen = decide_batch(batch, verification)
-        return outgoing, partial(window.remember, *seen)  # a duplicate once it is written
+        return decide_batch(batch, verification)  # remembered and counted once written
 
     @broker.subscriber(
         WEBHOOK_RECEIVED,

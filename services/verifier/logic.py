@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -30,7 +31,11 @@ from shared.contracts import (
     WebhookRejected,
     now_utc,
 )
-from shared.kafka import Outgoing, propagated
+from shared.kafka import Decision, Outgoing, propagated
+from shared.logs import fax_fields
+from shared.metrics import DELIVERIES_DUPLICATE, DELIVERIES_REJECTED, FAXES_NOTIFIED
+
+log = logging.getLogger("faxrelay.verifier")
 
 MAX_JSON_DEPTH = 8
 DEFAULT_PORTS = {"https": 443, "http": 80}
@@ -235,19 +240,42 @@ class Verification:
     window: DuplicateWindow
 
 
-def decide_batch(
-    batch: Sequence[ConsumerRecord[bytes, bytes]], v: Verification
-) -> tuple[list[Outgoing], list[str]]:
-    """The records to write for a batch, one per input record, and the keys to remember in the
-    duplicate window once they are all acknowledged (not before: a failed publish is redelivered
-    and must not then look like a duplicate)."""
+def decide_batch(batch: Sequence[ConsumerRecord[bytes, bytes]], v: Verification) -> Decision:
+    """The records to write for a batch, one per input record, and what to do once they are all
+    acknowledged: remember their keys in the duplicate window (not before: a failed publish is
+    redelivered and must not then look like a duplicate), count and log each outcome."""
     in_batch: set[str] = set()
     outgoing: list[Outgoing] = []
     remember: list[str] = []
+    outcomes: list[tuple[Outcome, dict[str, str]]] = []
     for record in batch:
         outcome = decide(record.value or b"", v.secrets_by_app, v.api_base, v.window, in_batch)
-        outgoing.append(
-            Outgoing.of(outcome.topic, outcome.message, outcome.key, propagated(record))
-        )
+        trace = propagated(record)
+        outgoing.append(Outgoing.of(outcome.topic, outcome.message, outcome.key, trace))
         remember.extend(outcome.remember)
-    return outgoing, remember
+        outcomes.append((outcome, trace))
+
+    def written() -> None:
+        v.window.remember(*remember)
+        for outcome, trace in outcomes:
+            tell(outcome, trace)
+
+    return outgoing, written
+
+
+def tell(outcome: Outcome, trace: Mapping[str, str]) -> None:
+    """Count and log one written outcome (the metrics and the INFO line of a rejection)."""
+    if isinstance(outcome.message, FaxNotified):
+        FAXES_NOTIFIED.labels(source="webhook").inc()
+        log.debug("fax notified", extra=fax_fields(outcome.message.fax_id, None, trace))
+        return
+    if not isinstance(outcome.message, WebhookRejected):
+        return
+    rejection = outcome.message
+    fields = fax_fields(None, rejection.delivery.delivery_id, trace, reason=rejection.reason.value)
+    if rejection.reason == RejectReason.DUPLICATE:
+        DELIVERIES_DUPLICATE.inc()
+        log.info("duplicate delivery dropped: %s", rejection.detail, extra=fields)
+        return
+    DELIVERIES_REJECTED.labels(reason=rejection.reason.value).inc()
+    log.info("delivery rejected: %s: %s", rejection.reason, rejection.detail, extra=fields)

@@ -206,6 +206,8 @@ SECRETS_ALLOWED: dict[str, set[str]] = {
     "minio": {"s3"},
     "kafka": set(),
     "kafka-users": {"kafka"},  # deploy/compose/kafka-sasl-ssl.yml: writes the SCRAM user
+    "prometheus": set(),  # profile "observability": scrapes, holds no secret
+    "grafana": set(),  # profile "observability": reads Prometheus, anonymous viewers
 }
 SECRET_VARIABLES = {
     "s3": {"FAXRELAY_S3_ACCESS_KEY", "FAXRELAY_S3_SECRET_KEY", "MINIO_ROOT_PASSWORD"},

@@ -178,8 +178,10 @@ def running_system(
     *,
     secured: bool = False,
     extra_env: dict[str, str] | None = None,
+    per_service_env: dict[str, dict[str, str]] | None = None,
 ) -> Iterator[System]:
-    """The whole system on a fresh stack; every log's tail is printed when it stops."""
+    """The whole system on a fresh stack; every log's tail is printed when it stops.
+    `per_service_env` adds to one service's environment (a metrics port each, say)."""
     stack = LocalStack(data_dir, persistent=False, broker=broker, secured=secured)
     account = Account()
     (gateway_port,) = free_ports(1)
@@ -203,7 +205,7 @@ def running_system(
         with run_in_thread(settings) as sandbox:
             env = service_env(stack, sandbox.base_url, account, gateway_port) | (extra_env or {})
             for name in SERVICES:
-                stack.start_service(name, env)
+                stack.start_service(name, env | (per_service_env or {}).get(name, {}))
             wait_for_port(gateway_port, 30, stack.processes["gateway"])
             try:
                 yield System(stack, sandbox, account, f"http://127.0.0.1:{gateway_port}", env)

@@ -1,0 +1,264 @@
+"""Every Prometheus metric of faxrelay, in one place, and the small servers that expose them.
+
+Logic increments these where an outcome is decided; labels are low-cardinality (reasons, kinds,
+endpoints), never a fax, user or App id. Consumers serve `/metrics` on FAXRELAY_METRICS_PORT
+from a thread (`serve`); the gateway serves them on its own port (`exposition`), across its
+worker processes through prometheus_client's multiprocess mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    start_http_server,
+)
+
+from shared.contracts import DownloadFailure, RejectReason
+
+__all__ = [
+    "CONSUMER_LAG",
+    "DELIVERIES_DUPLICATE",
+    "DELIVERIES_REJECTED",
+    "DOWNLOADS_FAILED",
+    "EFAX_REQUEST_SECONDS",
+    "EFAX_UNAUTHORIZED_AFTER_REFRESH",
+    "EVENTS_ROUTED",
+    "FAXES_NOTIFIED",
+    "FAXES_ROUTED",
+    "FAXES_STORED",
+    "FAX_AGE_AT_ROUTING_SECONDS",
+    "OBJECT_STORE_REQUEST_SECONDS",
+    "POLLER_CURSOR_AGE_SECONDS",
+    "POLLER_INTERVAL_SECONDS",
+    "POLLER_SCANS",
+    "TOKEN_REFRESHES",
+    "WEBHOOKS_ACCEPTED",
+    "WEBHOOKS_REFUSED",
+    "LagWatch",
+    "exposition",
+    "kafka_middleware",
+    "multiprocess_dir",
+    "observe_efax",
+    "serve",
+    "timed_store_call",
+]
+
+log = logging.getLogger("faxrelay.metrics")
+
+_LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_AGE = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 6 * 3600, 24 * 3600)
+
+# gateway
+WEBHOOKS_ACCEPTED = Counter(
+    "faxrelay_webhooks_accepted_total", "Webhook deliveries written to fax.webhook.received."
+)
+WEBHOOKS_REFUSED = Counter(
+    "faxrelay_webhooks_refused_total",
+    "Webhook requests refused by the gateway (unavailable: the broker did not acknowledge).",
+    ["reason"],
+)
+# verifier
+DELIVERIES_REJECTED = Counter(
+    "faxrelay_deliveries_rejected_total",
+    "Deliveries the verifier rejected as untrustworthy or unreadable (duplicates apart).",
+    ["reason"],
+)
+DELIVERIES_DUPLICATE = Counter(
+    "faxrelay_deliveries_duplicate_total", "Deliveries the verifier dropped as duplicates."
+)
+FAXES_NOTIFIED = Counter(
+    "faxrelay_faxes_notified_total",
+    "Faxes announced on fax.notified, by source (webhook or poller).",
+    ["source"],
+)
+# downloader
+FAXES_STORED = Counter("faxrelay_faxes_stored_total", "Faxes stored and announced on fax.stored.")
+DOWNLOADS_FAILED = Counter(
+    "faxrelay_downloads_failed_total", "Downloads given up, by reason.", ["reason"]
+)
+EFAX_REQUEST_SECONDS = Histogram(
+    "faxrelay_efax_request_duration_seconds",
+    "eFax API calls, by endpoint and HTTP status (error: no answer).",
+    ["endpoint", "status"],
+    buckets=_LATENCY,
+)
+TOKEN_REFRESHES = Counter(
+    "faxrelay_efax_token_refreshes_total",
+    "Bearer tokens asked of eFax, by outcome (ok or the HTTP status or error).",
+    ["outcome"],
+)
+EFAX_UNAUTHORIZED_AFTER_REFRESH = Counter(
+    "faxrelay_efax_unauthorized_after_refresh_total",
+    "eFax calls answered 401 again with a freshly refreshed token.",
+)
+OBJECT_STORE_REQUEST_SECONDS = Histogram(
+    "faxrelay_object_store_request_duration_seconds",
+    "Object store calls, by operation and outcome (ok or error).",
+    ["operation", "outcome"],
+    buckets=_LATENCY,
+)
+# router
+FAXES_ROUTED = Counter("faxrelay_faxes_routed_total", "Stored faxes routed to their destinations.")
+EVENTS_ROUTED = Counter(
+    "faxrelay_events_routed_total",
+    "CloudEvents written, by destination kind (user: the user's topic; rule: a rule's topic).",
+    ["destination"],
+)
+FAX_AGE_AT_ROUTING_SECONDS = Histogram(
+    "faxrelay_fax_age_at_routing_seconds",
+    "From the fax's completion on eFax to its CloudEvent being written.",
+    buckets=_AGE,
+)
+# poller
+POLLER_SCANS = Counter(
+    "faxrelay_poller_scans_total", "Scans of one user's faxes on eFax, by outcome.", ["outcome"]
+)
+POLLER_CURSOR_AGE_SECONDS = Gauge(
+    "faxrelay_poller_cursor_age_seconds",
+    "Seconds since the least recently completed scan among the users this copy polls.",
+    multiprocess_mode="max",
+)
+POLLER_INTERVAL_SECONDS = Gauge(
+    "faxrelay_poller_interval_seconds",
+    "The configured seconds between scans of one user (for alerting on the cursor age).",
+    multiprocess_mode="max",
+)
+# every consumer
+CONSUMER_LAG = Gauge(
+    "faxrelay_consumer_lag_records",
+    "Records not yet committed by a consumer group, per topic partition (reads low on Tansu).",
+    ["group", "topic", "partition"],
+    multiprocess_mode="max",
+)
+
+
+def _start_at_zero() -> None:
+    """Known label values exist from the start at 0, so the first increase is seen as one
+    (a series born at 1 has no increase for Prometheus)."""
+    for failure in DownloadFailure:
+        DOWNLOADS_FAILED.labels(reason=failure.value)
+    for reason in RejectReason:
+        if reason is not RejectReason.DUPLICATE:
+            DELIVERIES_REJECTED.labels(reason=reason.value)
+    for source in ("webhook", "poller"):
+        FAXES_NOTIFIED.labels(source=source)
+    for destination in ("user", "rule"):
+        EVENTS_ROUTED.labels(destination=destination)
+
+
+_start_at_zero()
+
+
+def observe_efax(endpoint: str, status: int | str, seconds: float) -> None:
+    EFAX_REQUEST_SECONDS.labels(endpoint=endpoint, status=str(status)).observe(seconds)
+
+
+async def timed_store_call(operation: str, call: Callable[[], Any]) -> Any:
+    """Run a blocking object store call in a thread, timing it by operation and outcome."""
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        result = await asyncio.to_thread(call)
+        outcome = "ok"
+        return result
+    finally:
+        OBJECT_STORE_REQUEST_SECONDS.labels(operation=operation, outcome=outcome).observe(
+            time.perf_counter() - started
+        )
+
+
+def kafka_middleware(app_name: str, registry: CollectorRegistry = REGISTRY) -> Any:
+    """FastStream's consume and publish metrics (faststream_received_messages_total, ...)."""
+    from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+
+    return KafkaPrometheusMiddleware(registry=registry, app_name=app_name)
+
+
+def serve(host: str, port: int) -> Callable[[], None] | None:
+    """Serve /metrics from a daemon thread; the returned callable stops it. A port already taken
+    is logged, not fatal: the pipeline matters more than its numbers (the scrape target is then
+    down, which Prometheus reports)."""
+    if port == 0:
+        return None
+    try:
+        server, thread = start_http_server(port, addr=host)
+    except OSError as error:
+        log.error("metrics not served on %s:%d: %s", host, port, error)
+        return None
+    log.info("metrics on http://%s:%d/metrics", host, port)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop
+
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own, read at its import
+
+
+def multiprocess_dir() -> str | None:
+    """The directory the gateway's workers share their metrics through, when there are several
+    (set by services.gateway.__main__ before they start)."""
+    return os.environ.get(MULTIPROC_ENV) or None
+
+
+def exposition(multiprocess_dir: str | None) -> tuple[bytes, bytes]:
+    """The gateway's /metrics body and content type; with several workers, all of theirs."""
+    if multiprocess_dir is None:
+        return generate_latest(REGISTRY), CONTENT_TYPE_LATEST.encode()
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=multiprocess_dir)  # type: ignore[no-untyped-call]
+    return generate_latest(registry), CONTENT_TYPE_LATEST.encode()
+
+
+@dataclass
+class LagWatch:
+    """Consumer lag of the groups this process belongs to, read off the event loop every
+    `every_s` seconds and exported as faxrelay_consumer_lag_records. On Tansu it reads low."""
+
+    admin_factory: Callable[[], Any]
+    groups: Mapping[str, Iterable[str]]  # group id -> topics it consumes
+    every_s: float = 15.0
+
+    def read_once(self, admin: Any) -> None:
+        for group, topics in self.groups.items():
+            for topic in topics:
+                for partition, lag in admin.lag(group, topic).items():
+                    CONSUMER_LAG.labels(group=group, topic=topic, partition=str(partition)).set(lag)
+
+    async def run(self) -> None:
+        # One thread for every reading and the close: a close never races a reading in flight.
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="faxrelay-lag")
+        loop = asyncio.get_running_loop()
+        admin = None
+        try:
+            while True:
+                try:
+                    if admin is None:
+                        admin = await loop.run_in_executor(thread, self.admin_factory)
+                    await loop.run_in_executor(thread, self.read_once, admin)
+                except Exception as error:  # lag is advisory: never take the service down
+                    log.warning("consumer lag not read: %s", type(error).__name__)
+                await asyncio.sleep(self.every_s)
+        finally:
+            if admin is not None:
+                thread.submit(admin.close)
+            thread.shutdown(wait=False)
