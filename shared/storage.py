@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import logging
+import ssl
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, TypeVar
 from uuid import UUID
 
+import urllib3
 from minio import Minio
 from minio.commonconfig import Tags
 from minio.error import S3Error
+from minio.helpers import genheaders
 from minio.sse import SseS3
 
 from shared.contracts import FaxNotified, StoredObject
 from shared.settings import StorageSettings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ANNOUNCED_TAG = "announced"
 
@@ -35,26 +41,46 @@ def object_key(fax: FaxNotified, image_format: str) -> str:
 @dataclass(frozen=True)
 class ExistingObject:
     stored: StoredObject
-    announced: bool
+    announced: bool  # the tag of objects stored before `source` metadata existed
+    source: str | None = None  # the record that stored it (`stored_by` metadata)
 
 
-def make_minio(settings: StorageSettings) -> Minio:
+MISSING = {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}
+
+
+def make_minio(settings: StorageSettings, *, connections: int = 10) -> Minio:
+    """A client whose pool keeps `connections` connections (minio's default keeps 10): one per
+    worker thread, so no thread waits for or discards a connection."""
+    pool = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=300, read=300),
+        maxsize=connections,
+        ssl_context=ssl.create_default_context() if settings.s3_secure else None,
+        retries=urllib3.Retry(total=5, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+    )
     return Minio(
         settings.s3_endpoint,
         access_key=settings.s3_access_key.get_secret_value(),
         secret_key=settings.s3_secret_key.get_secret_value(),
         secure=settings.s3_secure,
         region=settings.s3_region,
+        http_client=pool,
     )
 
 
 class FaxStore:
-    """Fax images in one bucket. Blocking SDK calls run in worker threads."""
+    """Fax images in one bucket. Blocking SDK calls run in worker threads: `threads` of its own
+    (sized to the downloads at once), or asyncio's default pool."""
 
-    def __init__(self, client: Minio, bucket: str, *, encrypt: bool = False) -> None:
+    def __init__(
+        self, client: Minio, bucket: str, *, encrypt: bool = False, threads: int | None = None
+    ) -> None:
         self.client = client
         self.bucket = bucket
         self.sse = SseS3() if encrypt else None
+        self._pool = ThreadPoolExecutor(threads, "faxstore") if threads else None
+
+    async def _run(self, call: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call, *args)
 
     def ensure_bucket(self) -> None:
         if not self.client.bucket_exists(self.bucket):
@@ -65,17 +91,22 @@ class FaxStore:
                     raise
 
     async def find(self, key: str) -> ExistingObject | None:
-        return await asyncio.to_thread(self._find, key)
+        return await self._run(self._find, key)
 
     def _find(self, key: str) -> ExistingObject | None:
+        """One HEAD; the tags are read only for objects stored by an older downloader."""
         try:
             stat = self.client.stat_object(self.bucket, key)
         except S3Error as error:
-            if error.code in {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}:
+            if error.code in MISSING:
                 return None
             raise
         metadata = {k.lower(): v for k, v in (stat.metadata or {}).items()}
-        tags: dict[str, str] = dict(self.client.get_object_tags(self.bucket, key) or {})
+        source = metadata.get("x-amz-meta-stored-by")
+        announced = False
+        if source is None and metadata.get("x-amz-tagging-count", "0") != "0":
+            tags: dict[str, str] = dict(self.client.get_object_tags(self.bucket, key) or {})
+            announced = tags.get(ANNOUNCED_TAG) == "true"
         stored = StoredObject(
             bucket=self.bucket,
             key=key,
@@ -83,24 +114,42 @@ class FaxStore:
             sha256=metadata.get("x-amz-meta-sha256", ""),
             content_type=stat.content_type or "application/octet-stream",
         )
-        return ExistingObject(stored=stored, announced=tags.get(ANNOUNCED_TAG) == "true")
+        return ExistingObject(stored=stored, announced=announced, source=source)
 
-    async def put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> None:
-        await asyncio.to_thread(
-            self.client.put_object,
-            self.bucket,
-            key,
-            io.BytesIO(data),
-            len(data),
-            content_type=content_type,
-            metadata=metadata,  # type: ignore[arg-type]
-            sse=self.sse,
-        )
+    async def put(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str,
+        metadata: dict[str, str],
+        *,
+        if_absent: bool = False,
+    ) -> bool:
+        """Write the object in one request. With `if_absent`, only if the key is free
+        (`If-None-Match: *`, which AWS S3, MinIO and SeaweedFS honour): False when it was not."""
+        return await self._run(self._put, key, data, content_type, metadata, if_absent)
+
+    def _put(
+        self, key: str, data: bytes, content_type: str, metadata: dict[str, str], if_absent: bool
+    ) -> bool:
+        headers = genheaders(metadata, self.sse, None, None, False)  # type: ignore[arg-type]
+        headers["Content-Type"] = content_type
+        if if_absent:
+            headers["If-None-Match"] = "*"
+        try:
+            # minio's put_object takes no precondition header; its single-part PUT does
+            self.client._put_object(self.bucket, key, data, headers)
+        except S3Error as error:
+            if if_absent and error.code in {"PreconditionFailed", "ConditionalRequestConflict"}:
+                return False
+            raise
+        return True
 
     async def mark_announced(self, key: str) -> None:
+        """The tag older downloaders set once a fax was announced (read by `find`)."""
         tags: Tags = Tags.new_object_tags()
         tags[ANNOUNCED_TAG] = "true"
-        await asyncio.to_thread(self.client.set_object_tags, self.bucket, key, tags)
+        await self._run(self.client.set_object_tags, self.bucket, key, tags)
 
     def presigned_url(self, key: str, expires: timedelta) -> str:
         return str(self.client.presigned_get_object(self.bucket, key, expires=expires))
@@ -115,9 +164,9 @@ class FaxStore:
 
     async def read_or_none(self, key: str) -> bytes | None:
         try:
-            return await asyncio.to_thread(self.read, key)
+            return await self._run(self.read, key)
         except S3Error as error:
-            if error.code in {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}:
+            if error.code in MISSING:
                 return None
             raise
 
