@@ -35,6 +35,14 @@ def main() -> None:
     p.add_argument(
         "--api-latency-ms", type=float, default=0.0, help="emulated eFax latency per fax call"
     )
+    p.add_argument("--broker", choices=["tansu", "kafka"], default="tansu")
+    p.add_argument(
+        "--exactly-once", action="store_true", help="FAXRELAY_KAFKA_EXACTLY_ONCE (Kafka only)"
+    )
+    p.add_argument("--latency-rate", type=float, default=50.0, help="faxes/s of the latency run")
+    p.add_argument(
+        "--latency-seconds", type=float, default=10.0, help="length of the latency run (0: none)"
+    )
     p.add_argument(
         "--env", action="append", default=[], help="FAXRELAY_X=Y for the services (repeatable)"
     )
@@ -65,6 +73,10 @@ def main() -> None:
                 env,
                 api_latency_ms=args.api_latency_ms,
                 downloaders=args.downloaders,
+                broker=args.broker,
+                exactly_once=args.exactly_once,
+                latency_rate=args.latency_rate,
+                latency_seconds=args.latency_seconds,
             )
 
 

@@ -168,6 +168,8 @@ class RecordLog:
         self.assigned: set[TopicPartition] = set()
         self.next_offset: dict[TopicPartition, int] = {}
         self.stamps: dict[str, list[int]] = {t: [] for t in self.wanted}
+        # (fax id, timestamp ms) per topic: the CloudEvent id on user topics, else the key
+        self.ids: dict[str, list[tuple[str, int]]] = {t: [] for t in self.wanted}
         self.checked = 0.0
 
     def _assign_new(self) -> None:
@@ -190,6 +192,7 @@ class RecordLog:
             return
         for tp, batch in self.consumer.poll(timeout_ms=timeout_ms).items():
             self.stamps[tp.topic].extend(r.timestamp for r in batch)
+            self.ids[tp.topic].extend((fax_id(r), r.timestamp) for r in batch)
             self.next_offset[tp] = batch[-1].offset + 1
 
     def count(self, topics: Iterable[str]) -> int:
@@ -197,6 +200,14 @@ class RecordLog:
 
     def close(self) -> None:
         self.consumer.close()
+
+
+def fax_id(record: Any) -> str:
+    """The fax a record is about: its CloudEvent id (user topics) or else its key."""
+    for name, value in record.headers or ():
+        if name == "ce_id":
+            return str(value.decode())
+    return record.key.decode() if record.key else ""
 
 
 def fmt(value: object, digits: int = 1) -> str:

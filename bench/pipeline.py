@@ -5,6 +5,7 @@ webhook handler, one at a time; plus the downloader's memory under load and with
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import os
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import RecordLog, Result, run_load, table, write_bodies
-from faxrelay.localstack import LocalStack, free_ports, wait_for_port
+from faxrelay.localstack import Broker, LocalStack, free_ports, wait_for_port
 from sandbox import (
     AppConfig,
     Faults,
@@ -155,12 +156,19 @@ def main(
     extra_env: dict[str, str],
     api_latency_ms: float = 0.0,
     downloaders: int = 1,
+    broker: Broker = "tansu",
+    exactly_once: bool = False,
+    latency_rate: float = 50.0,
+    latency_seconds: float = 10.0,
 ) -> None:
     """`api_latency_ms` slows every eFax fax call of the sandbox, as a real API over the internet
-    would be; on loopback the sandbox answers in about a millisecond."""
+    would be; on loopback the sandbox answers in about a millisecond. After the throughput run,
+    `latency_rate` faxes/s are offered for `latency_seconds` (0: no latency run)."""
+    if exactly_once and broker != "kafka":
+        raise SystemExit("--exactly-once needs --broker kafka (Tansu has no transactions)")
     with tempfile.TemporaryDirectory(prefix="faxrelay-bench-") as tmp:
         directory = Path(tmp)
-        stack = LocalStack(directory, persistent=False)
+        stack = LocalStack(directory, persistent=False, broker=broker)
         app_id, api_key, secret = str(uuid.uuid4()), "bench-key", "bench-secret"
         users = [str(uuid.uuid4()) for _ in range(USERS)]
         gateway_port, baseline_port = free_ports(2)
@@ -195,6 +203,7 @@ def main(
                     "FAXRELAY_S3_BUCKET": BUCKET,
                     "FAXRELAY_KAFKA_SESSION_TIMEOUT_MS": "6000",
                     "FAXRELAY_LOG_LEVEL": "WARNING",
+                    "FAXRELAY_KAFKA_EXACTLY_ONCE": str(exactly_once).lower(),
                     **extra_env,
                 }
                 for name in SERVICES:
@@ -210,13 +219,24 @@ def main(
                 wait_for_port(gateway_port, 30, stack.processes["gateway"])
                 url = f"http://127.0.0.1:{gateway_port}/webhooks/efax"
                 downloader = stack.processes["downloader"].pid
-                pids = {name: stack.processes[name].pid for name in [*SERVICES, "tansu"]}
+                print(f"\nbroker: {broker}, exactly-once {'on' if exactly_once else 'off'}")
+                names = [*SERVICES, *(f"downloader-{c}" for c in range(2, downloaders + 1))]
+                pids = {name: stack.processes[name].pid for name in names}
+                pids[broker] = stack.processes[stack.broker_process].pid
                 pids["seaweedfs"] = stack.processes["seaweedfs"].pid
                 pids["bench + sandbox"] = os.getpid()
                 sampler = Sampler(stack.bootstrap_servers, users, downloader)
                 sampler.start()
                 try:
                     ours = run_ours(sandbox, sampler, url, directory, faxes, big_faxes, pids)
+                    if latency_seconds > 0:
+                        count = int(latency_rate * latency_seconds)
+                        latency = run_latency(sandbox, sampler, url, directory, latency_rate, count)
+                        ours.update(latency)
+                    if big_faxes:
+                        ours["rss_mb_per_20mb_fax"] = run_big(
+                            sandbox, sampler, url, directory, big_faxes, downloader
+                        )
                 finally:
                     sampler.stopping.set()
                     sampler.join(10)
@@ -224,15 +244,26 @@ def main(
                 stack.stop_process("router")
                 stack.stop_process("downloader")
                 stack.stop_process("gateway")
-                base = run_baseline(
+                base, base_cpu_ms = run_baseline(
                     stack, sandbox, baseline_port, app_id, api_key, directory, baseline_faxes
                 )
+                rate = ours["faxes_per_s"]
                 print("\n" + table(
                     ["pipeline", "faxes", "stored faxes/s", "ours / this"],
-                    [["ours (4 services, end to end)", faxes, ours, "-"],
+                    [["ours (4 services, end to end)", faxes, rate, "-"],
                      ["baseline (in the handler, one at a time)", baseline_faxes, base,
-                      f"{ours / base:.1f}x"]],
+                      f"{rate / base:.1f}x"]],
                 ))  # fmt: skip
+                summary = {
+                    "faxes_per_s": rate,
+                    "p50_ms": ours.get("p50_ms", float("nan")),
+                    "p99_ms": ours.get("p99_ms", float("nan")),
+                    "baseline_faxes_per_s": base,
+                    "downloader_cpu_ms_per_fax": ours["downloader_cpu_ms_per_fax"],
+                    "baseline_cpu_ms_per_fax": base_cpu_ms,
+                    "rss_mb_per_20mb_fax": ours.get("rss_mb_per_20mb_fax", float("nan")),
+                }
+                print("\npipeline summary: " + " ".join(f"{k}={v:.1f}" for k, v in summary.items()))
         finally:
             stack.stop()
 
@@ -245,7 +276,8 @@ def run_ours(
     n: int,
     big: int,
     pids: dict[str, int],
-) -> float:
+) -> dict[str, float]:
+    """The throughput run: `n` faxes posted as fast as the gateway takes them."""
     downloader = pids["downloader"]
     warm = sandbox.create_faxes(count=USERS, deliver=False)  # consumer groups, user topics
     inject_and_wait(sandbox, sampler, url, directory, warm, timeout=180)
@@ -255,10 +287,14 @@ def run_ours(
     batch = sandbox.create_faxes(count=n, deliver=False)
     cpu_before = {name: cpu_s(pid) for name, pid in pids.items()}
     load, before = inject_and_wait(sandbox, sampler, url, directory, batch, timeout=600)
+    wanted = {str(f.fax_id) for f in batch}
+    # by fax id, not by record count: with exactly-once a reader that cannot read_committed
+    # (kafka-python-ng) also sees aborted records and transaction markers
+    firsts = wait_for_faxes(sampler, wanted, timeout=120)
     cpu_after = {name: cpu_s(pid) for name, pid in pids.items()}
     after = sampler.counts()
     t0: float = load["t0_unix"]
-    ends = [sampler.stamps(stage, t0 - 0.01)[n - 1] - t0 for stage in STAGES]
+    ends = [max(firsts[stage].values()) - t0 for stage in STAGES]
     total_s = ends[-1]
     loaded = memory_kb(downloader)
     size = len(sandbox.document(batch[0].fax_id))
@@ -277,23 +313,96 @@ def run_ours(
 
     print(f"\nCPU while the {n} faxes went through (incl. 0.5 s settling):")
     print(cpu_table(cpu_before, cpu_after, total_s + 0.5))
-
-    rows = [
+    downloaders = [name for name in pids if name.startswith("downloader")]
+    downloader_cpu = sum(cpu_after[d] - cpu_before[d] for d in downloaders)
+    print("\ndownloader memory (MB):")
+    print(table(["when", "VmRSS", "VmHWM (peak)"], [
         ["after warm-up", idle["VmRSS"] // 1024, idle["VmHWM"] // 1024],
         [f"after {n} faxes", loaded["VmRSS"] // 1024, loaded["VmHWM"] // 1024],
-    ]
-    if big:
-        heavy = sandbox.create_faxes(count=big, deliver=False, size_mb=20)
-        size = len(sandbox.document(heavy[0].fax_id))
-        big_load, _ = inject_and_wait(sandbox, sampler, url, directory, heavy, timeout=600)
-        took = time.time() - big_load["t0_unix"]
-        print(f"\n{big} faxes of {size / 2**20:.1f} MB stored and routed within {took:.1f} s")
-        heavy_rss = memory_kb(downloader)
-        row = [f"after {big} x 20 MB", heavy_rss["VmRSS"] // 1024, heavy_rss["VmHWM"] // 1024]
-        rows.append(row)
-    print("\ndownloader memory (MB):")
-    print(table(["when", "VmRSS", "VmHWM (peak)"], rows))
-    return n / total_s
+    ]))  # fmt: skip
+    return {"faxes_per_s": n / total_s, "downloader_cpu_ms_per_fax": 1000 * downloader_cpu / n}
+
+
+def first_stamps(sampler: Sampler, wanted: set[str]) -> dict[str, dict[str, float]]:
+    """Per stage, the first record timestamp (s) of each wanted fax."""
+    first: dict[str, dict[str, float]] = {}
+    for stage in STAGES:
+        seen: dict[str, float] = {}
+        for topic in sampler.topics[stage]:
+            for fax_id, stamp in list(sampler.log.ids[topic]):
+                if fax_id in wanted and fax_id not in seen:
+                    seen[fax_id] = stamp / 1000
+        first[stage] = seen
+    return first
+
+
+def wait_for_faxes(
+    sampler: Sampler, wanted: set[str], timeout: float
+) -> dict[str, dict[str, float]]:
+    deadline = time.time() + timeout
+    while True:
+        first = first_stamps(sampler, wanted)
+        if all(len(first[stage]) == len(wanted) for stage in STAGES) or time.time() > deadline:
+            return first
+        time.sleep(0.1)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] if ordered else float("nan")
+
+
+def run_latency(
+    sandbox: RunningSandbox,
+    sampler: Sampler,
+    url: str,
+    directory: Path,
+    rate: float,
+    n: int,
+) -> dict[str, float]:
+    """`n` faxes offered at `rate`/s; per fax, webhook POST (its due time: no coordinated
+    omission) to each stage's record timestamp, so the slow hop shows."""
+    faxes = sandbox.create_faxes(count=n, deliver=False)
+    bodies_file = write_bodies(notification_bodies(sandbox, faxes), directory)
+    before = sampler.counts()
+    load = run_load(url, bodies_file, rate=rate, seconds=0, connections=8, once=True)
+    sampler.wait_for(USER_EVENTS, before[USER_EVENTS] + n, timeout=120)
+    due = {str(f.fax_id): load["t0_unix"] + i / rate for i, f in enumerate(faxes)}
+    first = wait_for_faxes(sampler, set(due), timeout=60)
+    done = [f for f in due if all(f in first[stage] for stage in STAGES)]
+    hops = {"POST -> webhook.received": [first[WEBHOOK_RECEIVED][f] - due[f] for f in done]}
+    for a, b in itertools.pairwise(STAGES):
+        hops[f"{a} -> {b}"] = [first[b][f] - first[a][f] for f in done]
+    hops["POST -> user event (end to end)"] = [first[USER_EVENTS][f] - due[f] for f in done]
+    print(f"\nlatency: {n} faxes offered at {rate:.0f}/s ({load['ok']} x 200, ", end="")
+    print("gateway answer ", end="")
+    print(f"p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms); per hop, record timestamps:")
+    rows = [[hop, *(1000 * percentile(v, q) for q in (50, 90, 99)), 1000 * max(v, default=0)]
+            for hop, v in hops.items()]  # fmt: skip
+    print(table(["hop", "p50 ms", "p90 ms", "p99 ms", "max ms"], rows))
+    end_to_end = hops["POST -> user event (end to end)"]
+    return {
+        "p50_ms": 1000 * percentile(end_to_end, 50),
+        "p99_ms": 1000 * percentile(end_to_end, 99),
+    }
+
+
+def run_big(
+    sandbox: RunningSandbox, sampler: Sampler, url: str, directory: Path, big: int, pid: int
+) -> float:
+    """`big` faxes of 20 MB at once: the downloader's peak RSS above its RSS before, per fax."""
+    heavy = sandbox.create_faxes(count=big, deliver=False, size_mb=20)
+    size = len(sandbox.document(heavy[0].fax_id))
+    before = memory_kb(pid)
+    big_load, _ = inject_and_wait(sandbox, sampler, url, directory, heavy, timeout=600)
+    took = time.time() - big_load["t0_unix"]
+    after = memory_kb(pid)
+    print(f"\n{big} faxes of {size / 2**20:.1f} MB stored and routed within {took:.1f} s")
+    print(table(["when", "VmRSS MB", "VmHWM (peak) MB"], [
+        ["before the 20 MB faxes", before["VmRSS"] // 1024, before["VmHWM"] // 1024],
+        [f"after {big} x 20 MB", after["VmRSS"] // 1024, after["VmHWM"] // 1024],
+    ]))  # fmt: skip
+    return (after["VmHWM"] - before["VmRSS"]) / 1024 / big
 
 
 def run_baseline(
@@ -304,7 +413,7 @@ def run_baseline(
     api_key: str,
     directory: Path,
     n: int,
-) -> float:
+) -> tuple[float, float]:
     argv = [sys.executable, "-m", "bench.servers", "baseline", "--port", str(port)]
     argv += ["--sandbox", sandbox.base_url, "--app-id", app_id, "--api-key", api_key]
     argv += ["--s3", stack.s3_endpoint, "--bucket", "bench-baseline"]
@@ -316,10 +425,12 @@ def run_baseline(
     run_load(url, warm_file, rate=0, seconds=0, connections=8, once=True)
     batch = sandbox.create_faxes(count=n, deliver=False)
     bodies_file = write_bodies(notification_bodies(sandbox, batch), directory)
+    cpu_before = cpu_s(process.pid)
     load = run_load(url, bodies_file, rate=0, seconds=0, connections=8, once=True)
+    cpu_ms_per_fax = 1000 * (cpu_s(process.pid) - cpu_before) / n
     stored = sum(1 for _ in stack.minio().list_objects("bench-baseline", recursive=True))
     print(
         f"\nbaseline: {load['ok']} of {n} faxes answered 200 in {load['elapsed_s']:.2f} s; ", end=""
     )
-    print(f"{stored - 10} objects stored (plus 10 warm-up)")
-    return float(load["ok"]) / float(load["elapsed_s"])
+    print(f"{stored - 10} objects stored (plus 10 warm-up); {cpu_ms_per_fax:.1f} ms CPU per fax")
+    return float(load["ok"]) / float(load["elapsed_s"]), cpu_ms_per_fax

@@ -190,7 +190,8 @@ def prepare(
     logging_config.write_text(LOG4J2)
     java = ["java", f"-Dlog4j2.configurationFile={logging_config}", "-cp", cp]
     if not (log_dirs / "meta.properties").exists():
-        argv = [*java, "kafka.tools.StorageTool", "format", "-t", cluster_id(), "-c", str(config)]
+        argv = [*java, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id()}"]
+        argv += ["-c", str(config)]  # an id may start with "-": one argument, with its name
         for name, password in (scram_users or {}).items():
             argv += ["--add-scram", f"{SCRAM_MECHANISM}=[name={name},password={password}]"]
         run = subprocess.run(argv, capture_output=True, text=True, check=False)  # noqa: S603

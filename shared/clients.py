@@ -9,11 +9,15 @@ from shared.storage import FaxStore, make_minio, token_sharing
 __all__ = ["efax_client", "fax_store"]
 
 
-def fax_store(settings: StorageSettings, *, encrypt: bool = False) -> FaxStore:
-    return FaxStore(make_minio(settings), settings.s3_bucket, encrypt=encrypt)
+def fax_store(
+    settings: StorageSettings, *, encrypt: bool = False, threads: int | None = None
+) -> FaxStore:
+    """`threads`: requests at once, each with a thread and a pooled connection of its own."""
+    client = make_minio(settings, connections=max(10, threads or 0))
+    return FaxStore(client, settings.s3_bucket, encrypt=encrypt, threads=threads)
 
 
-def efax_client(settings: EfaxSettings) -> EfaxClient:
+def efax_client(settings: EfaxSettings, *, connections: int = 100) -> EfaxClient:
     """The eFax client, sharing its tokens with the installation's other processes if told to
     (and if the service has storage settings)."""
     shared = None
@@ -24,4 +28,5 @@ def efax_client(settings: EfaxSettings) -> EfaxClient:
         settings.apps,
         timeout_s=settings.efax_timeout_s,
         shared_tokens=shared,
+        connections=connections,
     )

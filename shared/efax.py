@@ -187,12 +187,17 @@ class EfaxClient:
         refresh_margin_s: float = 60.0,
         http: httpx.AsyncClient | None = None,
         shared_tokens: SharedTokens | None = None,
+        connections: int = 100,
     ) -> None:
+        # httpcore checks every pooled connection on each request: a pool the size of the
+        # calls at once (`connections`) keeps that short
         self._apps = {app.app_id: app for app in apps}
         self._http = http or httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             timeout=timeout_s,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+            limits=httpx.Limits(
+                max_connections=connections, max_keepalive_connections=min(50, connections)
+            ),
         )
         self._refresh_margin_s = refresh_margin_s
         self._shared = shared_tokens

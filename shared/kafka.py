@@ -149,6 +149,7 @@ def consumer_options(settings: ServiceSettings, group_id: str) -> dict[str, Any]
         "session_timeout_ms": settings.kafka_session_timeout_ms,
         "heartbeat_interval_ms": max(300, settings.kafka_session_timeout_ms // 5),
         "max_partition_fetch_bytes": 8 * 1024 * 1024,
+        "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
     }
 
 
@@ -215,7 +216,7 @@ def batch_options(settings: ServiceSettings, group_id: str, max_records: int) ->
         **consumer_options(settings, group_id),
         "batch": True,
         "max_records": max_records,
-        "batch_timeout_ms": 100,
+        "batch_timeout_ms": settings.kafka_batch_timeout_ms,
         "decoder": raw_bodies,
         # The AsyncAPI document lists what faxrelay writes (the declared publishers); a batch
         # handler's own signature (the raw message) would describe nothing there.

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -169,12 +169,17 @@ def observe_efax(endpoint: str, status: int | str, seconds: float) -> None:
     EFAX_REQUEST_SECONDS.labels(endpoint=endpoint, status=str(status)).observe(seconds)
 
 
-async def timed_store_call(operation: str, call: Callable[[], Any]) -> Any:
-    """Run a blocking object store call in a thread, timing it by operation and outcome."""
+async def timed_store_call(
+    operation: str,
+    call: Callable[[], Any],
+    run: Callable[[Callable[[], Any]], Awaitable[Any]] | None = None,
+) -> Any:
+    """Run a blocking object store call in a thread (asyncio's, or `run`'s), timing it by
+    operation and outcome."""
     started = time.perf_counter()
     outcome = "error"
     try:
-        result = await asyncio.to_thread(call)
+        result = await (run(call) if run is not None else asyncio.to_thread(call))
         outcome = "ok"
         return result
     finally:

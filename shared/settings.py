@@ -68,6 +68,17 @@ class ServiceSettings(BaseSettings):
         description="Prefix of the stable transactional ids (one per stage and input partition).",
     )
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
+    kafka_fetch_max_wait_ms: int = Field(
+        default=25,
+        ge=0,
+        description="Longest a consumer's fetch waits at the broker for new records "
+        "(a broker that holds fetches for the whole wait adds it to every hop).",
+    )
+    kafka_batch_timeout_ms: int = Field(
+        default=10,
+        ge=0,
+        description="Longest a batch consumer waits for records before looking again.",
+    )
     kafka_partitions: int = Field(default=6, ge=1, description="Partitions of pipeline topics.")
     kafka_replication_factor: int = Field(default=1, ge=1)
     log_level: str = "INFO"

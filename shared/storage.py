@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import logging
+import ssl
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from typing import Any, TypeVar
 from uuid import UUID
 
+import urllib3
 from minio import Minio
 from minio.commonconfig import Tags
 from minio.error import S3Error
+from minio.helpers import genheaders
 from minio.sse import SseS3
 
 from shared.contracts import FaxNotified, StoredObject
@@ -21,6 +26,7 @@ from shared.metrics import timed_store_call
 from shared.settings import StorageSettings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ANNOUNCED_TAG = "announced"
 
@@ -37,26 +43,51 @@ def object_key(fax: FaxNotified, image_format: str) -> str:
 @dataclass(frozen=True)
 class ExistingObject:
     stored: StoredObject
-    announced: bool
+    announced: bool  # the tag of objects stored before `source` metadata existed
+    source: str | None = None  # the record that stored it (`stored_by` metadata)
 
 
-def make_minio(settings: StorageSettings) -> Minio:
+MISSING = {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}
+
+
+def make_minio(settings: StorageSettings, *, connections: int = 10) -> Minio:
+    """A client whose pool keeps `connections` connections (minio's default keeps 10): one per
+    worker thread, so no thread waits for or discards a connection."""
+    pool = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=300, read=300),
+        maxsize=connections,
+        ssl_context=ssl.create_default_context() if settings.s3_secure else None,
+        retries=urllib3.Retry(total=5, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+    )
     return Minio(
         settings.s3_endpoint,
         access_key=settings.s3_access_key.get_secret_value(),
         secret_key=settings.s3_secret_key.get_secret_value(),
         secure=settings.s3_secure,
         region=settings.s3_region,
+        http_client=pool,
     )
 
 
 class FaxStore:
-    """Fax images in one bucket. Blocking SDK calls run in worker threads."""
+    """Fax images in one bucket. Blocking SDK calls run in worker threads: `threads` of its own
+    (sized to the downloads at once), or asyncio's default pool."""
 
-    def __init__(self, client: Minio, bucket: str, *, encrypt: bool = False) -> None:
+    def __init__(
+        self, client: Minio, bucket: str, *, encrypt: bool = False, threads: int | None = None
+    ) -> None:
         self.client = client
         self.bucket = bucket
         self.sse = SseS3() if encrypt else None
+        self._pool = ThreadPoolExecutor(threads, "faxstore") if threads else None
+
+    async def _run(self, operation: str, call: Callable[..., T], *args: Any) -> T:
+        """A blocking store call on the store's own threads, timed by operation."""
+        loop = asyncio.get_running_loop()
+        result: T = await timed_store_call(
+            operation, partial(call, *args), run=lambda c: loop.run_in_executor(self._pool, c)
+        )
+        return result
 
     def ensure_bucket(self) -> None:
         if not self.client.bucket_exists(self.bucket):
@@ -67,18 +98,22 @@ class FaxStore:
                     raise
 
     async def find(self, key: str) -> ExistingObject | None:
-        found: ExistingObject | None = await timed_store_call("stat", partial(self._find, key))
-        return found
+        return await self._run("stat", self._find, key)
 
     def _find(self, key: str) -> ExistingObject | None:
+        """One HEAD; the tags are read only for objects stored by an older downloader."""
         try:
             stat = self.client.stat_object(self.bucket, key)
         except S3Error as error:
-            if error.code in {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}:
+            if error.code in MISSING:
                 return None
             raise
         metadata = {k.lower(): v for k, v in (stat.metadata or {}).items()}
-        tags: dict[str, str] = dict(self.client.get_object_tags(self.bucket, key) or {})
+        source = metadata.get("x-amz-meta-stored-by")
+        announced = False
+        if source is None and metadata.get("x-amz-tagging-count", "0") != "0":
+            tags: dict[str, str] = dict(self.client.get_object_tags(self.bucket, key) or {})
+            announced = tags.get(ANNOUNCED_TAG) == "true"
         stored = StoredObject(
             bucket=self.bucket,
             key=key,
@@ -86,26 +121,42 @@ class FaxStore:
             sha256=metadata.get("x-amz-meta-sha256", ""),
             content_type=stat.content_type or "application/octet-stream",
         )
-        return ExistingObject(stored=stored, announced=tags.get(ANNOUNCED_TAG) == "true")
+        return ExistingObject(stored=stored, announced=announced, source=source)
 
-    async def put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> None:
-        put = partial(
-            self.client.put_object,
-            self.bucket,
-            key,
-            io.BytesIO(data),
-            len(data),
-            content_type=content_type,
-            metadata=metadata,  # type: ignore[arg-type]
-            sse=self.sse,
-        )
-        await timed_store_call("put", put)
+    async def put(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str,
+        metadata: dict[str, str],
+        *,
+        if_absent: bool = False,
+    ) -> bool:
+        """Write the object in one request. With `if_absent`, only if the key is free
+        (`If-None-Match: *`, which AWS S3, MinIO and SeaweedFS honour): False when it was not."""
+        return await self._run("put", self._put, key, data, content_type, metadata, if_absent)
+
+    def _put(
+        self, key: str, data: bytes, content_type: str, metadata: dict[str, str], if_absent: bool
+    ) -> bool:
+        headers = genheaders(metadata, self.sse, None, None, False)  # type: ignore[arg-type]
+        headers["Content-Type"] = content_type
+        if if_absent:
+            headers["If-None-Match"] = "*"
+        try:
+            # minio's put_object takes no precondition header; its single-part PUT does
+            self.client._put_object(self.bucket, key, data, headers)
+        except S3Error as error:
+            if if_absent and error.code in {"PreconditionFailed", "ConditionalRequestConflict"}:
+                return False
+            raise
+        return True
 
     async def mark_announced(self, key: str) -> None:
+        """The tag older downloaders set once a fax was announced (read by `find`)."""
         tags: Tags = Tags.new_object_tags()
         tags[ANNOUNCED_TAG] = "true"
-        tag = partial(self.client.set_object_tags, self.bucket, key, tags)
-        await timed_store_call("tag", tag)
+        await self._run("tag", self.client.set_object_tags, self.bucket, key, tags)
 
     def presigned_url(self, key: str, expires: timedelta) -> str:
         return str(self.client.presigned_get_object(self.bucket, key, expires=expires))
@@ -119,14 +170,13 @@ class FaxStore:
             response.release_conn()
 
     async def read_or_none(self, key: str) -> bytes | None:
-        found: bytes | None = await timed_store_call("get", partial(self._read_or_none, key))
-        return found
+        return await self._run("get", self._read_or_none, key)
 
     def _read_or_none(self, key: str) -> bytes | None:
         try:
             return self.read(key)
         except S3Error as error:
-            if error.code in {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}:
+            if error.code in MISSING:
                 return None
             raise
 

@@ -60,7 +60,7 @@ class FakeStore:
     bucket: str = "faxes"
     objects: dict[str, bytes] = field(default_factory=dict)
     metadata: dict[str, dict[str, str]] = field(default_factory=dict)
-    announced: set[str] = field(default_factory=set)
+    announced: set[str] = field(default_factory=set)  # the tag of older downloaders
     fail_puts: int = 0
 
     def ensure_bucket(self) -> None:
@@ -76,17 +76,26 @@ class FakeStore:
             sha256=self.metadata[key].get("sha256", ""),
             content_type="application/pdf",
         )
-        return ExistingObject(stored=stored, announced=key in self.announced)
+        source = self.metadata[key].get("stored-by")
+        return ExistingObject(stored=stored, announced=key in self.announced, source=source)
 
-    async def put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> None:
+    async def put(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str,
+        metadata: dict[str, str],
+        *,
+        if_absent: bool = False,
+    ) -> bool:
         if self.fail_puts:
             self.fail_puts -= 1
             raise OSError("store down")
+        if if_absent and key in self.objects:
+            return False
         self.objects[key] = data
         self.metadata[key] = metadata
-
-    async def mark_announced(self, key: str) -> None:
-        self.announced.add(key)
+        return True
 
     def presigned_url(self, key: str, expires: timedelta) -> str:
         return f"https://s3.example/{self.bucket}/{key}?expires={int(expires.total_seconds())}"

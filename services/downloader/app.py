@@ -35,8 +35,10 @@ def create_app(
     @app.on_startup
     async def connect() -> None:
         nonlocal efax, store
-        store = store or fax_store(s, encrypt=s.downloader_encrypt)
-        efax = efax or efax_client(s)
+        store = store or fax_store(
+            s, encrypt=s.downloader_encrypt, threads=s.downloader_concurrency
+        )
+        efax = efax or efax_client(s, connections=s.downloader_concurrency + 4)
         await asyncio.to_thread(store.ensure_bucket)
         ready.append(Downloads.of(s, efax, store, partial(publish_all, broker)))
 

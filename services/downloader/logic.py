@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+from aiokafka import ConsumerRecord
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -33,7 +35,7 @@ from shared.efax import EfaxClient, EfaxError, ImageError
 from shared.kafka import Outgoing, Parsed, Publish, run_all
 from shared.logs import fax_fields
 from shared.metrics import DOWNLOADS_FAILED, FAXES_STORED
-from shared.storage import CONTENT_TYPES, FaxStore, object_key
+from shared.storage import CONTENT_TYPES, ExistingObject, FaxStore, object_key
 
 log = logging.getLogger("faxrelay.downloader")
 
@@ -52,6 +54,7 @@ class Policy:
     attempts: int = 6
     backoff_max_s: float = 30.0
     store_attempts: int = 12
+    conditional_put: bool = True
 
     @classmethod
     def of(cls, settings: DownloaderSettings) -> Policy:
@@ -61,6 +64,7 @@ class Policy:
             attempts=settings.downloader_attempts,
             backoff_max_s=settings.downloader_backoff_max_s,
             store_attempts=settings.downloader_store_attempts,
+            conditional_put=settings.downloader_conditional_put,
         )
 
 
@@ -142,15 +146,21 @@ def stored_metadata(fax: FaxNotified, sha256: str) -> dict[str, str]:
 
 
 async def fetch_and_store(
-    fax: FaxNotified, efax: EfaxClient, store: FaxStore, policy: Policy
+    fax: FaxNotified,
+    source: str,
+    efax: EfaxClient,
+    store: FaxStore,
+    policy: Policy,
 ) -> Outcome:
-    """Store the fax's image once; the caller publishes the outcome, then marks it announced."""
+    """Store the fax's image once, in one request to the store for a new fax: a conditional PUT
+    that names the record it came from (`source`: topic/partition/offset). A copy stored from
+    another record was announced by it; one stored from this very record (a redelivery) was
+    perhaps not, so it is announced again."""
     key = object_key(fax, policy.image_format)
-    existing = await _with_store_retries(policy, store.find, key)
-    if existing is not None:
-        if existing.announced:
-            return AlreadyAnnounced(key)
-        return FaxStored(fax=fax, stored=existing.stored)
+    if not policy.conditional_put:  # a store without If-None-Match: look before downloading
+        existing = await _with_store_retries(policy, store.find, key)
+        if existing is not None:
+            return _existing(fax, existing, source)
     if not efax.knows(fax.app_id):
         return _failed(fax, DownloadFailure.UNKNOWN_APP, "no API key for this app", 1)
     attempts = 0
@@ -167,30 +177,53 @@ async def fetch_and_store(
                 )
     except EfaxError as error:
         reason = PERMANENT.get(error.status or 0, DownloadFailure.RETRIES_EXHAUSTED)
-        return _failed(fax, reason, str(error), attempts)
+        return await _failed_unless_stored(fax, source, store, policy, key, reason, error, attempts)
     except ImageError as error:
-        await _let_polling_find_it_again(efax, fax)
-        return _failed(fax, DownloadFailure(error.reason), str(error), attempts)
+        reason = DownloadFailure(error.reason)
+        outcome = await _failed_unless_stored(
+            fax, source, store, policy, key, reason, error, attempts
+        )
+        if isinstance(outcome, DownloadFailed):
+            await _let_polling_find_it_again(efax, fax)
+        return outcome
     data = image.data
     sha256 = hashlib.sha256(data).hexdigest()
     content_type = CONTENT_TYPES[policy.image_format]
-    await _with_store_retries(
-        policy,
-        store.put,
-        key,
-        data,
-        content_type,
-        stored_metadata(fax, sha256),
-    )
+    metadata = {**stored_metadata(fax, sha256), "stored-by": source}
+    put = partial(store.put, if_absent=policy.conditional_put)
+    if not await _with_store_retries(policy, put, key, data, content_type, metadata):
+        existing = await _with_store_retries(policy, store.find, key)
+        if existing is not None:
+            return _existing(fax, existing, source)
     stored = StoredObject(
         bucket=store.bucket, key=key, size=len(data), sha256=sha256, content_type=content_type
     )
     return FaxStored(fax=fax, stored=stored)
 
 
-async def mark_announced(store: FaxStore, key: str, policy: Policy) -> None:
-    """After `fax.stored` is acknowledged: a redelivery of this fax then announces nothing."""
-    await _with_store_retries(policy, store.mark_announced, key)
+def _existing(fax: FaxNotified, existing: ExistingObject, source: str) -> Outcome:
+    # an object stored by an older downloader names no source: it was tagged once announced
+    announced = existing.announced if existing.source is None else existing.source != source
+    if announced:
+        return AlreadyAnnounced(existing.stored.key)
+    return FaxStored(fax=fax, stored=existing.stored)
+
+
+async def _failed_unless_stored(
+    fax: FaxNotified,
+    source: str,
+    store: FaxStore,
+    policy: Policy,
+    key: str,
+    reason: DownloadFailure,
+    error: Exception,
+    attempts: int,
+) -> Outcome:
+    """A fax stored earlier may be gone from eFax since (deleted after storing): not a failure."""
+    existing = await _with_store_retries(policy, store.find, key)
+    if existing is not None:
+        return _existing(fax, existing, source)
+    return _failed(fax, reason, str(error), attempts)
 
 
 async def delete_upstream(efax: EfaxClient, fax: FaxNotified, policy: Policy) -> bool:
@@ -236,6 +269,24 @@ def _failed(
 # --- handling a batch of `fax.notified` -------------------------------------------------------
 
 
+class Announced:
+    """Keys of the faxes this process announced lately (bounded): a batch redelivered after a
+    nack, or a second notification in one batch, announces them again without asking the store."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self.size = size
+        self._keys: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def add(self, key: str) -> None:
+        self._keys[key] = None
+        self._keys.move_to_end(key)
+        if len(self._keys) > self.size:
+            self._keys.popitem(last=False)
+
+
 @dataclass
 class Downloads:
     """The collaborators and limits of every download of this process."""
@@ -248,6 +299,7 @@ class Downloads:
     pages: PageBudget  # pages in flight at once
     delete_after_store: bool = False
     deletions: set[asyncio.Task[bool]] = field(default_factory=set)
+    announced: Announced = field(default_factory=Announced)
 
     @classmethod
     def of(
@@ -259,17 +311,24 @@ class Downloads:
         return cls(efax, store, Policy.of(settings), publish, slots, pages, delete)
 
 
-async def handle(d: Downloads, fax: FaxNotified, trace: dict[str, str]) -> None:
-    """Store one fax, announce the outcome, then mark it announced (never before)."""
+def source_of(record: ConsumerRecord[bytes, bytes]) -> str:
+    """Names the record a fax was stored from, in the object's `stored-by` metadata."""
+    return f"{record.topic}/{record.partition}/{record.offset}"
+
+
+async def handle(d: Downloads, fax: FaxNotified, trace: dict[str, str], source: str) -> None:
+    """Store one fax, then announce the outcome (never before it is stored)."""
+    if object_key(fax, d.policy.image_format) in d.announced:
+        return
     async with d.slots, d.pages.taken(fax):
-        outcome = await fetch_and_store(fax, d.efax, d.store, d.policy)
+        outcome = await fetch_and_store(fax, source, d.efax, d.store, d.policy)
     if isinstance(outcome, AlreadyAnnounced):
         return
     topic = FAX_STORED if isinstance(outcome, FaxStored) else DOWNLOAD_FAILED
     await d.publish([Outgoing.of(topic, outcome, str(fax.fax_id), trace)])
     tell(outcome, trace)
     if isinstance(outcome, FaxStored):
-        await mark_announced(d.store, outcome.stored.key, d.policy)
+        d.announced.add(outcome.stored.key)
         if d.delete_after_store:  # in the background: never blocks the pipeline
             deletion = asyncio.create_task(delete_upstream(d.efax, fax, d.policy))
             d.deletions.add(deletion)
@@ -298,6 +357,6 @@ async def handle_batch(d: Downloads, batch: Sequence[Parsed[FaxNotified]]) -> No
 
     async def in_order(items: list[Parsed[FaxNotified]]) -> None:
         for item in items:
-            await handle(d, item.model, item.trace)
+            await handle(d, item.model, item.trace, source_of(item.record))
 
     await run_all(in_order(items) for items in by_fax.values())

@@ -22,6 +22,11 @@ class DownloaderSettings(ServiceSettings, EfaxSettings, StorageSettings):
     downloader_attempts: int = Field(default=6, ge=1, description="Tries per download.")
     downloader_backoff_max_s: float = Field(default=30.0, gt=0)
     downloader_store_attempts: int = Field(default=12, ge=1, description="Tries per store write.")
+    downloader_conditional_put: bool = Field(
+        default=True,
+        description="Store each fax with one PUT If-None-Match: * (AWS S3, MinIO, SeaweedFS); "
+        "false for a store without it: one HEAD before each download.",
+    )
     downloader_delete_after_store: bool = Field(
         default=False, description="DELETE the fax on eFax once stored (retention)."
     )

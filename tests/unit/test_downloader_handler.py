@@ -18,6 +18,7 @@ from shared.contracts import (
     DownloadFailed,
     FaxStored,
 )
+from shared.storage import object_key
 from tests.builders import APP_ID, notified
 from tests.fakes import (
     PDF,
@@ -30,8 +31,11 @@ from tests.fakes import (
 )
 
 
-def app() -> tuple[FastStream, KafkaBroker, FakeStore, FakeEfax, Collector]:
-    broker, store, efax = KafkaBroker(), FakeStore(), FakeEfax({uuid.UUID(APP_ID)})
+def app(
+    store: FakeStore | None = None,
+) -> tuple[FastStream, KafkaBroker, FakeStore, FakeEfax, Collector]:
+    broker, efax = KafkaBroker(), FakeEfax({uuid.UUID(APP_ID)})
+    store = store or FakeStore()
     settings = DownloaderSettings(downloader_attempts=1, downloader_store_attempts=1)
     service = create_app(settings, broker=broker, efax=efax, store=store)  # type: ignore[arg-type]
     return service, broker, store, efax, Collector(broker, FAX_STORED, DOWNLOAD_FAILED)
@@ -49,7 +53,7 @@ async def test_a_notified_fax_is_stored_then_announced_keyed_by_fax_id() -> None
     assert (sent.topic, sent.key) == (FAX_STORED, str(fax.fax_id).encode())
     assert sent.headers[CORRELATION_HEADER] == "c-3"
     assert store.objects[event.stored.key] == PDF
-    assert store.announced == {event.stored.key}
+    assert store.metadata[event.stored.key]["stored-by"] == f"{FAX_NOTIFIED}/0/0"
 
 
 async def test_two_notifications_of_one_fax_in_a_batch_give_one_download_and_one_event() -> None:
@@ -85,7 +89,46 @@ async def test_a_failed_publish_nacks_and_leaves_the_fax_unannounced_for_the_red
             await br.publish(body, FAX_NOTIFIED)
         assert (ack.call_count, nack.call_count) == (0, 1)
         assert store.objects
-        assert not store.announced
         await br.publish(body, FAX_NOTIFIED)  # the redelivery announces the stored fax
     assert [s.topic for s in out.sent] == [FAX_STORED]
-    assert store.announced
+
+
+async def test_a_stored_fax_notified_again_by_another_record_is_not_announced_again() -> None:
+    store = FakeStore()
+    body = notified().model_dump_json().encode()
+    first, broker, _, _, _ = app(store)
+    async with running(first, broker) as br:
+        await br.publish(body, FAX_NOTIFIED, partition=0)
+    later, broker, _, _, out = app(store)  # another process, e.g. after a restart
+    async with running(later, broker) as br:
+        await br.publish(body, FAX_NOTIFIED, partition=1)  # the poller's announcement
+    assert out.sent == []
+
+
+async def test_the_record_that_stored_a_fax_announces_it_again_when_redelivered_elsewhere() -> None:
+    store = FakeStore()
+    body = notified().model_dump_json().encode()
+    crashed, broker, _, _, _ = app(store)
+    async with running(crashed, broker) as br:
+        with failing_outputs(br, FAX_NOTIFIED), pytest.raises(ConnectionError):
+            await br.publish(body, FAX_NOTIFIED)  # stored, then the process died unannounced
+    successor, broker, _, _, out = app(store)
+    async with running(successor, broker) as br:
+        await br.publish(body, FAX_NOTIFIED)  # the same record, redelivered to a new copy
+    assert [s.topic for s in out.sent] == [FAX_STORED]
+
+
+async def test_a_fax_stored_by_an_older_downloader_is_announced_only_if_it_was_not_tagged() -> None:
+    store = FakeStore()
+    tagged, untagged = notified(), notified()
+    service, broker, _, _, out = app(store)
+    for fax in (tagged, untagged):
+        key = object_key(fax, "PDF")
+        store.objects[key], store.metadata[key] = PDF, {"sha256": "x"}
+    store.announced.add(object_key(tagged, "PDF"))
+    async with running(service, broker) as br:
+        for fax in (tagged, untagged):
+            await br.publish(fax.model_dump_json().encode(), FAX_NOTIFIED)
+    assert [FaxStored.model_validate_json(s.value).fax.fax_id for s in out.sent] == [
+        untagged.fax_id
+    ]
