@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from shared.efax import EfaxClient
 from shared.settings import EfaxSettings, StorageSettings
-from shared.storage import FaxStore, make_minio, token_sharing
+from shared.storage import FaxStore, make_minio, make_signer, token_sharing
 
 __all__ = ["efax_client", "fax_store"]
 
 
 def fax_store(settings: StorageSettings, *, encrypt: bool = False) -> FaxStore:
-    return FaxStore(make_minio(settings), settings.s3_bucket, encrypt=encrypt)
+    """The fax bucket; its links are signed for `s3_public_endpoint` when set."""
+    signer = make_signer(settings)
+    return FaxStore(make_minio(settings), settings.s3_bucket, encrypt=encrypt, signer=signer)
 
 
 def efax_client(settings: EfaxSettings) -> EfaxClient:
