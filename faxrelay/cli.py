@@ -223,7 +223,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_find(args: argparse.Namespace) -> int:
-    from faxrelay.ops import OpsSettings, find, stage_of
+    from faxrelay.ops import OpsSettings, find, reason_of, stage_of
 
     settings = cli_settings(OpsSettings)
     history = find(settings, args.fax_id)
@@ -232,8 +232,6 @@ def run_find(args: argparse.Namespace) -> int:
         print(f"fax {args.fax_id}: on no pipeline topic (older than the retention, or unknown)")
         return 1
     print(f"fax {args.fax_id}  user {history.user_id or '?'}")
-    from faxrelay.ops import reason_of
-
     for record in history.records:
         stage = stage_of(record.topic, template)
         print(f"  {record.time:%Y-%m-%d %H:%M:%S.%f}"[:-3] + f"  {stage:<9} {reason_of(record)}")
@@ -387,6 +385,19 @@ def first_error(error: Any) -> str:
     return f"{where}: {first['msg']}" if where else str(first["msg"])
 
 
+def settings_refused() -> str | None:
+    """Why the broker refused us, when it names a setting (a wrong password or CA)."""
+    from shared.kafka import KafkaSettingsError, check_connection
+
+    try:
+        asyncio.run(check_connection(cli_settings(ServiceSettings), timeout_s=5))
+    except KafkaSettingsError as error:
+        return str(error)
+    except Exception:  # only a diagnosis: the caller reports the original error
+        return None
+    return None
+
+
 def unreachable(error: BaseException) -> str | None:
     """A one-line message for the errors an operator meets; None for a real bug."""
     from aiokafka.errors import KafkaConnectionError
@@ -397,6 +408,9 @@ def unreachable(error: BaseException) -> str | None:
     if isinstance(error, ValidationError):
         return f"settings: {first_error(error)}"
     if isinstance(error, NoBrokersAvailable | KafkaConnectionError):
+        refused = settings_refused()
+        if refused:
+            return refused
         bootstrap = os.environ.get("FAXRELAY_KAFKA_BOOTSTRAP_SERVERS") or local_defaults().get(
             "kafka_bootstrap_servers", "127.0.0.1:9092"
         )

@@ -135,7 +135,7 @@ class Topics:
             self.consumer.seek(tp, begin[tp.partition])
         try:
             while True:
-                batches = self.consumer.poll(timeout_ms=300)
+                batches = self.consumer.poll(timeout_ms=150)
                 for batch in batches.values():
                     for r in batch:
                         yield _record(r)

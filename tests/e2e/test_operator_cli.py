@@ -251,3 +251,24 @@ def test_a_link_signed_for_the_public_endpoint_opens_through_it(
     started = time.monotonic()
     assert cli("link", str(uuid.uuid4()), code=1) == ""
     assert time.monotonic() - started < 60
+
+
+def test_the_router_signs_links_for_the_public_endpoint_and_they_open_through_it(
+    system: System, forwarder: int
+) -> None:
+    system.env["FAXRELAY_S3_PUBLIC_ENDPOINT"] = f"127.0.0.1:{forwarder}"
+    system.restart_service("router")
+    try:
+        (user,) = system.take_users(1)
+        system.sandbox.create_faxes(app_id=system.account.app_id, user_id=user, count=1)
+        routed(system, user, 1)
+        (stored,) = stored_objects(system, user).values()
+        (event,) = events_of(system, user, 1)
+        data = event.get_data()
+        assert data["download_url"].startswith(f"http://127.0.0.1:{forwarder}/")
+        response = httpx.get(data["download_url"], timeout=10)
+        assert response.status_code == 200, response.text
+        assert response.content == stored
+    finally:
+        del system.env["FAXRELAY_S3_PUBLIC_ENDPOINT"]
+        system.restart_service("router")
