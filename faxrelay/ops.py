@@ -18,12 +18,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
+from kafka.partitioner.default import murmur2
 from pydantic import Field
 
 from shared.contracts import (
     DOWNLOAD_FAILED,
     FAX_NOTIFIED,
     FAX_STORED,
+    OUTBOUND_NOTIFIED,
     PIPELINE_TOPICS,
     TOPICS_BY_NAME,
     USER_TOPIC_TEMPLATE,
@@ -118,10 +120,14 @@ class Topics:
             for p, (first, end) in bounds.items()
         }
 
-    def read(self, topic: str, start: dict[int, int] | None = None) -> Iterator[Record]:
-        """Every record from `start` (default: the first) to the end."""
+    def read(self, topic: str, key: bytes | None = None) -> Iterator[Record]:
+        """Every record to the end; with `key`, only its partition's (the producers' default
+        partitioner, murmur2, puts a key on one partition)."""
         bounds = self.bounds(topic)
-        begin = {p: max(first, (start or {}).get(p, first)) for p, (first, _) in bounds.items()}
+        if key is not None and bounds:
+            chosen = sorted(bounds)[partition_of(key, len(bounds))]
+            bounds = {chosen: bounds[chosen]}
+        begin = {p: first for p, (first, _) in bounds.items()}
         return self._read(topic, begin, bounds)
 
     def _read(
@@ -158,6 +164,11 @@ class Topics:
             return None
         finally:
             self.consumer.unsubscribe()
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition the producers' default partitioner (Kafka's murmur2) gives `key`."""
+    return int((murmur2(key) & 0x7FFFFFFF) % partitions)
 
 
 def _record(r: Any) -> Record:
@@ -337,11 +348,20 @@ class FaxHistory:
     events: list[Record]
 
 
+KEYED_BY_FAX = frozenset(
+    {WEBHOOK_RECEIVED, FAX_NOTIFIED, FAX_STORED, DOWNLOAD_FAILED, OUTBOUND_NOTIFIED}
+)
+"""Topics whose records of a fax are on the partition of its id (see the registry's keys)."""
+
+
 def find(settings: OpsSettings, fax_id: str) -> FaxHistory:
     reader = Topics(settings)
     try:
         found = [
-            r for topic in PIPELINE_TOPICS for r in reader.read(topic) if fax_id_of(r) == fax_id
+            r
+            for topic in PIPELINE_TOPICS
+            for r in reader.read(topic, fax_id.encode() if topic in KEYED_BY_FAX else None)
+            if fax_id_of(r) == fax_id
         ]
         found.sort(key=lambda r: (r.timestamp_ms, PIPELINE_TOPICS.index(r.topic)))
         user_id, stored_key = None, None

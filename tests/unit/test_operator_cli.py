@@ -15,7 +15,7 @@ import pytest
 
 from faxrelay import cli
 from faxrelay.localstack import ACCESS_KEY, SECRET_KEY, LocalStack
-from faxrelay.ops import Record, _replay_of, fax_id_of, stage_of
+from faxrelay.ops import Record, _replay_of, fax_id_of, partition_of, stage_of
 from shared.clients import fax_store
 from shared.contracts import (
     DOWNLOAD_FAILED,
@@ -178,3 +178,13 @@ def test_up_tells_a_newcomer_the_users_the_broker_and_the_store(
     assert "kafka bootstrap: 127.0.0.1:19092" in text
     assert f"http://127.0.0.1:19000  access key {ACCESS_KEY}  secret key {SECRET_KEY}" in text
     assert all(user in text for user in users)
+
+
+def test_find_reads_the_partition_the_services_producers_chose_for_a_fax_id() -> None:
+    from aiokafka.partitioner import DefaultPartitioner
+
+    for count in (1, 3, 6):
+        partitions = list(range(count))
+        for _ in range(30):
+            key = str(uuid.uuid4()).encode()
+            assert partition_of(key, count) == DefaultPartitioner()(key, partitions, partitions)
