@@ -1,7 +1,10 @@
 """A downstream team's consumer of faxrelay, using only aiokafka, the CloudEvents SDK and the
 standard library: read a user's topic, drop duplicates by event id, download each fax.
 
-    python examples/subscriber.py --bootstrap 127.0.0.1:9092 --user <user_id> --out faxes/
+    python examples/subscriber.py --user <user_id> --out faxes/
+
+The broker is found as `faxrelay tail` finds it: --bootstrap, else FAXRELAY_KAFKA_BOOTSTRAP_SERVERS,
+else the local stack of `faxrelay up` (its port in .faxrelay/config.json), else 127.0.0.1:9092.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import json
+import os
 import urllib.request
 from pathlib import Path
 
@@ -55,9 +60,19 @@ def download(url: str) -> bytes:
         return bytes(answer.read())
 
 
+def local_bootstrap(config: Path = Path(".faxrelay/config.json")) -> str:
+    if "FAXRELAY_KAFKA_BOOTSTRAP_SERVERS" in os.environ:
+        return os.environ["FAXRELAY_KAFKA_BOOTSTRAP_SERVERS"]
+    if config.exists():
+        return f"127.0.0.1:{json.loads(config.read_text())['ports']['kafka']}"
+    return "127.0.0.1:9092"
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--bootstrap", default=local_bootstrap())
     parser.add_argument("--user", required=True)
     parser.add_argument("--out", type=Path, default=Path("faxes"))
     parser.add_argument("--group", default="example-subscriber")

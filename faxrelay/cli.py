@@ -1,5 +1,8 @@
 """`faxrelay <command>`: up (the whole system on the local stack), a single service, the sandbox,
-tail (watch a user's topic) and backfill."""
+tail (watch users' topics), backfill, and the operator's verbs: status, find, replay, link.
+
+Every verb that talks to Kafka or the store reads the services' FAXRELAY_* settings (SASL/TLS
+included); without FAXRELAY_KAFKA_BOOTSTRAP_SERVERS it finds the local stack of `faxrelay up`."""
 
 from __future__ import annotations
 
@@ -15,12 +18,23 @@ import sys
 import time
 import uuid
 from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from faxrelay.live import USER_TOPICS, count_line, watch
-from faxrelay.localstack import BROKERS, PORT_NAMES, SERVICES, LocalStack, free_ports, wait_for_port
+from faxrelay.localstack import (
+    ACCESS_KEY,
+    BROKERS,
+    PORT_NAMES,
+    SECRET_KEY,
+    SERVICES,
+    LocalStack,
+    free_ports,
+    wait_for_port,
+)
 from shared.contracts import USER_TOPIC_TEMPLATE
+from shared.settings import ServiceSettings
 
 DATA_DIR = Path(".faxrelay")
 
@@ -79,6 +93,7 @@ def up(args: argparse.Namespace) -> int:
             stack.start_service(name, env)
         wait_for_port(gateway_port, 30, stack.processes["gateway"])
         print(f"gateway: http://127.0.0.1:{gateway_port}/webhooks/efax  logs: {data_dir}/logs")
+        print("\n".join(first_run_lines(config, stack)))
         print("Ctrl-C stops everything.", flush=True)
         counts: Counter[str] = Counter()
         live_line(stack, counts, lambda: stopping)
@@ -87,6 +102,20 @@ def up(args: argparse.Namespace) -> int:
         stack.stop()
     print("stopped: " + count_line(counts) if "counts" in locals() else "stopped")
     return 0
+
+
+def first_run_lines(config: dict[str, Any], stack: LocalStack) -> list[str]:
+    """What a newcomer needs next: where things are, and whose faxes to watch."""
+    lines = [
+        f"kafka bootstrap: {stack.bootstrap_servers}",
+        f"object store (S3): http://{stack.s3_endpoint}  access key {ACCESS_KEY}  "
+        f"secret key {SECRET_KEY}  (demo keys, loopback only)",
+    ]
+    if "FAXRELAY_APPS" not in os.environ:
+        lines.append("demo users (faxrelay tail follows them all; faxrelay tail USER_ID one):")
+        lines += [f"  {user_id}" for user_id in config["app"]["user_ids"]]
+    lines.append("operator: faxrelay status | find FAX_ID | replay failed --dry-run | link FAX_ID")
+    return lines
 
 
 def service_env(config: dict[str, Any], gateway_port: int, ports: dict[str, int]) -> dict[str, str]:
@@ -159,20 +188,253 @@ def run_sandbox(args: argparse.Namespace) -> int:
 
 
 def run_tail(args: argparse.Namespace) -> int:
+    from faxrelay.live import USER_TOPICS
     from faxrelay.tools import tail
 
-    topic = args.topic_template.format(user_id=args.user_id)
+    settings = cli_settings(ServiceSettings)
+    bootstrap = args.bootstrap_servers or settings.kafka_bootstrap_servers
+    settings = settings.model_copy(update={"kafka_bootstrap_servers": bootstrap})
+    users = [args.user_id] if args.user_id else demo_users()
+    topics = [args.topic_template.format(user_id=user) for user in users]
+    pattern = None if topics else USER_TOPICS  # no demo: every user's topic
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(tail(args.bootstrap_servers, topic, not args.new_only))
+        asyncio.run(tail(settings, topics, not args.new_only, pattern=pattern))
     return 0
 
 
 def run_backfill(args: argparse.Namespace) -> int:
-    from faxrelay.tools import backfill, parse_since
+    from faxrelay.tools import BackfillSettings, backfill, parse_since
 
-    announced = asyncio.run(backfill(parse_since(args.since), args.user))
+    settings = cli_settings(BackfillSettings)
+    announced = asyncio.run(backfill(parse_since(args.since), args.user, settings))
     print(f"announced {announced} undownloaded faxes on fax.notified")
     return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from faxrelay.ops import OpsSettings, status, status_lines
+
+    stages = status(cli_settings(OpsSettings))
+    if args.json:
+        print(json.dumps({"stages": {n: s.as_json() for n, s in stages.items()}}, indent=2))
+    else:
+        print("\n".join(status_lines(stages)))
+    return 0
+
+
+def run_find(args: argparse.Namespace) -> int:
+    from faxrelay.ops import OpsSettings, find, reason_of, stage_of
+
+    settings = cli_settings(OpsSettings)
+    history = find(settings, args.fax_id)
+    template = settings.router_user_topic_template
+    if not history.records:
+        print(f"fax {args.fax_id}: on no pipeline topic (older than the retention, or unknown)")
+        return 1
+    print(f"fax {args.fax_id}  user {history.user_id or '?'}")
+    for record in history.records:
+        stage = stage_of(record.topic, template)
+        print(f"  {record.time:%Y-%m-%d %H:%M:%S.%f}"[:-3] + f"  {stage:<9} {reason_of(record)}")
+    print(stored_line(history.stored_key))
+    print(f"user events: {len(history.events)}")
+    for event in history.events:
+        print(f"  {event.time:%Y-%m-%d %H:%M:%S}  {event.topic}  ce_id {event.header('ce_id')}")
+    print(efax_line(history))
+    return 0
+
+
+def stored_line(key: str | None) -> str:
+    from pydantic import ValidationError
+
+    from faxrelay.ops import OpsStoreSettings
+    from shared.clients import fax_store
+
+    if key is None:
+        return "stored object: none"
+    try:
+        store = fax_store(cli_settings(OpsStoreSettings))
+    except ValidationError as error:
+        return f"stored object: {key} (store not configured: {first_error(error)})"
+    found = asyncio.run(store.find(key))
+    if found is None:
+        return f"stored object: {key} MISSING from bucket {store.bucket}"
+    o = found.stored
+    return f"stored object: s3://{o.bucket}/{o.key}  {o.size} bytes  sha256 {o.sha256}"
+
+
+def efax_line(history: Any) -> str:
+    from uuid import UUID
+
+    from pydantic import ValidationError
+
+    from faxrelay.tools import BackfillSettings
+    from shared.efax import EfaxClient
+
+    notified = [r.json() for r in history.records if r.topic == "fax.notified"]
+    if not notified:
+        return "eFax: not checked (no verified notification names the fax's app)"
+    try:
+        settings = cli_settings(BackfillSettings)
+    except ValidationError:
+        return "eFax: not checked (no eFax settings: FAXRELAY_APPS)"
+    fax = notified[0]
+    client = EfaxClient(str(settings.efax_api_base_url), settings.apps, shared_tokens=None)
+    since = datetime.fromisoformat(fax["completed_at"]) - timedelta(minutes=1)
+
+    async def listed() -> bool:
+        try:
+            page = await client.list_received(
+                UUID(fax["app_id"]), UUID(fax["user_id"]), since=since
+            )
+            return any(str(f.fax_id) == history.fax_id for f in page.faxes)
+        finally:
+            await client.aclose()
+
+    try:
+        pending = asyncio.run(listed())
+    except Exception as error:
+        return f"eFax: not checked ({type(error).__name__}: {error})"
+    return (
+        "eFax: still lists it as NOT downloaded" if pending else "eFax: not listed as undownloaded"
+    )
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from faxrelay.ops import OpsSettings, progress_bar, publish_replays, replays
+    from faxrelay.tools import parse_since
+
+    settings = cli_settings(OpsSettings)
+    since = parse_since(args.since) if args.since else None
+    chosen = replays(settings, args.kind, reason=args.reason, since=since, fax_id=args.fax)
+    target = "fax.notified" if args.kind == "failed" else "fax.webhook.received"
+    by_reason = Counter(str(r.reason) for r in chosen)
+    summary = ", ".join(f"{n} {reason}" for reason, n in by_reason.most_common()) or "none"
+    if args.dry_run:
+        print(f"would replay {len(chosen)} {args.kind} onto {target} ({summary})")
+        for replay in chosen:
+            print(f"  {replay.fax_id or '(no fax id)'}  {replay.reason}")
+        return 0
+    if chosen:
+        asyncio.run(publish_replays(settings, chosen, args.kind, progress_bar(len(chosen))))
+    print(f"replayed {len(chosen)} {args.kind} onto {target} ({summary})")
+    return 0
+
+
+def run_link(args: argparse.Namespace) -> int:
+    from faxrelay.ops import OpsStoreSettings, expiry_of, find
+    from shared.clients import fax_store
+    from shared.contracts import now_utc
+
+    settings = cli_settings(OpsStoreSettings)
+    history = find(settings, args.fax_id)
+    if history.stored_key is None:
+        print(f"faxrelay: fax {args.fax_id} is not stored (see faxrelay find)", file=sys.stderr)
+        return 1
+    store = fax_store(settings)
+    if asyncio.run(store.find(history.stored_key)) is None:
+        print(f"faxrelay: {history.stored_key} is gone from the store", file=sys.stderr)
+        return 1
+    expiry = expiry_of(settings, args.expires_s)
+    print(store.presigned_url(history.stored_key, expiry))
+    print(f"expires {now_utc() + expiry:%Y-%m-%d %H:%M:%S} UTC", file=sys.stderr)
+    return 0
+
+
+def local_defaults(data_dir: Path = DATA_DIR) -> dict[str, Any]:
+    """Settings of the local stack `faxrelay up` made, unless FAXRELAY_KAFKA_BOOTSTRAP_SERVERS
+    points elsewhere (then everything comes from the environment)."""
+    config = data_dir / "config.json"
+    if "FAXRELAY_KAFKA_BOOTSTRAP_SERVERS" in os.environ or not config.exists():
+        return {}
+    saved = json.loads(config.read_text())
+    ports, app = saved["ports"], saved["app"]
+    return {
+        "local_stack": True,
+        "kafka_bootstrap_servers": f"127.0.0.1:{ports['kafka']}",
+        "kafka_idempotent_producer": False,  # Tansu has none; a few records need none
+        "s3_endpoint": f"127.0.0.1:{ports['s3']}",
+        "s3_access_key": ACCESS_KEY,
+        "s3_secret_key": SECRET_KEY,
+        "efax_api_base_url": f"http://127.0.0.1:{ports['sandbox']}",
+        "apps": [{"app_id": app["app_id"], "api_key": app["api_key"], "user_ids": app["user_ids"]}],
+    }
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def cli_settings(cls: type[S]) -> S:
+    """`cls` from the environment, over the local stack's settings where the environment is
+    silent."""
+    defaults = {
+        k: v for k, v in local_defaults().items() if f"FAXRELAY_{k.upper()}" not in os.environ
+    }
+    return cls(**defaults)
+
+
+def demo_users() -> list[str]:
+    config = DATA_DIR / "config.json"
+    if "FAXRELAY_APPS" in os.environ or not config.exists():
+        return []
+    return [str(u) for u in json.loads(config.read_text())["app"]["user_ids"]]
+
+
+def first_error(error: Any) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return f"{where}: {first['msg']}" if where else str(first["msg"])
+
+
+def settings_refused() -> str | None:
+    """Why the broker refused us, when it names a setting (a wrong password or CA)."""
+    from shared.kafka import KafkaSettingsError, check_connection
+
+    try:
+        asyncio.run(check_connection(cli_settings(ServiceSettings), timeout_s=5))
+    except KafkaSettingsError as error:
+        return str(error)
+    except Exception:  # only a diagnosis: the caller reports the original error
+        return None
+    return None
+
+
+def unreachable(error: BaseException) -> str | None:
+    """A one-line message for the errors an operator meets; None for a real bug."""
+    from aiokafka.errors import KafkaConnectionError
+    from kafka.errors import KafkaError, NoBrokersAvailable
+    from minio.error import S3Error
+    from pydantic import ValidationError
+
+    if isinstance(error, ValidationError):
+        return f"settings: {first_error(error)}"
+    if isinstance(error, NoBrokersAvailable | KafkaConnectionError):
+        refused = settings_refused()
+        if refused:
+            return refused
+        bootstrap = os.environ.get("FAXRELAY_KAFKA_BOOTSTRAP_SERVERS") or local_defaults().get(
+            "kafka_bootstrap_servers", "127.0.0.1:9092"
+        )
+        return (
+            f"cannot reach Kafka at {bootstrap} ({type(error).__name__}); is the broker up "
+            "(faxrelay up) and are FAXRELAY_KAFKA_* right?"
+        )
+    if isinstance(error, KafkaError):
+        return f"Kafka: {type(error).__name__}: {error}"
+    if isinstance(error, S3Error):
+        return f"object store: {error.code}: {error.message}"
+    if isinstance(error, OSError):
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("faxrelay")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def default_bootstrap() -> str:
@@ -183,7 +445,10 @@ def default_bootstrap() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="faxrelay", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="faxrelay", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"faxrelay {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     p_up = commands.add_parser("up", help="run everything on the embedded local stack")
     p_up.add_argument("--data-dir", default=str(DATA_DIR))
@@ -202,9 +467,9 @@ def main(argv: list[str] | None = None) -> int:
     p_sb = commands.add_parser("sandbox", help="run the eFax sandbox (python -m sandbox ...)")
     p_sb.add_argument("rest", nargs=argparse.REMAINDER)
     p_sb.set_defaults(func=run_sandbox)
-    p_tail = commands.add_parser("tail", help="print one line per fax arriving on a user's topic")
-    p_tail.add_argument("user_id")
-    p_tail.add_argument("--bootstrap-servers", default=default_bootstrap())
+    p_tail = commands.add_parser("tail", help="print one line per fax arriving on users' topics")
+    p_tail.add_argument("user_id", nargs="?", help="one user (default: every demo user)")
+    p_tail.add_argument("--bootstrap-servers", help="default: FAXRELAY_* or the local stack")
     p_tail.add_argument("--topic-template", default=USER_TOPIC_TEMPLATE)
     p_tail.add_argument("--new-only", action="store_true", help="skip faxes already on the topic")
     p_tail.set_defaults(func=run_tail)
@@ -212,12 +477,52 @@ def main(argv: list[str] | None = None) -> int:
     p_bf.add_argument("--since", required=True, help="e.g. 2026-11-01 or 2026-11-01T08:00:00Z")
     p_bf.add_argument("--user", help="one user id (default: every configured user)")
     p_bf.set_defaults(func=run_backfill)
+    add_operator_verbs(commands)
     args = parser.parse_args(argv)
     started = time.monotonic()
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except Exception as error:
+        message = unreachable(error)
+        if message is None:
+            raise
+        print(f"faxrelay {args.command}: {message}", file=sys.stderr)
+        return 2
     if args.command == "up":
         print(f"ran {time.monotonic() - started:.0f} s")
     return code
+
+
+def add_operator_verbs(commands: Any) -> None:
+    p = commands.add_parser(
+        "status", help="records, lag, oldest unprocessed record and last fax per stage"
+    )
+    p.add_argument("--json", action="store_true", help='one object: {"stages": {name: {...}}}')
+    p.set_defaults(func=run_status)
+    p = commands.add_parser("find", help="everything known of one fax, in time order")
+    p.add_argument("fax_id")
+    p.set_defaults(func=run_find)
+    p = commands.add_parser(
+        "replay",
+        help="publish failed or rejected faxes again",
+        description="failed: the original notifications of fax.download.failed go back to "
+        "fax.notified (the downloader skips faxes already stored and announced). rejected: the "
+        "original deliveries of fax.webhook.rejected go back to fax.webhook.received and are "
+        "verified again (forged ones are rejected again; duplicates collapse). Rejections for "
+        "'duplicate' are left out unless --reason duplicate.",
+    )
+    p.add_argument("kind", choices=("failed", "rejected"))
+    p.add_argument("--reason", help="only this reason, e.g. gone or bad_signature")
+    p.add_argument("--since", help="only failed/rejected since, e.g. 2026-11-01T08:00:00Z")
+    p.add_argument("--fax", metavar="FAX_ID", help="only this fax")
+    p.add_argument("--dry-run", action="store_true", help="list what would be replayed")
+    p.set_defaults(func=run_replay)
+    p = commands.add_parser("link", help="a fresh presigned download link for a stored fax")
+    p.add_argument("fax_id")
+    p.add_argument(
+        "--expires-s", type=int, help="lifetime (default FAXRELAY_ROUTER_PRESIGN_EXPIRY_S)"
+    )
+    p.set_defaults(func=run_link)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import datetime
 from functools import partial
+from typing import Literal
 from uuid import UUID
 
 from cloudevents.core.bindings import kafka as ce_kafka
@@ -14,7 +16,7 @@ from faststream.kafka.annotations import KafkaMessage
 from shared.clients import efax_client
 from shared.contracts import parse_efax_timestamp
 from shared.efax import ReceivedFax, ReceivedPage
-from shared.kafka import make_broker, raw_bodies, records
+from shared.kafka import make_broker, raw_bodies, records, security
 from shared.polling import publish_notified, scan
 from shared.settings import EfaxSettings, ServiceSettings, StorageSettings
 
@@ -36,12 +38,29 @@ def event_line(headers: dict[str, bytes], key: bytes | None, value: bytes) -> st
     )
 
 
-async def tail(bootstrap_servers: str, topic: str, from_beginning: bool) -> None:
-    broker = KafkaBroker(bootstrap_servers, logger=None)
-
-    @broker.subscriber(
-        topic, auto_offset_reset="earliest" if from_beginning else "latest", decoder=raw_bodies
+async def tail(
+    settings: ServiceSettings, topics: list[str], from_beginning: bool, pattern: str | None = None
+) -> None:
+    """Print every event of `topics` (or of the topics matching `pattern`), with the services'
+    connection settings."""
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        security=security(settings),
+        logger=None,
+        metadata_max_age_ms=3000,
     )
+    offsets: Literal["earliest", "latest"] = "earliest" if from_beginning else "latest"
+    if pattern is not None:  # pattern subscriptions need a group
+        subscriber = broker.subscriber(
+            pattern=pattern,
+            group_id=f"faxrelay-tail-{uuid.uuid4().hex}",
+            auto_offset_reset=offsets,
+            decoder=raw_bodies,
+        )
+    else:
+        subscriber = broker.subscriber(*topics, auto_offset_reset=offsets, decoder=raw_bodies)
+
+    @subscriber
     async def on_event(body: bytes, message: KafkaMessage) -> None:
         for record in records(message):
             print(event_line(dict(record.headers), record.key, record.value or b""), flush=True)
@@ -53,10 +72,12 @@ async def tail(bootstrap_servers: str, topic: str, from_beginning: bool) -> None
         await broker.stop()
 
 
-async def backfill(since: datetime, user: str | None) -> int:
+async def backfill(
+    since: datetime, user: str | None, settings: BackfillSettings | None = None
+) -> int:
     """Announce every undownloaded fax completed since `since`, for one or all users. The
     downloader skips faxes already stored and announced, so a backfill never doubles an event."""
-    settings = BackfillSettings()
+    settings = settings or BackfillSettings()
     efax = efax_client(settings)
     broker = make_broker(settings)
     await broker.start()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.efax import EfaxClient
 from shared.settings import EfaxSettings, StorageSettings
-from shared.storage import FaxStore, make_minio, token_sharing
+from shared.storage import FaxStore, make_minio, make_signer, token_sharing
 
 __all__ = ["efax_client", "fax_store"]
 
@@ -12,9 +12,11 @@ __all__ = ["efax_client", "fax_store"]
 def fax_store(
     settings: StorageSettings, *, encrypt: bool = False, threads: int | None = None
 ) -> FaxStore:
-    """`threads`: requests at once, each with a thread and a pooled connection of its own."""
+    """The fax bucket. `threads`: requests at once, each with a thread and a pooled connection
+    of its own; links are signed for `s3_public_endpoint` when set."""
     client = make_minio(settings, connections=max(10, threads or 0))
-    return FaxStore(client, settings.s3_bucket, encrypt=encrypt, threads=threads)
+    signer = make_signer(settings)
+    return FaxStore(client, settings.s3_bucket, encrypt=encrypt, threads=threads, signer=signer)
 
 
 def efax_client(settings: EfaxSettings, *, connections: int = 100) -> EfaxClient:

@@ -165,6 +165,11 @@ class StorageSettings(BaseModel):
 
     s3_endpoint: str = Field(default="127.0.0.1:9000", description="host:port, no scheme.")
     s3_secure: bool = False
+    s3_public_endpoint: str | None = Field(
+        default=None,
+        description="host:port or URL that download links are signed for, as subscribers reach "
+        "the store (default: s3_endpoint). Signing needs no connection to it.",
+    )
     s3_access_key: SecretStr = SecretStr("minioadmin")
     s3_secret_key: SecretStr = SecretStr("minioadmin")
     s3_region: str = "us-east-1"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 from uuid import UUID
 
 import urllib3
@@ -69,16 +70,43 @@ def make_minio(settings: StorageSettings, *, connections: int = 10) -> Minio:
     )
 
 
+def make_signer(settings: StorageSettings) -> Minio | None:
+    """A client that only signs links for `s3_public_endpoint` (same keys and region, so signing
+    needs no request to it), or None when links are signed for the services' own endpoint."""
+    public = settings.s3_public_endpoint
+    if not public:
+        return None
+    secure = settings.s3_secure
+    if "://" in public:
+        url = urlsplit(public)
+        secure, public = url.scheme == "https", url.netloc
+    return Minio(
+        public,
+        access_key=settings.s3_access_key.get_secret_value(),
+        secret_key=settings.s3_secret_key.get_secret_value(),
+        secure=secure,
+        region=settings.s3_region,
+    )
+
+
 class FaxStore:
     """Fax images in one bucket. Blocking SDK calls run in worker threads: `threads` of its own
-    (sized to the downloads at once), or asyncio's default pool."""
+    (sized to the downloads at once), or asyncio's default pool. Links are signed by `signer`
+    when given (another endpoint than the one the services use)."""
 
     def __init__(
-        self, client: Minio, bucket: str, *, encrypt: bool = False, threads: int | None = None
+        self,
+        client: Minio,
+        bucket: str,
+        *,
+        encrypt: bool = False,
+        threads: int | None = None,
+        signer: Minio | None = None,
     ) -> None:
         self.client = client
         self.bucket = bucket
         self.sse = SseS3() if encrypt else None
+        self.signer = signer or client
         self._pool = ThreadPoolExecutor(threads, "faxstore") if threads else None
 
     async def _run(self, operation: str, call: Callable[..., T], *args: Any) -> T:
@@ -159,7 +187,7 @@ class FaxStore:
         await self._run("tag", self.client.set_object_tags, self.bucket, key, tags)
 
     def presigned_url(self, key: str, expires: timedelta) -> str:
-        return str(self.client.presigned_get_object(self.bucket, key, expires=expires))
+        return str(self.signer.presigned_get_object(self.bucket, key, expires=expires))
 
     def read(self, key: str) -> bytes:
         response = self.client.get_object(self.bucket, key)
