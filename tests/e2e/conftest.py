@@ -120,6 +120,7 @@ def read_topic(
         consumer.seek_to_beginning()
         found: list[object] = []
         settle_until: float | None = None
+        reached_at = 0.0
         while True:
             before = len(found)
             for batch in consumer.poll(timeout_ms=300).values():
@@ -127,8 +128,11 @@ def read_topic(
             now = time.monotonic()
             if len(found) > before:
                 deadline = max(deadline, now + timeout)
+            if len(found) >= at_least and settle_until is None:
+                reached_at = now
             if len(found) >= at_least and (settle_until is None or len(found) > before):
-                settle_until = now + 2.0  # until no record came for 2 s
+                # until no record came for 2 s, but not forever on a topic still being written
+                settle_until = min(now + 2.0, reached_at + 10.0)
             if (settle_until is not None and now > settle_until) or now > deadline:
                 return found
     finally:

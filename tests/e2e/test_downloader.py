@@ -156,7 +156,6 @@ def test_a_20_mb_fax_is_stored_whole(system: System) -> None:
     assert_each_stored_once_with_the_served_bytes(system, [fax], timeout=180)
 
 
-@BOTH_BROKERS
 def test_the_downloader_killed_mid_stream_loses_nothing_and_repeats_only_same_ids(
     system: System,
 ) -> None:

@@ -21,7 +21,7 @@ from faxrelay.localstack import Broker, LocalStack, free_ports, wait_for_port
 from shared.contracts import WEBHOOK_RECEIVED
 from tests.e2e.conftest import BOTH_BROKERS, read_topic
 
-pytestmark = [pytest.mark.e2e, BOTH_BROKERS]
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,7 @@ def gateway(
         stack.stop()
 
 
+@BOTH_BROKERS
 def test_every_delivery_answered_200_survives_a_broker_outage(
     gateway: tuple[LocalStack, str],
 ) -> None:

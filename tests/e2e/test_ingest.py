@@ -112,7 +112,6 @@ def test_each_hostile_delivery_from_the_sandbox_is_rejected_with_its_reason(
     )
 
 
-@BOTH_BROKERS
 def test_forged_and_malformed_deliveries_posted_directly_are_rejected_with_reasons(
     system: System,
 ) -> None:
@@ -175,7 +174,6 @@ def test_forged_and_malformed_deliveries_posted_directly_are_rejected_with_reaso
     )
 
 
-@BOTH_BROKERS
 def test_a_ping_is_recorded_and_not_routed(system: System) -> None:
     notification_id = str(uuid.uuid4())
     body = json.dumps(

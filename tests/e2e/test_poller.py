@@ -281,7 +281,6 @@ def test_250_waiting_faxes_across_pages_with_a_restart_mid_scan_and_two_copies(
     wait_until(split, 30, "the two copies split the polled users without overlap")
 
 
-@BOTH_BROKERS
 def test_429_and_5xx_from_the_api_neither_stop_polling_nor_skip_a_fax(system: System) -> None:
     before = system.sandbox.stats()
     system.sandbox.set_faults(fax_error_rate=0.25, fax_rate_limit_rate=0.25, retry_after_s=1)

@@ -24,7 +24,6 @@ from tests.e2e.test_walking_skeleton import decode_events
 pytestmark = pytest.mark.e2e
 
 
-@BOTH_BROKERS
 def test_three_users_with_thirty_faxes_each_get_exactly_their_own_once(system: System) -> None:
     users = system.take_users(3)
     mine = {}
@@ -79,7 +78,6 @@ def test_the_gateways_correlation_id_reaches_the_users_event(system: System) -> 
     assert headers["traceparent"] == headers["ce_traceparent"]
 
 
-@BOTH_BROKERS
 def test_the_router_killed_mid_stream_misses_no_fax_and_repeats_only_same_ids(
     system: System,
 ) -> None:

@@ -58,7 +58,12 @@ def test_twenty_signed_webhooks_for_three_users_are_stored_and_routed_to_their_o
     def all_stored() -> bool:
         return sum(len(stored_objects(system, u)) for u in users) >= 20
 
-    wait_until(all_stored, 90, "20 faxes in the bucket")
+    wait_until(
+        all_stored,
+        90,
+        "20 faxes in the bucket",
+        progress=lambda: sum(len(stored_objects(system, u)) for u in users),
+    )
     for user in users:
         objects = stored_objects(system, user)
         assert {key.rsplit("/", 1)[1].split(".")[0] for key in objects} == by_user[user]
