@@ -25,7 +25,7 @@ from shared.kafka import client_options
 from shared.settings import ServiceSettings
 
 BOTH_BROKERS = pytest.mark.brokers("tansu", "kafka")  # the core flows, on Tansu and Apache Kafka
-USERS = 40
+USERS = 80  # every test takes its own; raise when a test says it ran out
 POLLED = 4
 BUCKET = "faxes-e2e"
 
