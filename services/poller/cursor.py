@@ -4,13 +4,32 @@ everything nor skip anything."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.polling import ScanResult
 
 
-class Cursor(BaseModel):
+class StoredState(BaseModel):
+    """Poller state kept as a small JSON object in the bucket."""
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(by_alias=True).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes | None) -> Self:
+        """Lenient: unreadable state starts over (a cursor from the beginning, a log count
+        from the overlap), never skipping a fax."""
+        if not data:
+            return cls()
+        try:
+            return cls.model_validate_json(data)
+        except ValidationError:
+            return cls()
+
+
+class Cursor(StoredState):
     """Per (App ID, user): every undownloaded fax completed before `since` has been announced at
     least once; `full_scan_at` is when the last scan from the beginning finished. `since` is
     always a `completed_timestamp` eFax wrote, never a time of the poller's clock."""
@@ -19,19 +38,6 @@ class Cursor(BaseModel):
 
     since: datetime | None = Field(default=None, alias="cursor")
     full_scan_at: datetime | None = None
-
-    def to_bytes(self) -> bytes:
-        return self.model_dump_json(by_alias=True).encode()
-
-    @classmethod
-    def from_bytes(cls, data: bytes | None) -> Cursor:
-        """Lenient: an unreadable cursor means scanning from the beginning, never skipping."""
-        if not data:
-            return cls()
-        try:
-            return cls.model_validate_json(data)
-        except ValidationError:
-            return cls()
 
 
 def full_scan_due(cursor: Cursor, every_s: float, now: datetime) -> bool:

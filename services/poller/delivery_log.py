@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ConfigDict
 
+from services.poller.cursor import StoredState
 from services.poller.scan import Polling, scan_user
 from shared.contracts import parse_efax_timestamp
 
@@ -58,7 +59,7 @@ class Delivery:
         )
 
 
-class LogState(BaseModel):
+class LogState(StoredState):
     """Per App ID: failed attempts counted up to `counted_until`, and the totals so far:
     failed attempts, and faxes whose first attempt failed (each fax counted once)."""
 
@@ -67,19 +68,6 @@ class LogState(BaseModel):
     counted_until: datetime | None = None
     failed_deliveries: int = 0
     failed_faxes: int = 0
-
-    def to_bytes(self) -> bytes:
-        return self.model_dump_json().encode()
-
-    @classmethod
-    def from_bytes(cls, data: bytes | None) -> LogState:
-        """Lenient: an unreadable state counts again from the overlap."""
-        if not data:
-            return cls()
-        try:
-            return cls.model_validate_json(data)
-        except ValidationError:
-            return cls()
 
 
 @dataclass(frozen=True)
