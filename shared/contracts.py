@@ -41,7 +41,7 @@ FAX_STORED = "fax.stored"
 DOWNLOAD_FAILED = "fax.download.failed"
 
 CORRELATION_HEADER = "correlation_id"
-TRACEPARENT_HEADER = "traceparent"  # W3C trace context, started by the gateway
+TRACEPARENT_HEADER = "traceparent"  # W3C trace context of the fax (shared/tracing.py)
 
 FAX_ID_EXAMPLE = "7e029808-237b-413e-a051-53bf445e8b49"
 USER_ID_EXAMPLE = "ca4cd102-c3e7-4379-9a7e-38c61e1f7a55"
@@ -390,8 +390,8 @@ USER_TOPIC = Topic(
     "One CloudEvent per fax for its owner, Kafka protocol binding, binary mode: attributes in "
     "ce_* headers (ce_specversion 1.0, ce_id = fax id, ce_source, "
     f"ce_type {FAX_RECEIVED_EVENT_TYPE}, ce_time = completion time, ce_subject = fax id, "
-    "ce_partitionkey = user id, ce_correlationid), content-type application/json, "
-    "key = user id, value = this data. Drop duplicates by ce_id.",
+    "ce_partitionkey = user id), content-type application/json, the fax's W3C trace context "
+    "in traceparent, key = user id, value = this data. Drop duplicates by ce_id.",
     7,
     stage="routed",
 )

@@ -24,6 +24,7 @@ from pydantic import BaseModel, NonNegativeInt, ValidationError, field_validator
 from shared.contracts import parse_efax_timestamp
 from shared.metrics import EFAX_UNAUTHORIZED_AFTER_REFRESH, TOKEN_REFRESHES, observe_efax
 from shared.settings import EfaxApp
+from shared.tracing import instrument_httpx
 
 # 401 too: another process may have ended our token by asking for its own.
 RETRYABLE_STATUSES = frozenset({401, 408, 425, 429, 500, 502, 503, 504})
@@ -199,6 +200,7 @@ class EfaxClient:
                 max_connections=connections, max_keepalive_connections=min(50, connections)
             ),
         )
+        instrument_httpx(self._http)  # a client span per eFax call, when traces are exported
         self._refresh_margin_s = refresh_margin_s
         self._shared = shared_tokens
         self._tokens: dict[UUID, _Token] = {}

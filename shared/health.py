@@ -19,6 +19,7 @@ from faststream import FastStream
 from shared import metrics
 from shared.kafka import KafkaAdmin, KafkaSettingsError, check_connection
 from shared.settings import ServiceSettings
+from shared.tracing import telemetry_middleware
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ def supervised(app: FastStream, settings: ServiceSettings) -> FastStream:
     path, every_s = settings.heartbeat_file, settings.heartbeat_interval_s
     if app.broker is not None:
         app.broker.add_middleware(metrics.kafka_middleware(service_name(settings)))
+        for middleware in telemetry_middleware():
+            app.broker.add_middleware(middleware)
 
     @app.on_startup
     async def refuse_bad_kafka_settings() -> None:

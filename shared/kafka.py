@@ -22,8 +22,9 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 from pydantic import BaseModel, ValidationError
 
-from shared.contracts import CORRELATION_HEADER, TRACEPARENT_HEADER, Topic
+from shared.contracts import CORRELATION_HEADER, Topic
 from shared.settings import ServiceSettings
+from shared.tracing import PROPAGATED, within
 
 log = logging.getLogger(__name__)
 
@@ -296,21 +297,24 @@ Publish = Callable[[Sequence[Outgoing]], Awaitable[None]]
 async def publish_all(broker: KafkaBroker, outgoing: Sequence[Outgoing]) -> None:
     """Send every record, acknowledged, then raise the first failure. The correlation id is set
     once per record, from its headers."""
-    await run_all(
-        broker.publish(
+    await run_all(_publish(broker, o) for o in outgoing)
+
+
+async def _publish(broker: KafkaBroker, o: Outgoing) -> None:
+    with within(o.headers):  # the record's own trace (a batch holds many faxes)
+        await broker.publish(
             o.value,
             o.topic,
             key=o.key,
             headers={k: v for k, v in o.headers.items() if k != CORRELATION_HEADER},
             correlation_id=o.headers.get(CORRELATION_HEADER),
         )
-        for o in outgoing
-    )
 
 
 def propagated(record: ConsumerRecord[bytes, bytes]) -> dict[str, str]:
-    """The headers every service carries from its input to its output: correlation and trace."""
-    found = {name: header(record, name) for name in (CORRELATION_HEADER, TRACEPARENT_HEADER)}
+    """The headers every service carries from its input to its output: the delivery's
+    correlation id and the fax's trace context."""
+    found = {name: header(record, name) for name in (CORRELATION_HEADER, *PROPAGATED)}
     return {name: value for name, value in found.items() if value}
 
 

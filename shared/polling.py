@@ -12,6 +12,7 @@ from faststream.kafka import KafkaBroker
 from shared.contracts import FAX_NOTIFIED, FaxNotified
 from shared.efax import PAGE_LIMIT, ReceivedFax, ReceivedPage
 from shared.kafka import Outgoing, publish_all
+from shared.tracing import traced
 
 __all__ = ["Announce", "ListPage", "ScanResult", "notified", "publish_notified", "scan"]
 
@@ -51,11 +52,14 @@ async def scan(list_page: ListPage, announce: Announce | None = None) -> ScanRes
 
 
 def notified(app_id: UUID, user_id: UUID, faxes: list[ReceivedFax]) -> list[Outgoing]:
-    """The `fax.notified` records of faxes found by listing, keyed by fax id."""
-    return [
-        Outgoing.of(FAX_NOTIFIED, FaxNotified.from_listing(app_id, user_id, f), str(f.fax_id), {})
-        for f in faxes
-    ]
+    """The `fax.notified` records of faxes found by listing, keyed by fax id. Each fax starts a
+    trace of its own, linked to the scan that found it."""
+    records: list[Outgoing] = []
+    for f in faxes:
+        with traced("fax found by polling", link_current=True, fax_id=f.fax_id) as trace:
+            fax = FaxNotified.from_listing(app_id, user_id, f)
+            records.append(Outgoing.of(FAX_NOTIFIED, fax, str(f.fax_id), trace))
+    return records
 
 
 async def publish_notified(

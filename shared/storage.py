@@ -25,6 +25,7 @@ from minio.sse import SseS3
 from shared.contracts import FaxNotified, StoredObject
 from shared.metrics import timed_store_call
 from shared.settings import StorageSettings
+from shared.tracing import store_span
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -112,9 +113,10 @@ class FaxStore:
     async def _run(self, operation: str, call: Callable[..., T], *args: Any) -> T:
         """A blocking store call on the store's own threads, timed by operation."""
         loop = asyncio.get_running_loop()
-        result: T = await timed_store_call(
-            operation, partial(call, *args), run=lambda c: loop.run_in_executor(self._pool, c)
-        )
+        with store_span(operation):
+            result: T = await timed_store_call(
+                operation, partial(call, *args), run=lambda c: loop.run_in_executor(self._pool, c)
+            )
         return result
 
     def ensure_bucket(self) -> None:

@@ -36,6 +36,7 @@ from shared.kafka import Outgoing, Parsed, Publish, run_all
 from shared.logs import fax_fields
 from shared.metrics import DOWNLOADS_FAILED, FAXES_STORED
 from shared.storage import CONTENT_TYPES, ExistingObject, FaxStore, object_key
+from shared.tracing import annotate, traced
 
 log = logging.getLogger("faxrelay.downloader")
 
@@ -320,12 +321,15 @@ async def handle(d: Downloads, fax: FaxNotified, trace: dict[str, str], source: 
     """Store one fax, then announce the outcome (never before it is stored)."""
     if object_key(fax, d.policy.image_format) in d.announced:
         return
-    async with d.slots, d.pages.taken(fax):
-        outcome = await fetch_and_store(fax, source, d.efax, d.store, d.policy)
-    if isinstance(outcome, AlreadyAnnounced):
-        return
-    topic = FAX_STORED if isinstance(outcome, FaxStored) else DOWNLOAD_FAILED
-    await d.publish([Outgoing.of(topic, outcome, str(fax.fax_id), trace)])
+    with traced("download fax", trace, fax_id=fax.fax_id) as trace:
+        async with d.slots, d.pages.taken(fax):
+            outcome = await fetch_and_store(fax, source, d.efax, d.store, d.policy)
+        if isinstance(outcome, AlreadyAnnounced):
+            annotate(outcome="already announced")
+            return
+        topic = FAX_STORED if isinstance(outcome, FaxStored) else DOWNLOAD_FAILED
+        annotate(outcome=topic, reason=getattr(outcome, "reason", None))
+        await d.publish([Outgoing.of(topic, outcome, str(fax.fax_id), trace)])
     tell(outcome, trace)
     if isinstance(outcome, FaxStored):
         d.announced.add(outcome.stored.key)

@@ -11,10 +11,11 @@ from faststream.kafka import KafkaBroker
 
 from services.gateway import logic
 from services.gateway.settings import GatewaySettings
-from shared.contracts import CORRELATION_HEADER, TRACEPARENT_HEADER, WEBHOOK_RECEIVED, now_utc
+from shared.contracts import CORRELATION_HEADER, WEBHOOK_RECEIVED, now_utc
 from shared.kafka import Outgoing, publish_all
 from shared.logs import fax_fields
 from shared.metrics import WEBHOOKS_ACCEPTED, WEBHOOKS_REFUSED, exposition, multiprocess_dir
+from shared.tracing import SpanKind, traced
 
 log = logging.getLogger("faxrelay.gateway")
 Scope = dict[str, Any]
@@ -98,20 +99,21 @@ class Gateway:
             headers.get("x-hmac-signature"),
             now_utc(),
         )
-        trace = {
-            CORRELATION_HEADER: delivery.delivery_id,
-            TRACEPARENT_HEADER: logic.new_traceparent(delivery.delivery_id),
-        }
-        value = delivery.model_dump_json().encode()
-        record = Outgoing(WEBHOOK_RECEIVED, logic.partition_key(body), value, trace)
-        try:
-            async with asyncio.timeout(self.settings.gateway_publish_timeout_s):
-                await publish_all(self.broker, [record])
-        except Exception as error:  # the broker did not acknowledge: eFax must retry
-            WEBHOOKS_REFUSED.labels(reason=logic.UNAVAILABLE.code).inc()
-            fields = fax_fields(None, delivery.delivery_id, trace, reason="unavailable")
-            log.warning("delivery not recorded: %s", type(error).__name__, extra=fields)
-            return logic.UNAVAILABLE.status, logic.UNAVAILABLE.body()
+        # A new trace for each delivery: a traceparent from the internet is not trusted.
+        correlation = {CORRELATION_HEADER: delivery.delivery_id}
+        with traced(
+            "webhook received", correlation, kind=SpanKind.SERVER, delivery_id=delivery.delivery_id
+        ) as trace:
+            value = delivery.model_dump_json().encode()
+            record = Outgoing(WEBHOOK_RECEIVED, logic.partition_key(body), value, trace)
+            try:
+                async with asyncio.timeout(self.settings.gateway_publish_timeout_s):
+                    await publish_all(self.broker, [record])
+            except Exception as error:  # the broker did not acknowledge: eFax must retry
+                WEBHOOKS_REFUSED.labels(reason=logic.UNAVAILABLE.code).inc()
+                fields = fax_fields(None, delivery.delivery_id, trace, reason="unavailable")
+                log.warning("delivery not recorded: %s", type(error).__name__, extra=fields)
+                return logic.UNAVAILABLE.status, logic.UNAVAILABLE.body()
         WEBHOOKS_ACCEPTED.inc()
         log.debug("delivery accepted", extra=fax_fields(None, delivery.delivery_id, trace))
         return 200, logic.ACCEPTED

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -104,8 +103,3 @@ def new_delivery(
         signature=signature[:200] if signature is not None else None,
         body=body,
     )
-
-
-def new_traceparent(delivery_id: str) -> str:
-    """A W3C trace context whose trace id is the delivery id (32 hex digits), sampled."""
-    return f"00-{delivery_id}-{secrets.token_hex(8)}-01"

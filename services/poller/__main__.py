@@ -3,11 +3,13 @@ import asyncio
 from services.poller.app import create_app
 from services.poller.settings import PollerSettings
 from shared.logs import configure_logging
+from shared.tracing import configure_tracing
 
 
 def main() -> None:
     settings = PollerSettings()
     configure_logging(settings, "poller")
+    configure_tracing("poller")
     asyncio.run(create_app(settings).run())
 
 

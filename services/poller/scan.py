@@ -26,6 +26,7 @@ from shared.metrics import (
 )
 from shared.polling import ScanResult, notified, scan
 from shared.storage import FaxStore
+from shared.tracing import traced
 
 log = logging.getLogger("faxrelay.poller")
 
@@ -110,7 +111,8 @@ async def scan_user(p: Polling, app_id: UUID, user_id: UUID, since: datetime | N
     async def list_page(offset: int) -> ReceivedPage:
         return await p.efax.list_received(app_id, user_id, since=since, offset=offset)
 
-    return await scan(list_page, partial(announce, p, app_id, user_id))
+    with traced("scan undownloaded faxes", user_id=user_id):
+        return await scan(list_page, partial(announce, p, app_id, user_id))
 
 
 async def poll_once(p: Polling, app_id: UUID, user_id: UUID) -> None:

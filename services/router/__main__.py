@@ -3,11 +3,13 @@ import asyncio
 from services.router.app import create_app
 from services.router.settings import RouterSettings
 from shared.logs import configure_logging
+from shared.tracing import configure_tracing
 
 
 def main() -> None:
     settings = RouterSettings()
     configure_logging(settings, "router")
+    configure_tracing("router")
     asyncio.run(create_app(settings).run())
 
 

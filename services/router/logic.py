@@ -20,15 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from services.router.settings import RouterSettings
 from shared.contracts import (
-    CORRELATION_HEADER,
     FAX_RECEIVED_EVENT_TYPE,
-    TRACEPARENT_HEADER,
     FaxReceivedData,
     FaxStored,
 )
 from shared.kafka import Decision, Outgoing, Parsed
 from shared.logs import fax_fields
 from shared.metrics import EVENTS_ROUTED, FAX_AGE_AT_ROUTING_SECONDS, FAXES_ROUTED
+from shared.tracing import traced
 
 log = logging.getLogger("faxrelay.router")
 
@@ -172,7 +171,6 @@ Presign = Callable[[str, timedelta], str]
 def fax_received_event(
     fax: FaxStored,
     source: str,
-    trace: dict[str, str],
     presign: Presign | None,
     expiry: timedelta,
     now: datetime,
@@ -192,10 +190,6 @@ def fax_received_event(
         "datacontenttype": "application/json",
         "partitionkey": str(f.user_id),
     }
-    if trace.get(CORRELATION_HEADER):
-        attributes["correlationid"] = trace[CORRELATION_HEADER]
-    if trace.get(TRACEPARENT_HEADER):  # CloudEvents distributed tracing extension
-        attributes["traceparent"] = trace[TRACEPARENT_HEADER]
     event = CloudEvent(attributes=attributes, data=data.model_dump(mode="json"))
     return ce_kafka.to_binary_event(event)
 
@@ -213,7 +207,7 @@ class Routing:
 
 def route(fax: FaxStored, trace: Mapping[str, str], r: Routing, now: datetime) -> list[Outgoing]:
     """The CloudEvent of one stored fax, once per destination, keyed by user id."""
-    event = fax_received_event(fax, r.source, dict(trace), r.presign, r.expiry, now)
+    event = fax_received_event(fax, r.source, r.presign, r.expiry, now)
     headers = {**trace, **{k: v.decode() for k, v in event.headers.items()}}
     key = str(fax.fax.user_id).encode()
     return [
@@ -223,7 +217,11 @@ def route(fax: FaxStored, trace: Mapping[str, str], r: Routing, now: datetime) -
 
 
 def route_batch(batch: Iterable[Parsed[FaxStored]], r: Routing, now: datetime) -> list[Outgoing]:
-    return [o for p in batch for o in route(p.model, p.trace, r, now)]
+    outgoing: list[Outgoing] = []
+    for p in batch:
+        with traced("route fax", p.trace, fax_id=p.model.fax.fax_id) as trace:
+            outgoing.extend(route(p.model, trace, r, now))
+    return outgoing
 
 
 async def route_and_make_topics(

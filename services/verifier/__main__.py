@@ -3,11 +3,13 @@ import asyncio
 from services.verifier.app import create_app
 from services.verifier.settings import VerifierSettings
 from shared.logs import configure_logging
+from shared.tracing import configure_tracing
 
 
 def main() -> None:
     settings = VerifierSettings()
     configure_logging(settings, "verifier")
+    configure_tracing("verifier")
     asyncio.run(create_app(settings).run())
 
 

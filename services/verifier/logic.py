@@ -34,6 +34,7 @@ from shared.contracts import (
 from shared.kafka import Decision, Outgoing, propagated
 from shared.logs import fax_fields
 from shared.metrics import DELIVERIES_DUPLICATE, DELIVERIES_REJECTED, FAXES_NOTIFIED
+from shared.tracing import annotate, traced
 
 log = logging.getLogger("faxrelay.verifier")
 
@@ -249,8 +250,9 @@ def decide_batch(batch: Sequence[ConsumerRecord[bytes, bytes]], v: Verification)
     remember: list[str] = []
     outcomes: list[tuple[Outcome, dict[str, str]]] = []
     for record in batch:
-        outcome = decide(record.value or b"", v.secrets_by_app, v.api_base, v.window, in_batch)
-        trace = propagated(record)
+        with traced("verify delivery", propagated(record)) as trace:
+            outcome = decide(record.value or b"", v.secrets_by_app, v.api_base, v.window, in_batch)
+            annotate(outcome=outcome.topic, reason=getattr(outcome.message, "reason", None))
         outgoing.append(Outgoing.of(outcome.topic, outcome.message, outcome.key, trace))
         remember.extend(outcome.remember)
         outcomes.append((outcome, trace))

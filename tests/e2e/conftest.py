@@ -23,6 +23,7 @@ from faxrelay.localstack import SERVICES, Broker, LocalStack, free_ports, wait_f
 from sandbox import AppConfig, RunningSandbox, SandboxSettings, run_in_thread
 from shared.kafka import client_options
 from shared.settings import ServiceSettings
+from tests.otlp import Receiver, otlp_receiver
 
 BOTH_BROKERS = pytest.mark.brokers("tansu", "kafka")  # the core flows, on Tansu and Apache Kafka
 USERS = 80  # every test takes its own; raise when a test says it ran out
@@ -46,6 +47,7 @@ class System:
     gateway_url: str
     env: dict[str, str]
     bucket: str = BUCKET
+    traces: Receiver | None = None  # the spans the services exported, when they export
     _next_user: int = POLLED
 
     def take_users(self, n: int) -> list[str]:
@@ -171,8 +173,15 @@ def broker_kind(request: pytest.FixtureRequest) -> Broker:
 
 @pytest.fixture(scope="session")
 def system(tmp_path_factory: pytest.TempPathFactory, broker_kind: Broker) -> Iterator[System]:
-    with running_system(tmp_path_factory.mktemp(f"stack-{broker_kind}"), broker_kind) as system:
-        yield system
+    """The session's system exports its traces (to a receiver in this process), so every test
+    on it runs the services as an installation with OTLP export does; the systems tests start
+    for themselves run without, as the default installation does."""
+    data_dir = tmp_path_factory.mktemp(f"stack-{broker_kind}")
+    with otlp_receiver() as traces:
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": traces.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"}
+        with running_system(data_dir, broker_kind, extra_env=env) as system:
+            system.traces = traces
+            yield system
 
 
 @contextlib.contextmanager

@@ -31,3 +31,28 @@ async def test_a_webhook_is_recorded_once_with_its_delivery_id_as_correlation_id
     assert sent.key == b"f1"
     assert sent.headers[CORRELATION_HEADER] == delivery.delivery_id
     assert sent.headers["traceparent"].startswith("00-")
+
+
+async def test_a_traceparent_sent_by_the_caller_is_not_continued() -> None:
+    """Anyone on the internet can post a webhook: its trace context is not ours to join."""
+    broker = KafkaBroker()
+    gateway = create_app(GatewaySettings(), broker=broker)
+    out = Collector(broker, WEBHOOK_RECEIVED)
+    foreign = "0af7651916cd43dd8448eb211c80319c"
+    transport = httpx.ASGITransport(app=gateway)
+    async with (
+        TestKafkaBroker(broker),
+        httpx.AsyncClient(transport=transport, base_url="http://gateway") as http,
+    ):
+        answer = await http.post(
+            "/webhooks/efax",
+            content=b'{"fax_id": "f1"}',
+            headers={
+                "content-type": "application/json",
+                "traceparent": f"00-{foreign}-b7ad6b7169203331-01",
+            },
+        )
+    assert answer.status_code == 200
+    (sent,) = out.sent
+    assert sent.headers["traceparent"].startswith("00-")
+    assert foreign not in sent.headers["traceparent"]

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from services.router.app import create_app
 from services.router.settings import RouterSettings
@@ -40,6 +41,26 @@ async def test_a_stored_fax_becomes_one_cloudevent_on_its_users_topic_keyed_by_u
     assert sent.headers["ce_partitionkey"] == str(fax.fax.user_id)
     assert sent.headers[CORRELATION_HEADER] == "corr-7"
     assert b"https://s3.example/faxes/" in sent.value  # the presigned link
+
+
+async def test_the_event_carries_the_faxs_trace_in_one_traceparent_header(
+    spans: InMemorySpanExporter,
+) -> None:
+    fax = stored()
+    service, broker = app(FakeAdmin())
+    out = Collector(broker, user_topic(fax))
+    incoming = f"00-{'ab' * 16}-{'cd' * 8}-01"
+    async with running(service, broker) as br:
+        await br.publish(
+            fax.model_dump_json().encode(), FAX_STORED, headers={"traceparent": incoming}
+        )
+    (sent,) = out.sent
+    (route,) = [s for s in spans.get_finished_spans() if s.name == "route fax"]
+    assert route.parent is not None
+    assert f"{route.parent.span_id:016x}" == "cd" * 8
+    assert sent.headers["traceparent"] == f"00-{'ab' * 16}-{route.context.span_id:016x}-01"
+    assert "ce_traceparent" not in sent.headers  # no second copy of the same context
+    assert "ce_correlationid" not in sent.headers
 
 
 async def test_an_unreadable_record_is_skipped_and_the_rest_of_the_batch_is_routed(

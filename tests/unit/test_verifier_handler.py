@@ -20,6 +20,8 @@ from shared.contracts import (
 from tests.builders import API_BASE, APP_ID, SECRET, delivery, notification
 from tests.fakes import Collector, failing_outputs, settlements
 
+INCOMING = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
 
 def settings() -> VerifierSettings:
     return VerifierSettings(
@@ -41,14 +43,16 @@ async def test_a_signed_delivery_becomes_one_fax_notified_keyed_by_fax_id_with_i
         await br.publish(
             delivery(body).model_dump_json().encode(),
             WEBHOOK_RECEIVED,
-            headers={CORRELATION_HEADER: "corr-1", "traceparent": "00-abc-def-01"},
+            headers={CORRELATION_HEADER: "corr-1", "traceparent": INCOMING},
         )
     (sent,) = out.sent
     assert sent.topic == FAX_NOTIFIED
     assert sent.key == body["fax_id"].encode()
     assert str(FaxNotified.model_validate_json(sent.value).fax_id) == body["fax_id"]
     assert sent.headers[CORRELATION_HEADER] == "corr-1"
-    assert sent.headers["traceparent"] == "00-abc-def-01"
+    # the same trace, continued by the verifier's own span
+    assert sent.headers["traceparent"].split("-")[1] == INCOMING.split("-")[1]
+    assert sent.headers["traceparent"] != INCOMING
 
 
 async def test_a_forged_delivery_is_rejected_for_audit_and_never_notified() -> None:
