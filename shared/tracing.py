@@ -24,6 +24,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanKind
 
 __all__ = [
+    "OTEL_VARIABLES",
     "PROPAGATED",
     "SpanKind",
     "annotate",
@@ -39,6 +40,18 @@ __all__ = [
 
 PROPAGATED = ("traceparent", "tracestate")  # the W3C trace context headers
 ENDPOINTS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+# The standard variables an installation may set; OpenTelemetry's SDK reads them itself.
+OTEL_VARIABLES = frozenset(
+    {
+        *ENDPOINTS,
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "OTEL_TRACES_SAMPLER",
+        "OTEL_TRACES_SAMPLER_ARG",
+        "OTEL_BSP_SCHEDULE_DELAY",
+    }
+)
 
 tracer = trace.get_tracer("faxrelay")
 

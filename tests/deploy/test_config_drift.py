@@ -27,10 +27,13 @@ from deploy.settings_doc import (
 )
 from sandbox.settings import SandboxSettings
 from shared.contracts import FAX_NOTIFIED, FAX_STORED, TOPICS, WEBHOOK_RECEIVED
+from shared.tracing import OTEL_VARIABLES
 from tests.deploy.conftest import ROOT, SECRETS_EXAMPLE
 
 ALL_FIELDS = {env_name(name) for name in fields()}
 SANDBOX_FIELDS = {"SANDBOX_" + name.upper() for name in SandboxSettings.model_fields}
+# OpenTelemetry's own variables (traces), read by its SDK in every service.
+OTEL_FIELDS = set(OTEL_VARIABLES)
 # Only the local stack launcher sets these: a deployment never does.
 LAUNCHER_ONLY = {env_name(name) for name in NEVER_SET}
 # The settings that live in the Secret, outside Git (docs/platform.md says how to make it).
@@ -115,7 +118,7 @@ def test_compose_env_is_known_to_the_services(compose_model: dict[str, Any]) -> 
         env = service.get("environment") or {}
         # Everything comes from the one .env: FAXRELAY_* for the services, SANDBOX_* for the
         # sandbox; each must be a setting somewhere, or it is a typo.
-        unknown = set(env) - ALL_FIELDS - SANDBOX_FIELDS
+        unknown = set(env) - ALL_FIELDS - SANDBOX_FIELDS - OTEL_FIELDS
         assert not unknown, f"{name}: no settings class reads {sorted(unknown)}"
         assert not LAUNCHER_ONLY & set(env), f"{name}: only the local stack launcher sets these"
         # What docker-compose.yml sets for one container must be that container's own setting.
@@ -208,6 +211,7 @@ SECRETS_ALLOWED: dict[str, set[str]] = {
     "kafka-users": {"kafka"},  # deploy/compose/kafka-sasl-ssl.yml: writes the SCRAM user
     "prometheus": set(),  # profile "observability": scrapes, holds no secret
     "grafana": set(),  # profile "observability": reads Prometheus, anonymous viewers
+    "jaeger": set(),  # profile "observability": receives the services' traces
 }
 SECRET_VARIABLES = {
     "s3": {"FAXRELAY_S3_ACCESS_KEY", "FAXRELAY_S3_SECRET_KEY", "MINIO_ROOT_PASSWORD"},
@@ -373,8 +377,8 @@ def test_env_example_lists_every_variable_and_only_real_ones() -> None:
     faxrelay = {v for v in shown if v.startswith("FAXRELAY_")}
     assert faxrelay <= ALL_FIELDS | knobs, sorted(faxrelay - ALL_FIELDS - knobs)
     others = shown - faxrelay
-    assert others <= SANDBOX_FIELDS | knobs, (
-        f"read by nothing: {sorted(others - SANDBOX_FIELDS - knobs)}"
+    assert others <= SANDBOX_FIELDS | OTEL_FIELDS | knobs, (
+        f"read by nothing: {sorted(others - SANDBOX_FIELDS - OTEL_FIELDS - knobs)}"
     )
     assert knobs <= shown, f"compose variables not in .env.example: {sorted(knobs - shown)}"
 
