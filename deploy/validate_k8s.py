@@ -7,6 +7,7 @@ schemas bundled in PyPI's kubernetes-validate (strict: unknown fields fail), for
 the newest Kubernetes we support. Kinds of operators (CRDs) have no bundled schema: they are
 listed below by name and get a structural check here, and tests/deploy checks their content
 against the settings. Any other kind without a schema fails: nothing is skipped silently.
+A PodMonitor must select pods of the same build, by labels and port names they really have.
 """
 
 from __future__ import annotations
@@ -38,7 +39,14 @@ CUSTOM_KINDS: dict[tuple[str, str], list[str]] = {
         "spec.triggers",
     ],
     ("keda.sh/v1alpha1", "TriggerAuthentication"): ["metadata.name", "spec.secretTargetRef"],
+    ("monitoring.coreos.com/v1", "PodMonitor"): [
+        "metadata.name",
+        "spec.selector",
+        "spec.podMetricsEndpoints",
+    ],
+    ("monitoring.coreos.com/v1", "PrometheusRule"): ["metadata.name", "spec.groups"],
 }
+WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
 
 
 def build(kustomization: Path) -> list[dict[str, Any]]:
@@ -77,11 +85,70 @@ def problems(resource: dict[str, Any]) -> list[str]:
     return found
 
 
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Kubernetes' label selector semantics (matchLabels and matchExpressions)."""
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator, values = expression["key"], expression["operator"], expression.get("values")
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and labels.get(key) in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def scraped_pods(
+    monitor: dict[str, Any], resources: list[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """name -> pod template of every workload in the build whose pods the PodMonitor selects."""
+    return {
+        r["metadata"]["name"]: r["spec"]["template"]
+        for r in resources
+        if r.get("kind") in WORKLOADS
+        and selects(monitor["spec"]["selector"], r["spec"]["template"]["metadata"]["labels"])
+    }
+
+
+def port_names(pod: dict[str, Any]) -> set[str]:
+    return {p["name"] for c in pod["spec"]["containers"] for p in c.get("ports", []) if "name" in p}
+
+
+def monitor_problems(resources: list[dict[str, Any]]) -> list[str]:
+    """Each PodMonitor selects pods of this build; each pod it selects has one of its ports and
+    its job label; each of its ports exists on some selected pod (none scrapes nothing)."""
+    found = []
+    for monitor in (r for r in resources if r.get("kind") == "PodMonitor"):
+        name = f"PodMonitor/{monitor['metadata']['name']}"
+        pods = scraped_pods(monitor, resources)
+        if not pods:
+            found.append(f"{name}: selects no pod of this build")
+        wanted = {e.get("port") for e in monitor["spec"]["podMetricsEndpoints"]}
+        job_label = monitor["spec"].get("jobLabel")
+        for pod_name, pod in pods.items():
+            if not wanted & port_names(pod):
+                found.append(f"{name}: {pod_name} has none of the ports {sorted(map(str, wanted))}")
+            if job_label and job_label not in pod["metadata"]["labels"]:
+                found.append(f"{name}: {pod_name} has no label {job_label} (jobLabel)")
+        for port in wanted:
+            if not any(port in port_names(pod) for pod in pods.values()):
+                found.append(f"{name}: no selected pod has a port named {port}")
+    return found
+
+
+def build_problems(resources: list[dict[str, Any]]) -> list[str]:
+    return [e for r in resources for e in problems(r)] + monitor_problems(resources)
+
+
 def main(paths: list[str]) -> int:
     failed = 0
     for kustomization in [Path(p) for p in paths] or KUSTOMIZATIONS:
         resources = build(kustomization)
-        errors = [e for r in resources for e in problems(r)]
+        errors = build_problems(resources)
         for error in errors:
             print(f"FAIL {kustomization}: {error}")
         print(f"{'FAIL' if errors else 'ok'} {kustomization}: {len(resources)} resources")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 
-from deploy.validate_k8s import KUSTOMIZATIONS, build, problems
+from deploy.validate_k8s import KUSTOMIZATIONS, build, build_problems, problems
 from tests.deploy.conftest import ROOT, SECURED_KAFKA, compose, need
 
 
@@ -41,7 +41,7 @@ def test_dockerfile_passes_hadolint() -> None:
 def test_kustomize_output_validates_against_kubernetes_schemas() -> None:
     need("kubectl")
     for kustomization in KUSTOMIZATIONS:
-        errors = [e for r in build(kustomization) for e in problems(r)]
+        errors = build_problems(build(kustomization))
         assert not errors, f"{kustomization}: {errors}"
 
 

@@ -5,6 +5,7 @@ Prometheus scrapes every service."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -13,8 +14,9 @@ import pytest
 import yaml
 
 from deploy.grafana.dashboard import expressions
-from deploy.prometheus.alerts import BusinessHours, render
+from deploy.prometheus.alerts import BusinessHours, render, render_prometheus_rule
 from deploy.settings_doc import SERVICES
+from deploy.validate_k8s import build
 from tests.deploy.conftest import ROOT, compose, need
 
 pytestmark = pytest.mark.tools  # promtool and the Compose binary
@@ -176,6 +178,27 @@ def test_other_business_hours_fire_inside_them_only(
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_customised_prometheus_rule_replaces_the_default_in_an_overlay(tmp_path: Path) -> None:
+    """The documented way to other hours on Kubernetes: a generated PrometheusRule as a patch."""
+    need("kubectl")
+    hours = BusinessHours(utc_offset="+01:00", quiet_hours=3)
+    (tmp_path / "prometheusrule.yaml").write_text(render_prometheus_rule(hours))
+    overlay = ROOT / "deploy/k8s/overlays/production-prometheus-operator"
+    (tmp_path / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": [os.path.relpath(overlay, tmp_path)],
+                "patches": [{"path": "prometheusrule.yaml"}],
+            }
+        )
+    )
+    (resource,) = [r for r in build(tmp_path) if r["kind"] == "PrometheusRule"]
+    assert resource["metadata"]["namespace"] == "faxrelay"
+    assert resource["spec"]["groups"] == yaml.safe_load(render(hours))["groups"]
 
 
 def test_the_compose_prometheus_is_valid_and_scrapes_every_service() -> None:
