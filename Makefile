@@ -3,7 +3,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test test-fast test-e2e lint format bench deploy-check clean
+.PHONY: install run test test-fast test-e2e lint format bench deploy-check lock clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -44,6 +44,15 @@ bench: $(STAMP)
 ## deploy-check: compose, Dockerfile and Kustomize checks without an engine or a cluster
 deploy-check: $(STAMP)
 	scripts/check_deploy.sh
+
+## lock: deploy/requirements.txt (the image's pins, with hashes) from pyproject.toml's dependencies.
+## Keeps the pins that still fit and adds what is new; `make lock LOCK_FLAGS=--upgrade` moves all.
+UV_VERSION := 0.13.8
+lock: $(STAMP)
+	$(BIN)/python -m pip install -q 'uv==$(UV_VERSION)'
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --python-platform linux \
+		--generate-hashes --custom-compile-command 'make lock' --quiet $(LOCK_FLAGS) \
+		-o deploy/requirements.txt
 
 clean:
 	rm -rf .faxrelay
