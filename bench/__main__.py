@@ -55,7 +55,11 @@ def main() -> None:
     )
     r.add_argument("--steady-faxes", type=int, default=1000, help="the steady run first")
     r.add_argument("--services", default="router,verifier,downloader", help="restarted, in turn")
-    r.add_argument("--modes", default="graceful,kill", help="graceful (SIGTERM), kill (SIGKILL)")
+    r.add_argument(
+        "--modes",
+        default="graceful,graceful,kill",
+        help="graceful (SIGTERM), kill (SIGKILL), in turn; a repeat is labelled graceful2",
+    )
     r.add_argument("--partitions", type=int, default=6)
     r.add_argument(
         "--env", action="append", default=[], help="FAXRELAY_X=Y for the services (repeatable)"
@@ -96,7 +100,7 @@ def main() -> None:
     if command in ("recovery", "all"):
         if command == "all":
             recovery.main("tansu", 200, 2000, 1000, ["router", "verifier", "downloader"],
-                          ["graceful", "kill"], 6, {})  # fmt: skip
+                          ["graceful", "graceful", "kill"], 6, {})  # fmt: skip
         else:
             recovery.main(
                 args.broker,

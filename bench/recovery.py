@@ -184,7 +184,13 @@ def drain(run: Run, n: int) -> dict[str, float]:
     started = time.time()
     run.start("downloader")
     pid = run.sampler.pid
-    first = wait_for_faxes(run.sampler, wanted, timeout=max(600.0, n / 10))
+    loads: list[tuple[float, float]] = []  # (time, load average) while it drains
+    deadline = started + max(600.0, n / 10)
+    while True:
+        loads.append((time.time(), load1()))
+        first = wait_for_faxes(run.sampler, wanted, timeout=1.0)
+        if len(first[USER_EVENTS]) == n or time.time() > deadline:
+            break
     cpu = cpu_s(pid)
     stored = sorted(first[FAX_STORED].values())
     events = sorted(first[USER_EVENTS].values())
@@ -197,14 +203,13 @@ def drain(run: Run, n: int) -> dict[str, float]:
     for k in range(step, int(events[-1] - started) + step + 1, step):
         at = started + k
         done = bisect.bisect_right(events, at)
-        rows.append(
-            [k, bisect.bisect_right(stored, at), done, (done - previous) / step, f"{load1():.1f}"]
-        )
+        load_at = [value for t, value in loads if t <= at][-1]
+        rows.append([k, bisect.bisect_right(stored, at), done, (done - previous) / step, load_at])
         previous = done
     print(f"downloader started; partitions assigned after {assigned:.2f} s; progress:")
     print(
         table(
-            ["s since start", "fax.stored", "user events", "events/s in step", "load (now)"],
+            ["s since start", "fax.stored", "user events", "events/s in step", "load average"],
             rows,
         )
     )
