@@ -99,7 +99,7 @@ def main() -> None:
 
     if command in ("recovery", "all"):
         if command == "all":
-            recovery.main("tansu", 200, 2000, 1000, ["router", "verifier", "downloader"],
+            recovery.main("tansu", 200, 1000, 500, ["router", "verifier", "downloader"],
                           ["graceful", "graceful", "kill"], 6, {})  # fmt: skip
         else:
             recovery.main(
