@@ -1,4 +1,5 @@
-"""`python -m bench [gateway|pipeline|all]`: throughput and latency against baselines."""
+"""`python -m bench [gateway|pipeline|recovery|all]`: throughput and latency against baselines,
+restarts and backlog drains."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import signal
 import sys
 
-from bench import gateway, pipeline
+from bench import gateway, pipeline, recovery
 
 
 def main() -> None:
@@ -46,6 +47,23 @@ def main() -> None:
     p.add_argument(
         "--env", action="append", default=[], help="FAXRELAY_X=Y for the services (repeatable)"
     )
+    r = sub.add_parser("recovery", help="restart -> first event, and a backlog's drain rate")
+    r.add_argument("--broker", choices=["tansu", "kafka"], default="tansu")
+    r.add_argument("--backlog", type=int, default=200, help="faxes waiting at each restart")
+    r.add_argument(
+        "--drain-faxes", type=int, default=2000, help="faxes waiting on fax.notified (0: none)"
+    )
+    r.add_argument("--steady-faxes", type=int, default=1000, help="the steady run first")
+    r.add_argument("--services", default="router,verifier,downloader", help="restarted, in turn")
+    r.add_argument(
+        "--modes",
+        default="graceful,graceful,kill",
+        help="graceful (SIGTERM), kill (SIGKILL), in turn; a repeat is labelled graceful2",
+    )
+    r.add_argument("--partitions", type=int, default=6)
+    r.add_argument(
+        "--env", action="append", default=[], help="FAXRELAY_X=Y for the services (repeatable)"
+    )
     args = parser.parse_args()
     command = args.command or "all"
     if command in ("gateway", "all"):
@@ -77,6 +95,22 @@ def main() -> None:
                 exactly_once=args.exactly_once,
                 latency_rate=args.latency_rate,
                 latency_seconds=args.latency_seconds,
+            )
+
+    if command in ("recovery", "all"):
+        if command == "all":
+            recovery.main("tansu", 200, 1000, 500, ["router", "verifier", "downloader"],
+                          ["graceful", "graceful", "kill"], 6, {})  # fmt: skip
+        else:
+            recovery.main(
+                args.broker,
+                args.backlog,
+                args.drain_faxes,
+                args.steady_faxes,
+                [name for name in args.services.split(",") if name],
+                [mode for mode in args.modes.split(",") if mode],
+                args.partitions,
+                dict(e.split("=", 1) for e in args.env),
             )
 
 

@@ -5,6 +5,7 @@ webhook handler, one at a time; plus the downloader's memory under load and with
 from __future__ import annotations
 
 import bisect
+import contextlib
 import itertools
 import json
 import os
@@ -83,7 +84,8 @@ class Sampler(threading.Thread):
             while not self.stopping.is_set():
                 self.log.poll(100)
                 if not self.rss or time.time() - self.rss[-1][0] >= 0.25:
-                    self.rss.append((time.time(), memory_kb(self.pid)["VmRSS"]))
+                    with contextlib.suppress(FileNotFoundError, KeyError):  # a restart
+                        self.rss.append((time.time(), memory_kb(self.pid)["VmRSS"]))
         finally:
             self.log.close()
 
@@ -147,6 +149,43 @@ def progress_table(sampler: Sampler, t0: float, end: float) -> str:
     return table([*headers, "downloader RSS MB"], rows)
 
 
+def sandbox_settings(
+    app_id: str, api_key: str, secret: str, users: list[str], gateway_port: int, page_kb: int
+) -> SandboxSettings:
+    """One App of `users`; webhooks are posted by the bench (faxes made with deliver=False)."""
+    return SandboxSettings(
+        port=0,
+        apps=[
+            AppConfig(
+                app_id=app_id,
+                api_key=api_key,
+                hmac_secret=secret,
+                webhook_url=f"http://127.0.0.1:{gateway_port}/webhooks/efax",
+                user_ids=users,
+            )
+        ],
+        time_scale=0.002,
+        page_kb=page_kb,
+        unique_documents=False,
+        seed=1,
+    )
+
+
+def services_env(
+    sandbox: RunningSandbox, app_id: str, api_key: str, secret: str, gateway_port: int
+) -> dict[str, str]:
+    """The services' settings of every bench run (before --env)."""
+    apps = [{"app_id": app_id, "api_key": api_key, "hmac_secrets": [secret]}]
+    return {
+        "FAXRELAY_APPS": json.dumps(apps),
+        "FAXRELAY_EFAX_API_BASE_URL": sandbox.base_url,
+        "FAXRELAY_GATEWAY_PORT": str(gateway_port),
+        "FAXRELAY_S3_BUCKET": BUCKET,
+        "FAXRELAY_KAFKA_SESSION_TIMEOUT_MS": "6000",
+        "FAXRELAY_LOG_LEVEL": "WARNING",
+    }
+
+
 def main(
     faxes: int,
     baseline_faxes: int,
@@ -172,22 +211,7 @@ def main(
         app_id, api_key, secret = str(uuid.uuid4()), "bench-key", "bench-secret"
         users = [str(uuid.uuid4()) for _ in range(USERS)]
         gateway_port, baseline_port = free_ports(2)
-        settings = SandboxSettings(
-            port=0,
-            apps=[
-                AppConfig(
-                    app_id=app_id,
-                    api_key=api_key,
-                    hmac_secret=secret,
-                    webhook_url=f"http://127.0.0.1:{gateway_port}/webhooks/efax",
-                    user_ids=users,
-                )
-            ],
-            time_scale=0.002,
-            page_kb=page_kb,
-            unique_documents=False,
-            seed=1,
-        )
+        settings = sandbox_settings(app_id, api_key, secret, users, gateway_port, page_kb)
         try:
             stack.start()
             stack.ensure_topics(partitions)
@@ -195,17 +219,8 @@ def main(
                 if api_latency_ms:
                     sandbox.set_faults(Faults(fax_delay_s=api_latency_ms / 1000))
                     print(f"\neFax API latency emulated: {api_latency_ms:.0f} ms per fax call")
-                apps = [{"app_id": app_id, "api_key": api_key, "hmac_secrets": [secret]}]
-                env = {
-                    "FAXRELAY_APPS": json.dumps(apps),
-                    "FAXRELAY_EFAX_API_BASE_URL": sandbox.base_url,
-                    "FAXRELAY_GATEWAY_PORT": str(gateway_port),
-                    "FAXRELAY_S3_BUCKET": BUCKET,
-                    "FAXRELAY_KAFKA_SESSION_TIMEOUT_MS": "6000",
-                    "FAXRELAY_LOG_LEVEL": "WARNING",
-                    "FAXRELAY_KAFKA_EXACTLY_ONCE": str(exactly_once).lower(),
-                    **extra_env,
-                }
+                env = services_env(sandbox, app_id, api_key, secret, gateway_port)
+                env |= {"FAXRELAY_KAFKA_EXACTLY_ONCE": str(exactly_once).lower(), **extra_env}
                 for name in SERVICES:
                     stack.start_service(name, env)
                 for copy in range(2, downloaders + 1):  # more copies in the same group
