@@ -37,12 +37,14 @@ from shared.contracts import USER_TOPIC_TEMPLATE
 from shared.settings import ServiceSettings
 
 DATA_DIR = Path(".faxrelay")
+CONSUMERS = [name for name in SERVICES if name != "gateway"]  # the gateway serves its own port
+METRICS_PORTS = [f"metrics_{name}" for name in CONSUMERS]
 
 
 def demo_config(data_dir: Path) -> dict[str, Any]:
     """Ports and a demo eFax account, made once and kept so that restarts find their data."""
     path = data_dir / "config.json"
-    names = [*PORT_NAMES, "sandbox"]
+    names = [*PORT_NAMES, "sandbox", *METRICS_PORTS]
     if path.exists():
         config: dict[str, Any] = json.loads(path.read_text())
         missing = [n for n in names if n not in config["ports"]]
@@ -90,10 +92,16 @@ def up(args: argparse.Namespace) -> int:
         if "FAXRELAY_APPS" not in os.environ:
             start_sandbox(stack, config, gateway_port, args.rate)
         for name in SERVICES:
-            stack.start_service(name, env)
+            metrics = (
+                {"FAXRELAY_METRICS_PORT": str(ports[f"metrics_{name}"])}
+                if name in CONSUMERS
+                else {}
+            )
+            stack.start_service(name, env | metrics)
         wait_for_port(gateway_port, 30, stack.processes["gateway"])
         print(f"gateway: http://127.0.0.1:{gateway_port}/webhooks/efax  logs: {data_dir}/logs")
         print("\n".join(first_run_lines(config, stack)))
+        print("\n".join(metrics_lines(ports, gateway_port)))
         print("Ctrl-C stops everything.", flush=True)
         counts: Counter[str] = Counter()
         live_line(stack, counts, lambda: stopping)
@@ -116,6 +124,13 @@ def first_run_lines(config: dict[str, Any], stack: LocalStack) -> list[str]:
         lines += [f"  {user_id}" for user_id in config["app"]["user_ids"]]
     lines.append("operator: faxrelay status | find FAX_ID | replay failed --dry-run | link FAX_ID")
     return lines
+
+
+def metrics_lines(ports: dict[str, int], gateway_port: int) -> list[str]:
+    """Where each service serves /metrics (Prometheus text), for a scrape config or curl."""
+    where = [f"gateway 127.0.0.1:{gateway_port}"]
+    where += [f"{name} 127.0.0.1:{ports[f'metrics_{name}']}" for name in CONSUMERS]
+    return ["metrics (/metrics): " + ", ".join(where)]
 
 
 def service_env(config: dict[str, Any], gateway_port: int, ports: dict[str, int]) -> dict[str, str]:

@@ -13,10 +13,11 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from minio import Minio
 
-from faxrelay.localstack import ACCESS_KEY, SECRET_KEY, free_ports
+from faxrelay.localstack import ACCESS_KEY, SECRET_KEY, SERVICES, free_ports
 from shared.contracts import FAX_STORED
 from tests.e2e.conftest import read_topic
 
@@ -93,6 +94,7 @@ def test_faxrelay_up_runs_stops_cleanly_keeps_its_data_and_dies_whole(
         before = first.wait_for(routed=5, timeout=120)
         first_run = stored_fax_ids(data_dir)
         assert len(first_run) >= 5
+        assert_each_service_serves_the_metrics_it_printed(first.output)
     finally:
         assert first.interrupt() == 0
     assert "stopped: received" in first.output
@@ -112,6 +114,19 @@ def test_faxrelay_up_runs_stops_cleanly_keeps_its_data_and_dies_whole(
     while processes_under(data_dir) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert processes_under(data_dir) == []
+
+
+def assert_each_service_serves_the_metrics_it_printed(output: str) -> None:
+    """`faxrelay up` prints where every service serves /metrics; each one answers there."""
+    line = re.search(r"^metrics \(/metrics\): (.+)$", output, re.M)
+    assert line, output[-2000:]
+    served = dict(entry.split(" ") for entry in line[1].split(", "))
+    assert set(served) == set(SERVICES)
+    for name, address in served.items():
+        text = httpx.get(f"http://{address}/metrics", timeout=10).text
+        assert "faxrelay_" in text, name
+    stored = httpx.get(f"http://{served['downloader']}/metrics", timeout=10).text
+    assert re.search(r"^faxrelay_faxes_stored_total [1-9]", stored, re.M), "counted where printed"
 
 
 def ports(data_dir: Path) -> dict[str, int]:
