@@ -155,9 +155,8 @@ MAX_SCALAR = 1024
 _SPACE = re.compile(rb"[ \t\r\n]*")
 _SCALAR = re.compile(rb"[0-9A-Za-z+\-.]*")
 _HEX4 = re.compile(rb"[0-9A-Fa-f]{4}")
-# Where a run of plain string characters ends: the closing quote, a control character, or an
-# escape other than `\/` (base64 meets that one often; runs undo it with one `replace`).
-_STRING_STOP = re.compile(rb'["\x00-\x1f]|\\(?!/)')
+_CONTROL = re.compile(rb"[\x00-\x1f]")
+_ESCAPE = re.compile(rb"\\(?!/)")  # any escape but `\/` (base64 meets that one often)
 _ESCAPES = {
     ord('"'): b'"',
     ord("\\"): b"\\",
@@ -210,36 +209,41 @@ def _expect(inp: _Input, wanted: bytes) -> Scan:
     inp.pos += 1
 
 
-def _string(inp: _Input, emit: Callable[[bytes], None] | None) -> Scan:
-    """The rest of a string whose opening quote was read; its unescaped bytes go to `emit`."""
+def _string(inp: _Input, emit: Callable[[bytes], None] | None, *, controls: bool = True) -> Scan:
+    """The rest of a string whose opening quote was read; its unescaped bytes go to `emit`.
+    Runs without escapes but `\\/` are found with `bytes.find` and undone with one `replace`.
+    `controls=False`: `emit` refuses raw control characters itself (strict base64 does)."""
     while True:
         if not (yield from _more(inp)):
             raise _undecodable(_NOT_JSON)
         buf, start = inp.buf, inp.pos
-        stop = _STRING_STOP.search(buf, start)
-        end = len(buf) if stop is None else stop.start()
+        quote = buf.find(b'"', start)
+        end = len(buf) if quote < 0 else quote
+        escape = None
+        if buf.find(b"\\", start, end) >= 0:  # `\"` too: the search ends before the quote
+            escape = _ESCAPE.search(buf, start, end)
+            end = end if escape is None else escape.start()
+        if controls and _CONTROL.search(buf, start, end):
+            raise _undecodable(_NOT_JSON)
         if emit is not None and end > start:
             run = buf[start:end]
             emit(run.replace(b"\\/", b"/") if b"\\" in run else run)
-        inp.pos = end
-        if stop is None:
+        inp.pos = end + 1
+        if escape is None:
+            if quote >= 0:
+                return
+            inp.pos = end
             continue
-        char = buf[end]
-        inp.pos += 1
-        if char == ord('"'):
-            return
-        if char != ord("\\"):
-            raise _undecodable(_NOT_JSON)  # a raw control character
-        escape = yield from _byte(inp)  # the escape may go on in the next chunk
-        if escape == ord("u"):
+        char = yield from _byte(inp)  # the escape may go on in the next chunk
+        if char == ord("u"):
             digits = b""
             while len(digits) < 4:
                 digits += bytes([(yield from _byte(inp))])
             if not _HEX4.fullmatch(digits):
                 raise _undecodable(_NOT_JSON)
             text = chr(int(digits, 16)).encode("utf-8", "surrogatepass")
-        elif escape in _ESCAPES:
-            text = _ESCAPES[escape]
+        elif char in _ESCAPES:
+            text = _ESCAPES[char]
         else:
             raise _undecodable(_NOT_JSON)
         if emit is not None:
@@ -328,7 +332,7 @@ def _answer(inp: _Input, image: Callable[[bytes], None]) -> Generator[None, None
             if (yield from _peek(inp)) != ord('"'):
                 raise _undecodable("image is missing or not a string")
             inp.pos += 1
-            yield from _string(inp, image)
+            yield from _string(inp, image, controls=False)
             found = True
         else:
             yield from _value(inp, 1)
