@@ -103,6 +103,7 @@ def make_minio(settings: StorageSettings, *, connections: int = 10) -> Minio:
     pool = urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=300, read=300),
         maxsize=connections,
+        blocksize=256 * 1024,  # a file body is sent in blocks of this size (urllib3's: 16 KiB)
         ssl_context=ssl.create_default_context() if settings.s3_secure else None,
         retries=urllib3.Retry(total=5, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
     )
