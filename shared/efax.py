@@ -8,11 +8,10 @@ Errors never carry the API key or the token.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
+import contextlib
 import re
 import time
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -22,6 +21,10 @@ import httpx
 from pydantic import BaseModel, NonNegativeInt, ValidationError, field_validator
 
 from shared.contracts import parse_efax_timestamp
+from shared.images import FaxImage as FaxImage
+from shared.images import ImageError as ImageError
+from shared.images import decode_image as decode_image
+from shared.images import read_image
 from shared.metrics import EFAX_UNAUTHORIZED_AFTER_REFRESH, TOKEN_REFRESHES, observe_efax
 from shared.settings import EfaxApp
 from shared.tracing import instrument_httpx
@@ -30,7 +33,6 @@ from shared.tracing import instrument_httpx
 RETRYABLE_STATUSES = frozenset({401, 408, 425, 429, 500, 502, 503, 504})
 PAGE_LIMIT = 100
 _ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-SIGNATURES = {"PDF": (b"%PDF-",), "TIFF": (b"II*\x00", b"MM\x00*")}
 
 
 class EfaxError(Exception):
@@ -44,14 +46,6 @@ class EfaxError(Exception):
     @property
     def retryable(self) -> bool:
         return self.status is None or self.status in RETRYABLE_STATUSES
-
-
-class ImageError(Exception):
-    """The image eFax sent is not usable: undecodable, wrong type or too large."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 class ReceivedFax(BaseModel):
@@ -84,26 +78,6 @@ class ReceivedFax(BaseModel):
 class ReceivedPage:
     faxes: list[ReceivedFax]
     skipped: int  # entries that could not be parsed
-
-
-@dataclass(frozen=True)
-class FaxImage:
-    data: bytes
-
-
-def decode_image(encoded: object, image_format: str, max_bytes: int) -> bytes:
-    """Strict base64, a size cap checked before decoding, and the bytes must be what they claim."""
-    if not isinstance(encoded, str) or not encoded:
-        raise ImageError("undecodable_image", "image is missing or not a string")
-    if len(encoded) * 3 // 4 > max_bytes:
-        raise ImageError("too_large", f"image exceeds the cap of {max_bytes} bytes")
-    try:
-        data = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError) as error:
-        raise ImageError("undecodable_image", f"image is not valid base64: {error}") from None
-    if not data.startswith(SIGNATURES[image_format]):
-        raise ImageError("wrong_image_type", f"image is not a {image_format} document")
-    return data
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -267,6 +241,16 @@ class EfaxClient:
     async def _call(
         self, method: str, path: str, app_id: UUID, user_id: UUID | None, **kwargs: Any
     ) -> httpx.Response:
+        async with self._streamed(method, path, app_id, user_id, **kwargs) as response:
+            await response.aread()
+            return response
+
+    @contextlib.asynccontextmanager
+    async def _streamed(
+        self, method: str, path: str, app_id: UUID, user_id: UUID | None, **kwargs: Any
+    ) -> AsyncIterator[httpx.Response]:
+        """One call whose successful answer is read by the caller as it arrives (an error
+        answer is read whole: it is small). Timed until the caller is done with the body."""
         # Every attempt is this one request: the bearer flow only swaps its Authorization header,
         # so pagination and other headers survive a refresh.
         headers = dict(kwargs.pop("headers", None) or {})
@@ -274,19 +258,27 @@ class EfaxClient:
             headers["user-id"] = str(user_id)
         auth = self._auth.get(app_id) or self._auth.setdefault(app_id, _BearerAuth(self, app_id))
         endpoint, started = f"{method} {_ID.sub('{id}', path)}", time.perf_counter()
+        status: int | str = "error"
         try:
-            response = await self._http.request(method, path, headers=headers, auth=auth, **kwargs)
+            request = self._http.build_request(method, path, headers=headers, **kwargs)
+            response = await self._http.send(request, auth=auth, stream=True)
+            try:
+                status = response.status_code
+                if status >= 400:
+                    await response.aread()
+                    raise EfaxError(
+                        f"{method} {path} answered {status}: {_error_message(response)}",
+                        status=status,
+                        retry_after=_retry_after(response),
+                    )
+                yield response
+            finally:
+                await response.aclose()
         except httpx.HTTPError as error:
-            observe_efax(endpoint, "error", time.perf_counter() - started)
+            status = "error"  # also when the body broke off
             raise EfaxError(f"{method} {path} failed: {type(error).__name__}") from None
-        observe_efax(endpoint, response.status_code, time.perf_counter() - started)
-        if response.status_code >= 400:
-            raise EfaxError(
-                f"{method} {path} answered {response.status_code}: {_error_message(response)}",
-                status=response.status_code,
-                retry_after=_retry_after(response),
-            )
-        return response
+        finally:
+            observe_efax(endpoint, status, time.perf_counter() - started)
 
     async def list_received(
         self,
@@ -320,21 +312,11 @@ class EfaxClient:
     async def get_image(
         self, app_id: UUID, user_id: UUID, fax_id: UUID, image_format: str, max_bytes: int
     ) -> FaxImage:
-        response = await self._call(
-            "GET",
-            f"/faxes/{fax_id}/image",
-            app_id,
-            user_id,
-            params={"desired_format": image_format},
-        )
-        try:
-            body = response.json()
-        except ValueError:
-            raise ImageError("undecodable_image", "image answer is not JSON") from None
-        if not isinstance(body, dict):
-            raise ImageError("undecodable_image", "image answer is not an object")
-        data = decode_image(body.get("image"), image_format, max_bytes)
-        return FaxImage(data=data)
+        """The image, read as it arrives into a spooled file (`shared.images`): checked,
+        capped (reading stops once it is too large) and hashed on the way."""
+        path, params = f"/faxes/{fax_id}/image", {"desired_format": image_format}
+        async with self._streamed("GET", path, app_id, user_id, params=params) as response:
+            return await read_image(response.aiter_bytes(), image_format, max_bytes)
 
     async def set_image_downloaded(
         self, app_id: UUID, user_id: UUID, fax_id: UUID, value: bool

@@ -9,17 +9,18 @@ import ssl
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import IO, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 from uuid import UUID
 
 import urllib3
 from minio import Minio
 from minio.commonconfig import Tags
+from minio.credentials.credentials import Credentials
 from minio.error import S3Error
-from minio.helpers import genheaders
+from minio.helpers import DictType, genheaders
 from minio.sse import SseS3
 
 from shared.contracts import FaxNotified, StoredObject
@@ -52,16 +53,62 @@ class ExistingObject:
 MISSING = {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}
 
 
+class Upload(Protocol):
+    """A body sent from a file, its size and sha256 known beforehand (a downloaded image)."""
+
+    file: IO[bytes]
+    size: int
+    sha256: str
+
+
+class _FileBody:
+    """An `Upload` as urllib3 sends it: read in blocks, rewound for each of its retries."""
+
+    def __init__(self, upload: Upload) -> None:
+        self.file, self.size, self.sha256 = upload.file, upload.size, upload.sha256
+        self.file.seek(0)
+
+    def read(self, size: int = -1) -> bytes:
+        return self.file.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.file.tell()
+
+
+class _Minio(Minio):
+    """minio, signing a `_FileBody` with the length and sha256 it carries: the SDK itself
+    signs only bytes, hashing the whole body (over plain HTTP) each time it sends one."""
+
+    def _build_headers(
+        self,
+        host: str,
+        headers: DictType | None = None,
+        body: bytes | _FileBody | None = None,
+        creds: Credentials | None = None,
+    ) -> tuple[DictType, datetime]:
+        if not isinstance(body, _FileBody):
+            return super()._build_headers(host, headers, body, creds)
+        built, date = super()._build_headers(host, headers, None, creds)
+        built["Content-Length"] = str(body.size)
+        if creds:  # signed over HTTPS too, where minio would send UNSIGNED-PAYLOAD
+            built["x-amz-content-sha256"] = body.sha256
+        return built, date
+
+
 def make_minio(settings: StorageSettings, *, connections: int = 10) -> Minio:
     """A client whose pool keeps `connections` connections (minio's default keeps 10): one per
     worker thread, so no thread waits for or discards a connection."""
     pool = urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=300, read=300),
         maxsize=connections,
+        blocksize=256 * 1024,  # a file body is sent in blocks of this size (urllib3's: 16 KiB)
         ssl_context=ssl.create_default_context() if settings.s3_secure else None,
         retries=urllib3.Retry(total=5, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
     )
-    return Minio(
+    return _Minio(
         settings.s3_endpoint,
         access_key=settings.s3_access_key.get_secret_value(),
         secret_key=settings.s3_secret_key.get_secret_value(),
@@ -156,26 +203,40 @@ class FaxStore:
     async def put(
         self,
         key: str,
-        data: bytes,
+        data: bytes | Upload,
         content_type: str,
         metadata: dict[str, str],
         *,
         if_absent: bool = False,
     ) -> bool:
-        """Write the object in one request. With `if_absent`, only if the key is free
+        """Write the object in one request, from bytes or from a file (`Upload`, sent as it is
+        read, rewound for each attempt). With `if_absent`, only if the key is free
         (`If-None-Match: *`, which AWS S3, MinIO and SeaweedFS honour): False when it was not."""
         return await self._run("put", self._put, key, data, content_type, metadata, if_absent)
 
     def _put(
-        self, key: str, data: bytes, content_type: str, metadata: dict[str, str], if_absent: bool
+        self,
+        key: str,
+        data: bytes | Upload,
+        content_type: str,
+        metadata: dict[str, str],
+        if_absent: bool,
     ) -> bool:
         headers = genheaders(metadata, self.sse, None, None, False)  # type: ignore[arg-type]
         headers["Content-Type"] = content_type
         if if_absent:
             headers["If-None-Match"] = "*"
+        body: bytes | _FileBody
+        if isinstance(data, bytes):
+            body = data
+        elif isinstance(self.client, _Minio):
+            body = _FileBody(data)
+        else:  # a plain minio client (tests) signs bytes only
+            data.file.seek(0)
+            body = data.file.read()
         try:
             # minio's put_object takes no precondition header; its single-part PUT does
-            self.client._put_object(self.bucket, key, data, headers)
+            self.client._put_object(self.bucket, key, body, headers)  # type: ignore[arg-type]
         except S3Error as error:
             if if_absent and error.code in {"PreconditionFailed", "ConditionalRequestConflict"}:
                 return False

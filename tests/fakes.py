@@ -19,7 +19,7 @@ from faststream.kafka.message import KafkaAckableMessage
 from shared.contracts import StoredObject
 from shared.efax import PAGE_LIMIT, EfaxError, FaxImage, ReceivedFax, ReceivedPage
 from shared.kafka import raw_bodies, records
-from shared.storage import ExistingObject
+from shared.storage import ExistingObject, Upload
 
 PDF = b"%PDF-1.4 fake"
 
@@ -82,12 +82,15 @@ class FakeStore:
     async def put(
         self,
         key: str,
-        data: bytes,
+        data: bytes | Upload,
         content_type: str,
         metadata: dict[str, str],
         *,
         if_absent: bool = False,
     ) -> bool:
+        if not isinstance(data, bytes):
+            data.file.seek(0)
+            data = data.file.read()
         if self.fail_puts:
             self.fail_puts -= 1
             raise OSError("store down")
@@ -136,7 +139,7 @@ class FakeEfax:
         image = self.images.get(fax_id, PDF)
         if isinstance(image, EfaxError):
             raise image
-        return FaxImage(data=image)
+        return FaxImage.of(image)
 
     async def set_image_downloaded(
         self, app_id: uuid.UUID, user_id: uuid.UUID, fax_id: uuid.UUID, value: bool

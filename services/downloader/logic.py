@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 from collections import OrderedDict, defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -187,17 +186,20 @@ async def fetch_and_store(
         if isinstance(outcome, DownloadFailed):
             await _let_polling_find_it_again(efax, fax)
         return outcome
-    data = image.data
-    sha256 = hashlib.sha256(data).hexdigest()
     content_type = CONTENT_TYPES[policy.image_format]
-    metadata = {**stored_metadata(fax, sha256), "stored-by": source}
+    metadata = {**stored_metadata(fax, image.sha256), "stored-by": source}
     put = partial(store.put, if_absent=policy.conditional_put)
-    if not await _with_store_retries(policy, put, key, data, content_type, metadata):
-        existing = await _with_store_retries(policy, store.find, key)
-        if existing is not None:
-            return _existing(fax, existing, source)
+    with contextlib.closing(image):  # the spooled file, sent from the start by each attempt
+        if not await _with_store_retries(policy, put, key, image, content_type, metadata):
+            existing = await _with_store_retries(policy, store.find, key)
+            if existing is not None:
+                return _existing(fax, existing, source)
     stored = StoredObject(
-        bucket=store.bucket, key=key, size=len(data), sha256=sha256, content_type=content_type
+        bucket=store.bucket,
+        key=key,
+        size=image.size,
+        sha256=image.sha256,
+        content_type=content_type,
     )
     return FaxStored(fax=fax, stored=stored)
 

@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -147,13 +148,26 @@ def test_garbled_base64_is_reported_undecodable_and_left_for_polling(system: Sys
     assert system.sandbox.fax(fax.fax_id).image_downloaded is False, "polling will find it again"
 
 
-def test_a_20_mb_fax_is_stored_whole(system: System) -> None:
+def memory_kb(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) of a process, in kB."""
+    lines = (line.partition(":") for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return {name: int(value.split()[0]) for name, _, value in lines if name in {"VmRSS", "VmHWM"}}
+
+
+def test_a_20_mb_fax_is_stored_whole_adding_at_most_40_mb_to_the_downloaders_peak(
+    system: System,
+) -> None:
     (user,) = system.take_users(1)
+    pid = system.stack.processes["downloader"].pid
+    Path(f"/proc/{pid}/clear_refs").write_text("5")  # the peak (VmHWM) starts again from now
+    before = memory_kb(pid)["VmRSS"]
     (fax,) = system.sandbox.create_faxes(
         app_id=system.account.app_id, user_id=user, count=1, size_mb=20
     )
     assert len(system.sandbox.document(fax.fax_id, "PDF")) > 15 * 1024 * 1024
     assert_each_stored_once_with_the_served_bytes(system, [fax], timeout=180)
+    risen_mb = (memory_kb(pid)["VmHWM"] - before) / 1024
+    assert risen_mb <= 40, f"the downloader's peak RSS rose by {risen_mb:.0f} MB"
 
 
 def test_the_downloader_killed_mid_stream_loses_nothing_and_repeats_only_same_ids(
