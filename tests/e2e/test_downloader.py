@@ -89,12 +89,14 @@ def failures_for(system: System, fax_ids: set[str]) -> dict[str, dict]:
 
 
 @BOTH_BROKERS
-def test_a_storm_of_5xx_and_429_on_30_percent_of_calls_still_stores_every_fax_once(
+def test_a_storm_of_5xx_and_429_on_20_percent_of_calls_still_stores_every_fax_once(
     system: System,
 ) -> None:
     users = system.take_users(2)
     system.sandbox.set_faults(
-        Faults(fax_error_rate=0.15, fax_rate_limit_rate=0.15, token_error_rate=0.3, retry_after_s=1)
+        # 20 %: six attempts all failing is then 6e-5 per fax (at 30 % it was 7e-4, and one of
+        # the 20 faxes ran out of retries in about one run in 70: failed and kept, not lost)
+        Faults(fax_error_rate=0.1, fax_rate_limit_rate=0.1, token_error_rate=0.2, retry_after_s=1)
     )
     try:
         faxes = create(system, users, 10)
