@@ -72,10 +72,7 @@ def supervised(app: FastStream, settings: ServiceSettings) -> FastStream:
 
     @app.on_shutdown
     async def stop_beating_and_bound_the_stop() -> None:
-        limit = settings.shutdown_timeout_s
-        watchdog = threading.Timer(limit, _exit_now, args=(limit,))
-        watchdog.daemon = True  # a stop that finishes in time exits as usual
-        watchdog.start()
+        exit_if_not_stopped_within(settings.shutdown_timeout_s)
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -108,6 +105,14 @@ async def refuse_to_start_on_bad_kafka_settings(settings: ServiceSettings) -> No
     except KafkaSettingsError as error:
         log.critical("refusing to start: %s", error)
         raise SystemExit(2) from None
+
+
+def exit_if_not_stopped_within(limit: float) -> None:
+    """Call as a graceful stop begins: if the process still runs `limit` seconds later (a stop
+    hung on a broker that is gone flushes forever), it exits outright."""
+    watchdog = threading.Timer(limit, _exit_now, args=(limit,))
+    watchdog.daemon = True  # a stop that finishes in time exits as usual
+    watchdog.start()
 
 
 def _exit_now(limit: float) -> None:

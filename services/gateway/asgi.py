@@ -12,6 +12,7 @@ from faststream.kafka import KafkaBroker
 from services.gateway import logic
 from services.gateway.settings import GatewaySettings
 from shared.contracts import CORRELATION_HEADER, WEBHOOK_RECEIVED, now_utc
+from shared.health import exit_if_not_stopped_within
 from shared.kafka import Outgoing, publish_all
 from shared.logs import fax_fields
 from shared.metrics import WEBHOOKS_ACCEPTED, WEBHOOKS_REFUSED, exposition, multiprocess_dir
@@ -43,7 +44,8 @@ class Gateway:
                 await self.broker.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.broker.stop()
+                exit_if_not_stopped_within(self.settings.shutdown_timeout_s)
+                await self.broker.stop()  # flushes what is pending: forever if the broker is gone
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -161,3 +161,35 @@ def test_a_consumer_told_to_stop_while_the_broker_is_gone_still_exits(
     finally:
         stack.start_broker()
     assert process.returncode is not None
+
+
+def test_a_gateway_told_to_stop_with_a_delivery_pending_on_a_gone_broker_still_exits(
+    gateway: tuple[LocalStack, str],
+) -> None:
+    stack, _ = gateway
+    (port,) = free_ports(1)
+    process = stack.spawn(
+        "gateway-stop",
+        [sys.executable, "-m", "services.gateway"],
+        {
+            **stack.service_env(),
+            "FAXRELAY_GATEWAY_PORT": str(port),
+            "FAXRELAY_GATEWAY_PUBLISH_TIMEOUT_S": "1",
+            "FAXRELAY_SHUTDOWN_TIMEOUT_S": "3",
+        },
+    )
+    wait_for_port(port, 30, process)
+    stack.stop_broker()
+    try:
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/webhooks/efax",
+            content=b'{"fax_id": "pending"}',
+            headers={"content-type": "application/json"},
+            timeout=10,
+        )
+        assert answer.status_code == 503  # not acknowledged: its record waits in the producer
+        process.terminate()
+        process.wait(timeout=20)  # the producer's flush would wait out its request timeout
+    finally:
+        stack.start_broker()
+    assert process.returncode is not None
