@@ -110,7 +110,9 @@ def test_faxrelay_up_runs_stops_cleanly_keeps_its_data_and_dies_whole(
     finally:
         second.process.kill()  # not even SIGKILL of the launcher leaves its stack behind
         second.process.wait(10)
-    deadline = time.monotonic() + 30  # a stop hung on the dead broker is cut at 10 s
+    # each service's stop is cut at 10 s (the gateway's: 10 s for its connections, 10 s more
+    # for its producer's flush to the dead broker)
+    deadline = time.monotonic() + 45
     while processes_under(data_dir) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert processes_under(data_dir) == []
