@@ -9,12 +9,14 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, Generic, TypeVar
 
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka import TopicPartition as AioTopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.message import StreamMessage
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from kafka import KafkaConsumer, TopicPartition
@@ -223,6 +225,26 @@ def batch_options(settings: ServiceSettings, group_id: str, max_records: int) ->
         # handler's own signature (the raw message) would describe nothing there.
         "include_in_schema": False,
     }
+
+
+def batch_subscriber(
+    broker: KafkaBroker, topic: str, settings: ServiceSettings, group_id: str, max_records: int
+) -> BatchSubscriber:
+    """The subscriber of a pipeline stage (`batch_options`) that polls again at once after an
+    empty poll. FastStream 0.7's sleeps `batch_timeout_ms` after one, although the poll itself
+    already waited that long for records: a record that arrives during the sleep waits it out,
+    on every hop (`docs/benchmarks.md` section 9 measures it)."""
+    subscriber = broker.subscriber(topic, **batch_options(settings, group_id, max_records))
+    assert isinstance(subscriber, BatchSubscriber)
+
+    async def get_msg(consumer: AIOKafkaConsumer) -> tuple[ConsumerRecord[bytes, bytes], ...]:
+        batches = await consumer.getmany(
+            timeout_ms=subscriber.batch_timeout_ms, max_records=subscriber.max_records
+        )
+        return tuple(chain.from_iterable(batches.values()))
+
+    subscriber.get_msg = get_msg  # type: ignore[method-assign]  # this instance only
+    return subscriber
 
 
 def declare(broker: KafkaBroker, *topics: Topic) -> None:

@@ -15,7 +15,7 @@ from shared.clients import efax_client, fax_store
 from shared.contracts import DOWNLOAD_FAILED, FAX_NOTIFIED, FAX_STORED, TOPICS_BY_NAME, FaxNotified
 from shared.efax import EfaxClient
 from shared.health import supervised
-from shared.kafka import batch_options, declare, make_broker, parsed, publish_all
+from shared.kafka import batch_subscriber, declare, make_broker, parsed, publish_all
 from shared.storage import FaxStore
 
 
@@ -42,9 +42,7 @@ def create_app(
         await asyncio.to_thread(store.ensure_bucket)
         ready.append(Downloads.of(s, efax, store, partial(publish_all, broker)))
 
-    @broker.subscriber(
-        FAX_NOTIFIED, **batch_options(s, s.downloader_group_id, s.downloader_batch_size)
-    )
+    @batch_subscriber(broker, FAX_NOTIFIED, s, s.downloader_group_id, s.downloader_batch_size)
     async def on_fax_notified(message: KafkaMessage) -> None:
         await handle_batch(ready[0], parsed(message, FaxNotified))
 

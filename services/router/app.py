@@ -24,7 +24,7 @@ from services.router.settings import RouterSettings
 from shared.clients import fax_store
 from shared.contracts import FAX_STORED, USER_TOPIC, FaxStored, now_utc
 from shared.health import supervised
-from shared.kafka import KafkaAdmin, Sink, batch_options, declare, make_broker, parsed
+from shared.kafka import KafkaAdmin, Sink, batch_subscriber, declare, make_broker, parsed
 from shared.storage import FaxStore
 
 
@@ -56,7 +56,7 @@ def create_app(
 
     sink = Sink(broker, s, s.router_group_id)
 
-    @broker.subscriber(FAX_STORED, **batch_options(s, s.router_group_id, s.router_batch_size))
+    @batch_subscriber(broker, FAX_STORED, s, s.router_group_id, s.router_batch_size)
     async def on_fax_stored(message: KafkaMessage) -> None:
         decide = partial(route_and_make_topics, *ready[0], now=now_utc())
         await sink.write(parsed(message, FaxStored), lambda item: item.record, decide)

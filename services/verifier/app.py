@@ -20,7 +20,7 @@ from shared.contracts import (
     WEBHOOK_REJECTED,
 )
 from shared.health import supervised
-from shared.kafka import Decision, Sink, batch_options, declare, make_broker, records
+from shared.kafka import Decision, Sink, batch_subscriber, declare, make_broker, records
 
 OUTPUTS = (FAX_NOTIFIED, WEBHOOK_REJECTED, PING_RECEIVED, OUTBOUND_NOTIFIED)
 
@@ -43,9 +43,8 @@ def create_app(settings: VerifierSettings, *, broker: KafkaBroker | None = None)
     async def decide(batch: Sequence[ConsumerRecord[bytes, bytes]]) -> Decision:
         return decide_batch(batch, verification)  # remembered and counted once written
 
-    @broker.subscriber(
-        WEBHOOK_RECEIVED,
-        **batch_options(settings, settings.verifier_group_id, settings.verifier_batch_size),
+    @batch_subscriber(
+        broker, WEBHOOK_RECEIVED, settings, settings.verifier_group_id, settings.verifier_batch_size
     )
     async def on_webhook_received(message: KafkaMessage) -> None:
         # Unreadable records are not skipped here: each becomes a rejection, kept for audit.
