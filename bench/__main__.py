@@ -1,5 +1,5 @@
-"""`python -m bench [gateway|pipeline|recovery|all]`: throughput and latency against baselines,
-restarts and backlog drains."""
+"""`python -m bench [gateway|pipeline|recovery|hop|all]`: throughput and latency against
+baselines, restarts and backlog drains, one Kafka hop."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import signal
 import sys
 
-from bench import gateway, pipeline, recovery
+from bench import gateway, hop, pipeline, recovery
 
 
 def main() -> None:
@@ -64,6 +64,10 @@ def main() -> None:
     r.add_argument(
         "--env", action="append", default=[], help="FAXRELAY_X=Y for the services (repeatable)"
     )
+    h = sub.add_parser("hop", help="one Kafka hop: aiokafka vs FastStream's batch vs ours")
+    h.add_argument("--broker", choices=["tansu", "kafka"], default="kafka")
+    h.add_argument("--rate", type=float, default=20.0, help="records/s")
+    h.add_argument("--records", type=int, default=200)
     args = parser.parse_args()
     command = args.command or "all"
     if command in ("gateway", "all"):
@@ -77,9 +81,10 @@ def main() -> None:
         gateway.main(rates, seconds, connections, targets, gateway_args)
     if command in ("pipeline", "all"):
         if command == "all":
-            pipeline.main(1000, 200, 35, 6, 4, {})
+            # with the two downloader copies that compose ships
+            pipeline.main(1000, 200, 35, 6, 4, {}, downloaders=2)
             # the same against an API 100 ms away, as eFax is from a data centre
-            pipeline.main(500, 40, 35, 6, 0, {}, api_latency_ms=100)
+            pipeline.main(500, 40, 35, 6, 0, {}, api_latency_ms=100, downloaders=2)
         else:
             env = dict(e.split("=", 1) for e in args.env)
             pipeline.main(
@@ -96,6 +101,13 @@ def main() -> None:
                 latency_rate=args.latency_rate,
                 latency_seconds=args.latency_seconds,
             )
+
+    if command in ("hop", "all"):
+        if command == "all":
+            hop.main("kafka", 20.0, 200)
+            hop.main("tansu", 20.0, 200)
+        else:
+            hop.main(args.broker, args.rate, args.records)
 
     if command in ("recovery", "all"):
         if command == "all":
