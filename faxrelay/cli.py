@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -18,7 +19,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,7 +34,7 @@ from faxrelay.localstack import (
     free_ports,
     wait_for_port,
 )
-from shared.contracts import USER_TOPIC_TEMPLATE
+from shared.contracts import USER_TOPIC_TEMPLATE, parse_efax_timestamp
 from shared.settings import ServiceSettings
 
 DATA_DIR = Path(".faxrelay")
@@ -217,11 +218,32 @@ def run_tail(args: argparse.Namespace) -> int:
     return 0
 
 
+AGES = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
+
+
+def since_arg(text: str, now: datetime | None = None) -> datetime:
+    """A `--since`: an ISO 8601 time (a date alone is its midnight UTC, no offset is UTC) or an
+    age back from now, `30m`, `12h`, `7d`."""
+    text = text.strip()
+    if age := re.fullmatch(r"(\d+)\s*([mhd])", text):
+        return (now or datetime.now(UTC)) - int(age[1]) * AGES[age[2]]
+    try:
+        parsed = parse_efax_timestamp(text if "T" in text else text + "T00:00:00Z")
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, datetime):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time: give e.g. 2026-11-01, 2026-11-01T08:00:00Z, or an age "
+            "such as 30m, 12h or 7d"
+        )
+    return parsed
+
+
 def run_backfill(args: argparse.Namespace) -> int:
-    from faxrelay.tools import BackfillSettings, backfill, parse_since
+    from faxrelay.tools import BackfillSettings, backfill
 
     settings = cli_settings(BackfillSettings)
-    announced = asyncio.run(backfill(parse_since(args.since), args.user, settings))
+    announced = asyncio.run(backfill(args.since, args.user, settings))
     print(f"announced {announced} undownloaded faxes on fax.notified")
     return 0
 
@@ -315,12 +337,15 @@ def efax_line(history: Any) -> str:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from faxrelay.ops import OpsSettings, progress_bar, publish_replays, replays
-    from faxrelay.tools import parse_since
+    from faxrelay.ops import OpsSettings, already_stored, progress_bar, publish_replays, replays
 
     settings = cli_settings(OpsSettings)
-    since = parse_since(args.since) if args.since else None
-    chosen = replays(settings, args.kind, reason=args.reason, since=since, fax_id=args.fax)
+    chosen = replays(settings, args.kind, reason=args.reason, since=args.since, fax_id=args.fax)
+    if not args.include_stored:
+        stored = already_stored(settings, chosen)
+        if stored:
+            chosen = [r for r in chosen if r.fax_id not in stored]
+            print(f"left out {len(stored)} stored since (--include-stored replays them too)")
     target = "fax.notified" if args.kind == "failed" else "fax.webhook.received"
     by_reason = Counter(str(r.reason) for r in chosen)
     summary = ", ".join(f"{n} {reason}" for reason, n in by_reason.most_common()) or "none"
@@ -489,7 +514,9 @@ def main(argv: list[str] | None = None) -> int:
     p_tail.add_argument("--new-only", action="store_true", help="skip faxes already on the topic")
     p_tail.set_defaults(func=run_tail)
     p_bf = commands.add_parser("backfill", help="announce undownloaded faxes since a time")
-    p_bf.add_argument("--since", required=True, help="e.g. 2026-11-01 or 2026-11-01T08:00:00Z")
+    p_bf.add_argument(
+        "--since", required=True, type=since_arg, help="e.g. 2026-11-01, 2026-11-01T08:00:00Z, 12h"
+    )
     p_bf.add_argument("--user", help="one user id (default: every configured user)")
     p_bf.set_defaults(func=run_backfill)
     add_operator_verbs(commands)
@@ -528,9 +555,18 @@ def add_operator_verbs(commands: Any) -> None:
     )
     p.add_argument("kind", choices=("failed", "rejected"))
     p.add_argument("--reason", help="only this reason, e.g. gone or bad_signature")
-    p.add_argument("--since", help="only failed/rejected since, e.g. 2026-11-01T08:00:00Z")
+    p.add_argument(
+        "--since",
+        type=since_arg,
+        help="only failed/rejected since, e.g. 2026-11-01T08:00:00Z, or an age: 30m, 12h, 7d",
+    )
     p.add_argument("--fax", metavar="FAX_ID", help="only this fax")
     p.add_argument("--dry-run", action="store_true", help="list what would be replayed")
+    p.add_argument(
+        "--include-stored",
+        action="store_true",
+        help="also the faxes stored since they failed or were rejected (left out by default)",
+    )
     p.set_defaults(func=run_replay)
     p = commands.add_parser("link", help="a fresh presigned download link for a stored fax")
     p.add_argument("fax_id")

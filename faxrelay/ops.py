@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 from kafka.partitioner.default import murmur2
 from pydantic import Field
 
@@ -152,6 +153,27 @@ class Topics:
         finally:
             self.consumer.unsubscribe()
 
+    def read_since(self, topic: str, since: datetime) -> Iterator[Record]:
+        """Every record written at `since` or later, to the end. Where the broker cannot look
+        a time up, from the beginning: more to read, nothing missed."""
+        bounds = self.bounds(topic)
+        parts = {TopicPartition(topic, p): p for p in bounds}
+        try:
+            found = self.consumer.offsets_for_times(
+                {tp: int(since.timestamp() * 1000) for tp in parts}
+            )
+        except KafkaError:
+            found = {}
+        begin = {}
+        for tp, p in parts.items():
+            first, end = bounds[p]
+            if tp not in found:
+                begin[p] = first
+            else:  # None: nothing written since then
+                hit = found[tp]
+                begin[p] = end if hit is None else max(first, hit.offset)
+        return self._read(topic, begin, bounds)
+
     def at(self, topic: str, partition: int, offset: int) -> Record | None:
         tp = TopicPartition(topic, partition)
         self.consumer.assign([tp])
@@ -204,6 +226,13 @@ def _body(delivery: dict[str, Any]) -> Any:
 
 
 def reason_of(record: Record) -> str:
+    """What `faxrelay find` says of a record; a record `faxrelay replay` wrote says so."""
+    said = _reason_of(record)
+    replayed = record.header(REPLAY_HEADER)
+    return f"{said}, replayed ({replayed})" if replayed else said
+
+
+def _reason_of(record: Record) -> str:
     data = record.json() or {}
     if record.topic == WEBHOOK_REJECTED:
         return f"{data.get('reason')}: {data.get('detail', '')}"
@@ -397,6 +426,7 @@ class Replay:
     topic: str
     key: bytes | None
     value: bytes
+    at: datetime  # when it failed or was rejected
 
 
 def replays(
@@ -414,14 +444,14 @@ def replays(
     reader = Topics(settings)
     try:
         for record in reader.read(source):
-            replay, at = _replay_of(record, kind)
+            replay = _replay_of(record, kind)
             if replay is None:
                 continue
             if reason is not None and replay.reason != reason:
                 continue
             if reason is None and replay.reason == RejectReason.DUPLICATE:
                 continue
-            if since is not None and at < since:
+            if since is not None and replay.at < since:
                 continue
             if fax_id is not None and replay.fax_id != fax_id:
                 continue
@@ -431,23 +461,42 @@ def replays(
     return list(chosen.values())
 
 
-def _replay_of(record: Record, kind: str) -> tuple[Replay | None, datetime]:
+def _replay_of(record: Record, kind: str) -> Replay | None:
     try:
         if kind == "failed":
             failed = DownloadFailed.model_validate_json(record.value)
             fax = failed.fax
-            value = fax.model_dump_json().encode()
             fax_id = str(fax.fax_id)
+            value = fax.model_dump_json().encode()
             return Replay(
-                fax_id, failed.reason, FAX_NOTIFIED, fax_id.encode(), value
-            ), failed.failed_at
+                fax_id, failed.reason, FAX_NOTIFIED, fax_id.encode(), value, failed.failed_at
+            )
         rejected = WebhookRejected.model_validate_json(record.value)
     except ValueError:
-        return None, datetime.min.replace(tzinfo=UTC)
+        return None
     named = fax_id_of(record)
     key = named.encode() if named and len(named) <= 64 else None  # as the gateway keys it
     value = rejected.delivery.model_dump_json().encode()
-    return Replay(named, rejected.reason, WEBHOOK_RECEIVED, key, value), rejected.rejected_at
+    return Replay(named, rejected.reason, WEBHOOK_RECEIVED, key, value, rejected.rejected_at)
+
+
+def already_stored(settings: OpsSettings, chosen: list[Replay]) -> set[str]:
+    """The faxes of `chosen` that `fax.stored` announced after all (the poller found them, or
+    an earlier replay took them): a replay would only be collapsed as a duplicate. Reads
+    `fax.stored` from an hour before the earliest failure or rejection (clock skew)."""
+    wanted = {r.fax_id for r in chosen if r.fax_id is not None}
+    if not wanted:
+        return set()
+    reader = Topics(settings)
+    try:
+        since = min(r.at for r in chosen) - timedelta(hours=1)
+        return {
+            fax_id
+            for record in reader.read_since(FAX_STORED, since)
+            if (fax_id := fax_id_of(record)) in wanted
+        }
+    finally:
+        reader.close()
 
 
 async def publish_replays(

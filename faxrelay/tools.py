@@ -14,7 +14,6 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from shared.clients import efax_client
-from shared.contracts import parse_efax_timestamp
 from shared.efax import ReceivedFax, ReceivedPage
 from shared.kafka import make_broker, raw_bodies, records, security
 from shared.polling import publish_notified, scan
@@ -104,9 +103,3 @@ async def backfill(
         await broker.stop()
         await efax.aclose()
     return announced
-
-
-def parse_since(text: str) -> datetime:
-    parsed = parse_efax_timestamp(text if "T" in text else text + "T00:00:00Z")
-    assert isinstance(parsed, datetime)
-    return parsed

@@ -144,7 +144,11 @@ def test_replay_failed_stores_the_fax_once_and_a_second_replay_delivers_nothing_
     print(dry)
     assert "replayed 1 failed" in cli("replay", "failed", "--fax", fax_id)
     routed(system, user, 1)
-    cli("replay", "failed", "--fax", fax_id)
+    again = cli("replay", "failed", "--fax", fax_id, "--dry-run")
+    assert again.startswith("left out 1 stored since"), again
+    assert "would replay 0 failed" in again, again
+    # Forced anyway: the downloader must collapse it, not deliver it twice.
+    assert "replayed 1 failed" in cli("replay", "failed", "--fax", fax_id, "--include-stored")
     settled(system, "faxrelay-downloader", FAX_NOTIFIED)
     settled(system, "faxrelay-router", "fax.stored")
     assert [e.get_id() for e in events_of(system, user, 2)] == [fax_id]
@@ -184,8 +188,10 @@ def test_replay_rejected_after_a_secret_is_added_routes_the_genuine_fax_once_and
     system.env["FAXRELAY_APPS"] = json.dumps(apps)
     system.restart_service("verifier")
 
-    for _ in range(2):  # twice: the second run must deliver nothing more
-        cli("replay", "rejected", "--since", since, "--fax", str(genuine.fax_id))
+    for _ in range(2):  # twice (forced): the second run must deliver nothing more
+        cli(
+            "replay", "rejected", "--since", since, "--fax", str(genuine.fax_id), "--include-stored"
+        )
         cli("replay", "rejected", "--since", since, "--fax", forged_id)
         routed(system, genuine_user, 1)
         settled(system, "faxrelay-verifier", WEBHOOK_RECEIVED)

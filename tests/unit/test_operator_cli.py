@@ -7,7 +7,7 @@ import base64
 import json
 import socket
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,7 +15,15 @@ import pytest
 
 from faxrelay import cli
 from faxrelay.localstack import ACCESS_KEY, SECRET_KEY, LocalStack
-from faxrelay.ops import Record, _replay_of, fax_id_of, partition_of, stage_of
+from faxrelay.ops import (
+    REPLAY_HEADER,
+    Record,
+    _replay_of,
+    fax_id_of,
+    partition_of,
+    reason_of,
+    stage_of,
+)
 from shared.clients import fax_store
 from shared.contracts import (
     DOWNLOAD_FAILED,
@@ -58,6 +66,30 @@ def test_wrong_arguments_are_refused(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         cli.main(argv)
     assert exited.value.code == 2
+
+
+def test_since_takes_a_time_a_date_or_an_age() -> None:
+    now = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
+    assert cli.since_arg("2026-11-01") == datetime(2026, 11, 1, tzinfo=UTC)
+    assert cli.since_arg("2026-11-01T08:00:00Z") == datetime(2026, 11, 1, 8, tzinfo=UTC)
+    assert cli.since_arg("2026-11-01T08:00:00+0100") == datetime(2026, 11, 1, 7, tzinfo=UTC)
+    assert cli.since_arg("30m", now) == datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    assert cli.since_arg("12h", now) == datetime(2026, 12, 1, 21, 30, tzinfo=UTC)
+    assert cli.since_arg("7d", now) == datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("verb", [["replay", "failed"], ["backfill"]])
+@pytest.mark.parametrize("since", ["1mo", "yesterday", "2026-13-01", "12"])
+def test_a_since_that_is_no_time_is_one_line_naming_the_forms_and_exit_2(
+    verb: list[str], since: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*verb, "--since", since])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --since: {since!r} is not a time" in err, err
+    assert "12h" in err, err
+    assert "Traceback" not in err, err
 
 
 def free_port() -> int:
@@ -127,6 +159,14 @@ def record(topic: str, value: bytes, key: bytes | None = None) -> Record:
     return Record(topic, 0, 0, 0, key, value, ())
 
 
+def test_find_tells_a_replayed_record_from_the_original() -> None:
+    value = notified().model_dump_json().encode()
+    original = record(FAX_NOTIFIED, value)
+    replayed = Record(FAX_NOTIFIED, 0, 1, 0, None, value, ((REPLAY_HEADER, b"failed"),))
+    assert reason_of(original) == "source webhook"
+    assert reason_of(replayed) == "source webhook, replayed (failed)"
+
+
 def test_every_pipeline_record_is_attributed_to_its_fax() -> None:
     fax = notified()
     body = json.dumps(notification(fax_id=str(fax.fax_id))).encode()
@@ -147,15 +187,17 @@ def test_every_pipeline_record_is_attributed_to_its_fax() -> None:
 def test_replays_carry_the_original_notification_and_delivery_byte_for_byte() -> None:
     fax = notified()
     failed = DownloadFailed(fax=fax, reason=DownloadFailure.GONE, detail="d", attempts=3)
-    replay, _ = _replay_of(record(DOWNLOAD_FAILED, failed.model_dump_json().encode()), "failed")
+    replay = _replay_of(record(DOWNLOAD_FAILED, failed.model_dump_json().encode()), "failed")
     assert replay is not None
     assert (replay.topic, replay.key) == (FAX_NOTIFIED, str(fax.fax_id).encode())
+    assert replay.at == failed.failed_at
     assert replay.value == fax.model_dump_json().encode()
     body = json.dumps(notification(fax_id=str(fax.fax_id))).encode()
     rejected = WebhookRejected(reason="bad_signature", detail="d", delivery=delivery(body))
-    replay, _ = _replay_of(record(WEBHOOK_REJECTED, rejected.model_dump_json().encode()), "x")
+    replay = _replay_of(record(WEBHOOK_REJECTED, rejected.model_dump_json().encode()), "x")
     assert replay is not None
     assert replay.topic == WEBHOOK_RECEIVED
+    assert replay.at == rejected.rejected_at
     sent = json.loads(replay.value)
     assert base64.urlsafe_b64decode(sent["body"]) == body
     assert sent["signature"] == rejected.delivery.signature
