@@ -51,7 +51,7 @@ def demo_config(data_dir: Path) -> dict[str, Any]:
         missing = [n for n in names if n not in config["ports"]]
         if missing:  # made by an older version: ports for what it did not know yet
             taken = set(config["ports"].values())
-            fresh = [p for p in free_ports(len(missing) + len(taken)) if p not in taken]
+            fresh = free_ports(len(missing), avoid=taken)
             config["ports"].update(zip(missing, fresh, strict=False))
             path.write_text(json.dumps(config, indent=2))
         return config

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -47,22 +47,31 @@ PORT_NAMES = (
 )
 
 
-def free_ports(count: int) -> list[int]:
-    """Ports free right now (and their +10000 gRPC twins, which SeaweedFS also takes)."""
+def free_ports(count: int, avoid: Iterable[int] = ()) -> list[int]:
+    """Ports free right now whose +10000 gRPC twins, which SeaweedFS also takes, are free too.
+    None is another's twin or one of `avoid` (ports already given) or its twin: SeaweedFS
+    refuses to start when one of its ports is another's twin."""
+    given = set(avoid)
     ports: list[int] = []
     holders: list[socket.socket] = []
     while len(ports) < count:
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-        if port + 10000 < 65536 and _is_free(port + 10000) and port not in ports:
+        if usable_port(port, given) and _is_free(port + 10000):
             ports.append(port)
+            given.add(port)
             holders.append(s)
         else:
             s.close()
     for s in holders:
         s.close()
     return ports
+
+
+def usable_port(port: int, given: set[int]) -> bool:
+    """Neither `port` nor its gRPC twin is given or the twin of one given."""
+    return port + 10000 < 65536 and not {port, port + 10000, port - 10000} & given
 
 
 def _is_free(port: int) -> bool:
@@ -169,7 +178,7 @@ class LocalStack:
         """Free ports for whatever has none yet (a saved configuration keeps its own)."""
         missing = [name for name in PORT_NAMES if name not in self.ports]
         taken = set(self.ports.values())
-        fresh = [p for p in free_ports(len(missing) + len(taken)) if p not in taken]
+        fresh = free_ports(len(missing), avoid=taken)
         self.ports.update(zip(missing, fresh, strict=False))
 
     def start_store(self) -> None:
