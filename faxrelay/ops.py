@@ -157,21 +157,21 @@ class Topics:
         """Every record written at `since` or later, to the end. Where the broker cannot look
         a time up, from the beginning: more to read, nothing missed."""
         bounds = self.bounds(topic)
-        parts = {TopicPartition(topic, p): p for p in bounds}
+        at = int(since.timestamp() * 1000)
         try:
-            found = self.consumer.offsets_for_times(
-                {tp: int(since.timestamp() * 1000) for tp in parts}
-            )
+            found = self.consumer.offsets_for_times({TopicPartition(topic, p): at for p in bounds})
         except KafkaError:
             found = {}
         begin = {}
-        for tp, p in parts.items():
-            first, end = bounds[p]
-            if tp not in found:
+        for p, (first, end) in bounds.items():
+            tp = TopicPartition(topic, p)
+            hit = found.get(tp)
+            if tp not in found:  # the broker could not look the time up
                 begin[p] = first
-            else:  # None: nothing written since then
-                hit = found[tp]
-                begin[p] = end if hit is None else max(first, hit.offset)
+            elif hit is None:  # nothing written since then
+                begin[p] = end
+            else:
+                begin[p] = max(first, hit.offset)
         return self._read(topic, begin, bounds)
 
     def at(self, topic: str, partition: int, offset: int) -> Record | None:
