@@ -174,10 +174,11 @@ class LocalStack:
         self.start_broker()
         return self
 
-    def assign_ports(self) -> None:
-        """Free ports for whatever has none yet (a saved configuration keeps its own)."""
+    def assign_ports(self, avoid: Iterable[int] = ()) -> None:
+        """Free ports for whatever has none yet (a saved configuration keeps its own), none of
+        them one of `avoid` (ports already promised to others)."""
         missing = [name for name in PORT_NAMES if name not in self.ports]
-        taken = set(self.ports.values())
+        taken = set(self.ports.values()) | set(avoid)
         fresh = free_ports(len(missing), avoid=taken)
         self.ports.update(zip(missing, fresh, strict=False))
 

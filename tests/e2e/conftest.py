@@ -197,7 +197,14 @@ def running_system(
     `per_service_env` adds to one service's environment (a metrics port each, say)."""
     stack = LocalStack(data_dir, persistent=False, broker=broker, secured=secured)
     account = Account()
-    (gateway_port,) = free_ports(1)
+    promised = [  # ports the caller chose for the services: the stack's must differ
+        int(value)
+        for env in [extra_env or {}, *(per_service_env or {}).values()]
+        for name, value in env.items()
+        if name.endswith("_PORT")
+    ]
+    stack.assign_ports(avoid=promised)  # first, so that the gateway's port is none of them
+    (gateway_port,) = free_ports(1, avoid=[*stack.ports.values(), *promised])
     settings = SandboxSettings(
         port=0,
         apps=[

@@ -31,7 +31,8 @@ def gateway(
     data_dir: Path = tmp_path_factory.mktemp(f"durable-{broker_kind}")
     # the broker's log survives its restart
     stack = LocalStack(data_dir, persistent=True, broker=broker_kind)
-    (port,) = free_ports(1)
+    stack.assign_ports()  # first, so that the gateway's port is none of the stack's
+    (port,) = free_ports(1, avoid=stack.ports.values())
     try:
         stack.start()
         stack.ensure_topics(partitions=3)
