@@ -22,7 +22,7 @@ import string
 import threading
 from collections import OrderedDict
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -69,6 +69,10 @@ def _word_bank() -> _WordBank:
         if _bank is None:
             _bank = _WordBank()
         return _bank
+
+
+def ground_truth(fax: FaxLike) -> dict[str, Any] | None:
+    return None
 
 
 def noise_pages_for(size_mb: float, resolution: str) -> int:
