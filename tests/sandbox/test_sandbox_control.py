@@ -183,6 +183,11 @@ def test_standalone_module_serves_and_creates_demo_traffic(receiver: Receiver) -
                 break
             time.sleep(0.05)
         assert httpx.get(f"{base_url}/health").json() == {"status": "UP"}
+        faxes = httpx.get(f"{base_url}/sandbox/faxes").json()
+        assert faxes
+        assert {f["content"] for f in faxes} == {"documents"}, "demo sends documents"
+        truth = httpx.get(f"{base_url}/sandbox/faxes/{faxes[0]['fax_id']}/truth").json()
+        assert len(truth["pages"]) == faxes[0]["pages"]
     finally:
         process.terminate()
         assert process.wait(10) == 0
