@@ -192,7 +192,8 @@ def render(placed: Placed, header: str, resolution: Resolution, seed: str) -> Im
     for line in placed.lines:
         draw.line(line, fill=0, width=3)
     angle = rng.uniform(0.15, 0.9) * rng.choice((-1, 1))
-    page = page.rotate(angle, resample=Image.Resampling.BILINEAR, fillcolor=255)
+    # NEAREST: a third of the time of BILINEAR, and the jagged edges of a real scan
+    page = page.rotate(angle, resample=Image.Resampling.NEAREST, fillcolor=255)
     ImageDraw.Draw(page).text((24, 14), header, font=font("aileron", False, 24), fill=0)
     if resolution == "standard":
         page = page.resize((WIDTH, HEIGHT["standard"]), Image.Resampling.BOX)
