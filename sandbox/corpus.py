@@ -161,6 +161,7 @@ def referral(w: Writer, pages: int) -> Document:
         Text(w.pick(["Dear Colleague,", "Dear Doctor,", "To the specialist on call,"])),
         Para(w.pick(REFERRAL_OPENING).format(name=name, seen=seen_text, dx=diagnosis, code=code)),
         Para(w.pick(REFERRAL_REASON)),
+        Para(_history(w)),
     ]
     close: list[Block] = [
         Para(w.pick(REFERRAL_CLOSE)),

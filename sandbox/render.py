@@ -127,6 +127,7 @@ def layout(blocks: list[Block], family: str, body_px: int) -> Placed:
                     break
                 runs.append(Run(MARGIN, y, line, body))
                 y += step
+            y += step // 3
         elif isinstance(block, Field):
             if not fits(step):
                 break
@@ -203,9 +204,17 @@ def render(placed: Placed, header: str, resolution: Resolution, seed: str) -> Im
 
 
 def _speckle(image: Image.Image, rng: random.Random) -> None:
+    """Dust and toner specks, and on some pages the streak a dirty scanner glass draws."""
     width, height = image.size
     draw = ImageDraw.Draw(image)
-    for _ in range(rng.randint(150, 700)):
+    for _ in range(rng.randint(400, 2500)):
         x, y = rng.randrange(width), rng.randrange(height)
-        size = rng.choice((0, 0, 0, 1))
+        size = rng.choice((0, 0, 0, 1, 2))
         draw.rectangle((x, y, x + size, y + size), fill=0)
+    if rng.random() < 0.3:
+        x = rng.randrange(20, width - 20)
+        y = 0
+        while y < height:
+            length = rng.randint(20, 400)
+            draw.line((x, y, x, y + length), fill=0, width=rng.choice((1, 2)))
+            y += length + rng.randint(5, 300)
