@@ -16,8 +16,9 @@ import signal
 import time
 import uuid
 
-from sandbox.server import Sandbox
-from sandbox.settings import AppConfig, SandboxSettings
+from sandbox.core import Sandbox
+from sandbox.server import Server
+from sandbox.settings import AppConfig, Content, SandboxSettings
 
 
 def parse_rate(text: str) -> float:
@@ -29,7 +30,10 @@ def parse_rate(text: str) -> float:
     return float(found[1]) / per
 
 
-async def demo_traffic(sandbox: Sandbox, rate: float, stop: asyncio.Event) -> None:
+async def demo_traffic(
+    sandbox: Sandbox, rate: float, stop: asyncio.Event, content: Content = "documents"
+) -> None:
+    """``rate`` faxes per second of 1 to 3 pages, healthcare documents with known text."""
     owed = 0.0
     last = time.monotonic()
     while not stop.is_set():
@@ -39,13 +43,14 @@ async def demo_traffic(sandbox: Sandbox, rate: float, stop: asyncio.Event) -> No
         owed += (now - last) * rate
         last = now
         if owed >= 1:
-            sandbox.create_faxes(count=int(owed), pages=1 + int(now) % 3)
+            sandbox.create_faxes(count=int(owed), pages=1 + int(now) % 3, content=content)
             owed -= int(owed)
 
 
 async def main(settings: SandboxSettings, rate: float | None) -> None:
     sandbox = Sandbox(settings)
-    await sandbox.start()
+    server = Server(sandbox)
+    await server.start()
     print(f"eFax sandbox listening on {sandbox.base_url}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -57,7 +62,7 @@ async def main(settings: SandboxSettings, rate: float | None) -> None:
         else:
             await stop.wait()
     finally:
-        await sandbox.stop()
+        await server.stop()
 
 
 def run() -> None:

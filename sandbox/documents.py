@@ -1,7 +1,11 @@
 """Fax documents that look real: bilevel pages at fax resolution, TIFF (group 4) or PDF.
 
-Every page carries ``FAX <fax_id>`` and ``PAGE n OF N`` in large type, a ruled header and
-lines of word-like text with speckle, so a page compresses to roughly ``page_kb``.
+A fax of ``content="documents"`` carries healthcare documents with known text (``corpus``
+writes them, ``render`` draws them); ``ground_truth`` tells what a reader should find on each
+page, the documents' types, fields and page ranges.  A fax of ``content="noise"`` (the
+default) is cheaper: every page carries ``FAX <fax_id>`` and ``PAGE n OF N`` in large type,
+a ruled header and lines of word-like text with speckle, so a page compresses to roughly
+``page_kb``.
 Rendering is deterministic (seeded by fax id and page), so cached bytes can be evicted and
 rebuilt identically; the LRU cache only saves time.
 
@@ -15,6 +19,7 @@ group 4 cannot compress (about 0.9 MB per fine page), to reach the requested siz
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import random
@@ -22,11 +27,12 @@ import string
 import threading
 from collections import OrderedDict
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from PIL import Image, ImageDraw, ImageFont
 
-from sandbox.settings import ImageFormat, SandboxSettings
+from sandbox import corpus, render
+from sandbox.settings import Content, ImageFormat, Resolution, SandboxSettings
 
 WIDTH = 1728
 HEIGHT = {"fine": 2156, "standard": 1078}
@@ -43,6 +49,16 @@ class FaxLike(Protocol):
     def size_mb(self) -> float | None: ...
     @property
     def completed_at(self) -> datetime: ...
+    @property
+    def content(self) -> Content: ...
+    @property
+    def resolution(self) -> Resolution: ...
+    @property
+    def content_seed(self) -> int: ...
+    @property
+    def sending_fax_number(self) -> str: ...
+    @property
+    def receiving_fax_number(self) -> str: ...
 
 
 class _WordBank:
@@ -71,6 +87,67 @@ def _word_bank() -> _WordBank:
         return _bank
 
 
+@functools.lru_cache(maxsize=64)
+def _composed(seed: int, pages: int) -> list[tuple[corpus.Document, render.Placed]]:
+    """Each page of the fax with its document, laid out (the same for the same seed)."""
+    out = []
+    for doc in corpus.compose(seed, pages):
+        for blocks in doc.pages:
+            out.append((doc, render.layout(blocks, doc.font, doc.body_px)))
+    return out
+
+
+def header_line(fax: FaxLike, index: int) -> str:
+    """What the sending machine prints at the top of each page."""
+    moment = fax.completed_at.strftime("%m/%d/%Y %H:%M")
+    sender = fax.sending_fax_number.lstrip("+")
+    to = fax.receiving_fax_number.lstrip("+")
+    return f"{moment}  FROM {sender}  TO {to}  P. {index + 1:03d}/{fax.pages:03d}"
+
+
+def ground_truth(fax: FaxLike) -> dict[str, Any] | None:
+    """The known content of a fax of documents (None for noise).
+
+    ``pages[i].text`` is the header line then the page's lines top to bottom (table cells
+    joined by a space); ``documents`` give each document's type, layout, font, page range
+    (1-based, inclusive) and fields (dates ISO 8601, however the page prints them)."""
+    if fax.content != "documents":
+        return None
+    composed = _composed(fax.content_seed, fax.pages)
+    docs: list[corpus.Document] = []
+    owners: list[int] = []
+    pages = []
+    for number, (doc, placed) in enumerate(composed, start=1):
+        if not docs or docs[-1] is not doc:
+            docs.append(doc)
+        header = header_line(fax, number - 1)
+        text = f"{header}\n{placed.text()}"
+        owners.append(len(docs) - 1)
+        pages.append({"page": number, "header": header, "text": text, "document": len(docs) - 1})
+    documents = []
+    for index, doc in enumerate(docs):
+        numbers = [n for n, owner in enumerate(owners, start=1) if owner == index]
+        documents.append(
+            {
+                "type": doc.type,
+                "layout": doc.layout,
+                "font": doc.font,
+                "first_page": min(numbers),
+                "last_page": max(numbers),
+                "fields": dict(doc.fields),
+            }
+        )
+    return {
+        "fax_id": fax.fax_id,
+        "content": fax.content,
+        "resolution": fax.resolution,
+        "dpi": list(DPI[fax.resolution]),
+        "seed": fax.content_seed,
+        "pages": pages,
+        "documents": documents,
+    }
+
+
 def noise_pages_for(size_mb: float, resolution: str) -> int:
     """How many noise pages make a document of about ``size_mb`` megabytes."""
     return max(1, math.ceil(size_mb * 1024 * 1024 / NOISE_PAGE_BYTES[resolution]))
@@ -93,9 +170,9 @@ class Documents:
         return self._cached(key, lambda: self._encode(fax, fmt, index))
 
     def _key(self, fax: FaxLike, fmt: str, part: str) -> tuple[str, ...]:
-        if self.settings.unique_documents or fax.size_mb:
+        if self._unique(fax):
             return (fax.fax_id, fmt, part)
-        return ("template", str(fax.pages), fmt, part)
+        return ("template", str(fax.pages), fax.resolution, fmt, part)
 
     def _cached(self, key: tuple[str, ...], build: _Builder) -> bytes:
         with self._lock:
@@ -120,7 +197,7 @@ class Documents:
         indexes = range(fax.pages) if index is None else [index]
         images = [self._render(fax, i) for i in indexes]
         out = io.BytesIO()
-        dpi = DPI[self.settings.resolution]
+        dpi = DPI[fax.resolution]
         rest = images[1:]
         if fmt == "TIFF":
             images[0].save(
@@ -141,10 +218,15 @@ class Documents:
         return out.getvalue()
 
     def _unique(self, fax: FaxLike) -> bool:
-        return self.settings.unique_documents or bool(fax.size_mb)
+        """Documents are always the fax's own; noise may be one template for all."""
+        return self.settings.unique_documents or bool(fax.size_mb) or fax.content != "noise"
 
     def _render(self, fax: FaxLike, index: int) -> Image.Image:
-        height = HEIGHT[self.settings.resolution]
+        if fax.content == "documents":
+            _, placed = _composed(fax.content_seed, fax.pages)[index]
+            seed = f"{fax.content_seed}:{index}"
+            return render.render(placed, header_line(fax, index), fax.resolution, seed)
+        height = HEIGHT[fax.resolution]
         unique = self._unique(fax)
         rng = random.Random(f"{fax.fax_id if unique else 'template'}:{index}")
         if fax.size_mb and index > 0:

@@ -19,6 +19,9 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ImageFormat = Literal["PDF", "TIFF"]
+Resolution = Literal["fine", "standard"]
+# "noise": word-like noise, cheap; "documents": healthcare documents with known text
+Content = Literal["noise", "documents"]
 
 
 class AppConfig(BaseModel):
@@ -53,7 +56,8 @@ class SandboxSettings(BaseSettings):
     default_image_format: ImageFormat = "PDF"
     max_image_bytes: int | None = None
     page_kb: int = 30
-    resolution: Literal["fine", "standard"] = "fine"
+    resolution: Resolution = "fine"
+    content: Content = "noise"
     unique_documents: bool = True
     document_cache_mb: int = 512
 

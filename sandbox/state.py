@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.settings import AppConfig, SandboxSettings
+from sandbox.settings import AppConfig, Content, Resolution, SandboxSettings
 
 
 @dataclass
@@ -48,6 +48,9 @@ class Fax:
     routing_data: dict[str, str] = field(default_factory=dict)
     deleted: bool = False
     listed_from: float = 0.0  # wall clock: GET /faxes/received shows it from then on
+    content: Content = "noise"
+    resolution: Resolution = "fine"
+    content_seed: int = 0  # what documents it carries (with content="documents")
 
     def summary(self) -> dict[str, Any]:
         """The entry of ``GET /faxes/received``."""

@@ -20,20 +20,24 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 import httpx
 
 from sandbox.settings import AppConfig, SandboxSettings
 from sandbox.state import Delivery, Fax, State, notification_config_id, utc_now
 
-HostileKind = Literal["wrong_secret", "foreign_resource_url", "malformed_json", "modified_body"]
-HOSTILE_KINDS: tuple[str, ...] = (
-    "wrong_secret",
-    "foreign_resource_url",
-    "malformed_json",
-    "modified_body",
-)
+
+class HostileKind(StrEnum):
+    """What a spoofed webhook gets wrong."""
+
+    WRONG_SECRET = "wrong_secret"  # noqa: S105 (a kind, not a secret)
+    FOREIGN_RESOURCE_URL = "foreign_resource_url"
+    MALFORMED_JSON = "malformed_json"
+    MODIFIED_BODY = "modified_body"
+
+
 FOREIGN_BASE = "https://api.securedocex.com.attacker.example"
 
 
@@ -215,28 +219,27 @@ class WebhookSender:
                 return None, f"{type(exc).__name__}: {exc}"
         return response.status_code, None
 
-    async def send_hostile(self, kind: str, fax: Fax) -> dict[str, Any]:
+    async def send_hostile(self, kind: HostileKind, fax: Fax) -> dict[str, Any]:
         app = self.state.apps[fax.app_id]
         if app.webhook_url is None:
             raise ValueError(f"app {app.app_id} has no webhook_url")
         secret = app.hmac_secret.get_secret_value()
         body = self._dumps(self.fax_payload(fax))
         signature = sign(secret, body)
-        if kind == "wrong_secret":
-            signature = sign(secret + "-wrong", body)
-        elif kind == "foreign_resource_url":
-            body = self._dumps(self.fax_payload(fax, FOREIGN_BASE))
-            signature = sign(secret, body)
-        elif kind == "malformed_json":
-            body = drop_comma_before(body, b'"originating_fax_tsid"')
-            signature = sign(secret, body)
-        elif kind == "modified_body":
-            body = modify_one_byte(body)
-        else:
-            raise ValueError(f"unknown hostile kind {kind!r}; one of {HOSTILE_KINDS}")
+        match kind:
+            case HostileKind.WRONG_SECRET:
+                signature = sign(secret + "-wrong", body)
+            case HostileKind.FOREIGN_RESOURCE_URL:
+                body = self._dumps(self.fax_payload(fax, FOREIGN_BASE))
+                signature = sign(secret, body)
+            case HostileKind.MALFORMED_JSON:
+                body = drop_comma_before(body, b'"originating_fax_tsid"')
+                signature = sign(secret, body)
+            case HostileKind.MODIFIED_BODY:
+                body = modify_one_byte(body)
         status, error = await self.post(app.webhook_url, body, signature)
         record = {
-            "kind": kind,
+            "kind": kind.value,
             "fax_id": fax.fax_id,
             "http_status": status,
             "error": error,

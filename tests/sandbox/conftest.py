@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sandbox import AppConfig, RunningSandbox, SandboxSettings, run_in_thread  # noqa: E402
+from sandbox import AppConfig, Sandbox, SandboxSettings, run_in_thread  # noqa: E402
 
 APP_A = "d580162d-d162-4353-bd55-c2044ab20711"
 APP_B = "0b9e7c55-3f0c-4d1e-9a55-6c2d7f7e1a01"
@@ -123,7 +123,7 @@ def apps_for(webhook_url: str | None) -> list[AppConfig]:
     ]
 
 
-SandboxFactory = Callable[..., RunningSandbox]
+SandboxFactory = Callable[..., Sandbox]
 
 
 @pytest.fixture
@@ -131,7 +131,7 @@ def make_sandbox(receiver: Receiver) -> Iterator[SandboxFactory]:
     """``make_sandbox(**settings)`` starts a sandbox whose app A posts to ``receiver``."""
     with ExitStack() as stack:
 
-        def make(**overrides: Any) -> RunningSandbox:
+        def make(**overrides: Any) -> Sandbox:
             values: dict[str, Any] = {
                 "apps": apps_for(receiver.url),
                 "time_scale": 0.0001,
@@ -144,7 +144,7 @@ def make_sandbox(receiver: Receiver) -> Iterator[SandboxFactory]:
 
 
 @pytest.fixture
-def sb(make_sandbox: SandboxFactory) -> RunningSandbox:
+def sb(make_sandbox: SandboxFactory) -> Sandbox:
     return make_sandbox()
 
 
@@ -199,7 +199,7 @@ class Efax:
 
 
 @pytest.fixture
-def efax(sb: RunningSandbox) -> Iterator[Efax]:
+def efax(sb: Sandbox) -> Iterator[Efax]:
     client = Efax(sb.base_url)
     yield client
     client.http.close()

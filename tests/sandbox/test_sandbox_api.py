@@ -12,7 +12,7 @@ import httpx
 from conftest import APP_A, APP_B, USER_A1, USER_A2, USER_B1, Efax, Receiver, SandboxFactory
 from PIL import Image
 
-from sandbox import RunningSandbox
+from sandbox import Sandbox
 
 
 def test_token_is_issued_for_valid_credentials(efax: Efax) -> None:
@@ -50,7 +50,7 @@ def test_unauthorized_is_a_bare_message_when_configured(make_sandbox: SandboxFac
     assert response.json() == {"message": "Unauthorized"}
 
 
-def test_new_token_ends_the_previous_one(sb: RunningSandbox, efax: Efax) -> None:
+def test_new_token_ends_the_previous_one(sb: Sandbox, efax: Efax) -> None:
     first = efax.token()
     assert efax.received(headers={}).status_code == 200
     second = efax.token()
@@ -86,9 +86,7 @@ def test_expired_or_missing_tokens_are_401(make_sandbox: SandboxFactory) -> None
     assert missing.status_code == unknown.status_code == 401
 
 
-def test_expire_tokens_mid_run_makes_calls_401_until_a_new_token(
-    sb: RunningSandbox, efax: Efax
-) -> None:
+def test_expire_tokens_mid_run_makes_calls_401_until_a_new_token(sb: Sandbox, efax: Efax) -> None:
     assert efax.received().status_code == 200
     sb.expire_tokens()
     assert efax.received().status_code == 401
@@ -105,7 +103,7 @@ def test_user_of_another_app_is_forbidden_and_user_id_is_required(efax: Efax) ->
     assert missing.json()["errors"][0]["element_name"] == "user-id"
 
 
-def test_fax_of_another_user_is_404(sb: RunningSandbox, efax: Efax) -> None:
+def test_fax_of_another_user_is_404(sb: Sandbox, efax: Efax) -> None:
     (fax,) = sb.create_faxes(user_id=USER_A2, deliver=False)
     for method, path in (
         ("GET", f"/faxes/{fax.fax_id}/image"),
@@ -118,9 +116,7 @@ def test_fax_of_another_user_is_404(sb: RunningSandbox, efax: Efax) -> None:
     assert efax.request("GET", f"/faxes/{fax.fax_id}/metadata", USER_A2).status_code == 200
 
 
-def test_received_lists_only_the_users_faxes_in_completed_order(
-    sb: RunningSandbox, efax: Efax
-) -> None:
+def test_received_lists_only_the_users_faxes_in_completed_order(sb: Sandbox, efax: Efax) -> None:
     mine = sb.create_faxes(user_id=USER_A1, count=5, deliver=False)
     sb.create_faxes(user_id=USER_A2, count=3, deliver=False)
     body = efax.received().json()
@@ -139,9 +135,7 @@ def test_received_lists_only_the_users_faxes_in_completed_order(
     }
 
 
-def test_pagination_over_250_faxes_returns_each_exactly_once(
-    sb: RunningSandbox, efax: Efax
-) -> None:
+def test_pagination_over_250_faxes_returns_each_exactly_once(sb: Sandbox, efax: Efax) -> None:
     created = {f.fax_id for f in sb.create_faxes(user_id=USER_A1, count=250, deliver=False)}
     seen: list[str] = []
     records = []
@@ -158,14 +152,14 @@ def test_pagination_over_250_faxes_returns_each_exactly_once(
     assert records == [(1, 100), (101, 200), (201, 250)]
 
 
-def test_pagination_limit_is_capped_at_100(sb: RunningSandbox, efax: Efax) -> None:
+def test_pagination_limit_is_capped_at_100(sb: Sandbox, efax: Efax) -> None:
     sb.create_faxes(user_id=USER_A1, count=120, deliver=False)
     assert len(efax.received(limit=500).json()["faxes"]) == 100
     assert efax.received(offset=0, limit=0).status_code == 400
 
 
 def test_received_filters_by_image_downloaded_timestamp_and_search_text(
-    sb: RunningSandbox, efax: Efax
+    sb: Sandbox, efax: Efax
 ) -> None:
     faxes = sb.create_faxes(
         user_id=USER_A1, count=4, deliver=False, sending_fax_number="13235550123"
@@ -196,7 +190,7 @@ def test_received_filters_by_image_downloaded_timestamp_and_search_text(
 
 
 def test_image_download_serves_the_documents_bytes_and_marks_it_downloaded(
-    sb: RunningSandbox, efax: Efax
+    sb: Sandbox, efax: Efax
 ) -> None:
     (fax,) = sb.create_faxes(user_id=USER_A1, pages=3, deliver=False)
     response = efax.request("GET", f"/faxes/{fax.fax_id}/image", params={"desired_format": "TIFF"})
@@ -212,7 +206,7 @@ def test_image_download_serves_the_documents_bytes_and_marks_it_downloaded(
     assert bad.status_code == 400
 
 
-def test_image_pages_are_single_page_documents(sb: RunningSandbox, efax: Efax) -> None:
+def test_image_pages_are_single_page_documents(sb: Sandbox, efax: Efax) -> None:
     (fax,) = sb.create_faxes(user_id=USER_A1, pages=4, deliver=False)
     response = efax.request(
         "GET",
@@ -232,7 +226,7 @@ def test_image_pages_are_single_page_documents(sb: RunningSandbox, efax: Efax) -
     assert all(base64.b64decode(p["image"]).startswith(b"%PDF") for p in pages)
 
 
-def test_metadata_can_be_read_patched_and_bulk_updated(sb: RunningSandbox, efax: Efax) -> None:
+def test_metadata_can_be_read_patched_and_bulk_updated(sb: Sandbox, efax: Efax) -> None:
     faxes = sb.create_faxes(user_id=USER_A1, count=3, deliver=False)
     path = f"/faxes/{faxes[0].fax_id}/metadata"
     meta = efax.request("GET", path).json()
@@ -262,7 +256,7 @@ def test_metadata_can_be_read_patched_and_bulk_updated(sb: RunningSandbox, efax:
     assert [sb.fax(f.fax_id).image_downloaded for f in faxes] == [False, True, False]
 
 
-def test_delete_answers_204_then_404(sb: RunningSandbox, efax: Efax) -> None:
+def test_delete_answers_204_then_404(sb: Sandbox, efax: Efax) -> None:
     (fax,) = sb.create_faxes(user_id=USER_A1, deliver=False)
     assert efax.request("DELETE", f"/faxes/{fax.fax_id}").status_code == 204
     assert efax.request("DELETE", f"/faxes/{fax.fax_id}").status_code == 404
@@ -270,12 +264,12 @@ def test_delete_answers_204_then_404(sb: RunningSandbox, efax: Efax) -> None:
     assert efax.received().json()["faxes"] == []
 
 
-def test_health_is_up(sb: RunningSandbox) -> None:
+def test_health_is_up(sb: Sandbox) -> None:
     assert httpx.get(f"{sb.base_url}/health").json() == {"status": "UP"}
 
 
 def test_ping_answers_the_documented_list_and_posts_a_ping(
-    sb: RunningSandbox, efax: Efax, receiver: Receiver
+    sb: Sandbox, efax: Efax, receiver: Receiver
 ) -> None:
     response = efax.request("POST", "/notifications/ping", json={"fax_direction": "INBOUND"})
     (answer,) = response.json()
@@ -310,7 +304,7 @@ def test_ping_answers_the_documented_list_and_posts_a_ping(
 
 
 def test_notifications_log_lists_attempts_with_filters(
-    sb: RunningSandbox, efax: Efax, receiver: Receiver
+    sb: Sandbox, efax: Efax, receiver: Receiver
 ) -> None:
     receiver.fail_first = 1
     (fax,) = sb.create_faxes(user_id=USER_A1)
@@ -332,7 +326,7 @@ def test_notifications_log_lists_attempts_with_filters(
     assert datetime.fromisoformat(log[0]["time"].replace("Z", "+00:00")).year >= 2024
 
 
-def test_requests_by_status_are_counted(sb: RunningSandbox, efax: Efax) -> None:
+def test_requests_by_status_are_counted(sb: Sandbox, efax: Efax) -> None:
     efax.received()
     efax.http.get("/faxes/received")
     deadline = time.monotonic() + 2

@@ -24,10 +24,10 @@ from conftest import (
     node_verify,
 )
 
-from sandbox import RunningSandbox, Sandbox, SandboxSettings
+from sandbox import Sandbox, SandboxSettings, Server
 
 
-def test_created_faxes_go_round_robin_over_apps_and_users(sb: RunningSandbox) -> None:
+def test_created_faxes_go_round_robin_over_apps_and_users(sb: Sandbox) -> None:
     response = httpx.post(f"{sb.base_url}/sandbox/faxes", json={"count": 6, "deliver": False})
     assert response.status_code == 201
     owners = [(f["app_id"], f["user_id"]) for f in response.json()]
@@ -40,14 +40,14 @@ def test_created_faxes_go_round_robin_over_apps_and_users(sb: RunningSandbox) ->
     assert listed[0]["webhook_body"]["fax_id"] == listed[0]["fax_id"]
 
 
-def test_unknown_owner_or_bad_spec_is_rejected(sb: RunningSandbox) -> None:
+def test_unknown_owner_or_bad_spec_is_rejected(sb: Sandbox) -> None:
     control = f"{sb.base_url}/sandbox/faxes"
     assert httpx.post(control, json={"user_id": "nobody"}).status_code == 400
     assert httpx.post(control, json={"count": 0}).status_code == 422
     assert httpx.post(control, json={"app_id": APP_A, "user_id": USER_B1}).status_code == 400
 
 
-def test_control_fax_can_be_read_and_deleted(sb: RunningSandbox, efax: Efax) -> None:
+def test_control_fax_can_be_read_and_deleted(sb: Sandbox, efax: Efax) -> None:
     (fax,) = sb.create_faxes(user_id=USER_A1, deliver=False)
     url = f"{sb.base_url}/sandbox/faxes/{fax.fax_id}"
     assert httpx.get(url).json()["deleted"] is False
@@ -58,12 +58,12 @@ def test_control_fax_can_be_read_and_deleted(sb: RunningSandbox, efax: Efax) -> 
 
 
 def test_control_webhook_misbehaviour_endpoints(
-    sb: RunningSandbox, receiver: Receiver, tmp_path: Path
+    sb: Sandbox, receiver: Receiver, tmp_path: Path
 ) -> None:
     base = f"{sb.base_url}/sandbox"
     hostile = httpx.post(f"{base}/webhooks/hostile", json={"kind": "wrong_secret", "app_id": APP_A})
     assert hostile.json()["http_status"] == 200
-    assert httpx.post(f"{base}/webhooks/hostile", json={"kind": "nope"}).status_code == 400
+    assert httpx.post(f"{base}/webhooks/hostile", json={"kind": "nope"}).status_code == 422
     (post,) = receiver.wait_for(1)
     assert node_verify(tmp_path, [(post.body, post.headers["X-HMAC-Signature"], SECRET_A)]) == [
         False
@@ -86,7 +86,7 @@ def test_control_webhook_misbehaviour_endpoints(
 
 
 def test_stats_count_tokens_downloads_and_webhooks(
-    sb: RunningSandbox, efax: Efax, receiver: Receiver
+    sb: Sandbox, efax: Efax, receiver: Receiver
 ) -> None:
     faxes = sb.create_faxes(user_id=USER_A1, count=2)
     receiver.wait_for(2)
@@ -100,7 +100,7 @@ def test_stats_count_tokens_downloads_and_webhooks(
     assert stats["requests_by_status"]["200"] >= 2
 
 
-def test_reset_forgets_faxes_logs_and_faults(sb: RunningSandbox, receiver: Receiver) -> None:
+def test_reset_forgets_faxes_logs_and_faults(sb: Sandbox, receiver: Receiver) -> None:
     sb.create_faxes(user_id=USER_A1)
     receiver.wait_for(1)
     sb.wait_for_deliveries()
@@ -142,7 +142,8 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 
 async def test_async_start_and_stop_inside_a_running_loop(receiver: Receiver) -> None:
     sandbox = Sandbox(SandboxSettings(apps=apps_for(receiver.url), time_scale=0.0001))
-    await sandbox.start()
+    server = Server(sandbox)
+    await server.start()
     try:
         async with httpx.AsyncClient(base_url=sandbox.base_url) as client:
             assert (await client.get("/health")).json() == {"status": "UP"}
@@ -150,7 +151,7 @@ async def test_async_start_and_stop_inside_a_running_loop(receiver: Receiver) ->
             assert created.status_code == 201
         assert await sandbox.sender.wait_idle(5)
     finally:
-        await sandbox.stop()
+        await server.stop()
     assert len(receiver.requests) == 1
 
 
@@ -182,6 +183,11 @@ def test_standalone_module_serves_and_creates_demo_traffic(receiver: Receiver) -
                 break
             time.sleep(0.05)
         assert httpx.get(f"{base_url}/health").json() == {"status": "UP"}
+        faxes = httpx.get(f"{base_url}/sandbox/faxes").json()
+        assert faxes
+        assert {f["content"] for f in faxes} == {"documents"}, "demo sends documents"
+        truth = httpx.get(f"{base_url}/sandbox/faxes/{faxes[0]['fax_id']}/truth").json()
+        assert len(truth["pages"]) == faxes[0]["pages"]
     finally:
         process.terminate()
         assert process.wait(10) == 0

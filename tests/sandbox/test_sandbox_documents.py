@@ -11,14 +11,14 @@ import httpx
 from conftest import USER_A1, Efax, SandboxFactory
 from PIL import Image
 
-from sandbox import RunningSandbox
+from sandbox import Sandbox
 
 
 def pdf_page_count(data: bytes) -> int:
     return len(re.findall(rb"/Type\s*/Page(?![s\w])", data))
 
 
-def test_pdf_starts_with_the_magic_and_has_one_page_object_per_page(sb: RunningSandbox) -> None:
+def test_pdf_starts_with_the_magic_and_has_one_page_object_per_page(sb: Sandbox) -> None:
     (fax,) = sb.create_faxes(user_id=USER_A1, pages=3, deliver=False)
     data = sb.document(fax.fax_id, "PDF")
     assert data.startswith(b"%PDF-")
@@ -27,7 +27,7 @@ def test_pdf_starts_with_the_magic_and_has_one_page_object_per_page(sb: RunningS
     assert b"/Count 3" in data
 
 
-def test_tiff_is_bilevel_group4_multipage_at_fax_resolution(sb: RunningSandbox) -> None:
+def test_tiff_is_bilevel_group4_multipage_at_fax_resolution(sb: Sandbox) -> None:
     (fax,) = sb.create_faxes(user_id=USER_A1, pages=4, deliver=False)
     data = sb.document(fax.fax_id, "TIFF")
     image = Image.open(io.BytesIO(data))
@@ -50,7 +50,7 @@ def test_standard_resolution_halves_the_page_height(make_sandbox: SandboxFactory
 
 
 def test_documents_differ_per_fax_and_are_identical_across_requests(
-    sb: RunningSandbox, efax: Efax
+    sb: Sandbox, efax: Efax
 ) -> None:
     faxes = sb.create_faxes(user_id=USER_A1, count=3, pages=2, deliver=False)
     for fmt in ("PDF", "TIFF"):
@@ -61,7 +61,7 @@ def test_documents_differ_per_fax_and_are_identical_across_requests(
 
 
 def test_rendering_is_deterministic_so_a_fresh_cache_rebuilds_the_same_bytes(
-    sb: RunningSandbox,
+    sb: Sandbox,
 ) -> None:
     from sandbox.documents import Documents
 
@@ -105,7 +105,7 @@ def test_a_20_mb_fax_is_served_and_a_cap_answers_413(make_sandbox: SandboxFactor
     assert small.pages < big.pages
 
 
-def test_control_document_serves_raw_bytes_with_their_sha256(sb: RunningSandbox) -> None:
+def test_control_document_serves_raw_bytes_with_their_sha256(sb: Sandbox) -> None:
     (fax,) = sb.create_faxes(user_id=USER_A1, pages=2, deliver=False)
     response = httpx.get(
         f"{sb.base_url}/sandbox/faxes/{fax.fax_id}/document", params={"desired_format": "TIFF"}

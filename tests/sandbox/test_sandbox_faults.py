@@ -10,10 +10,10 @@ import httpx
 import pytest
 from conftest import APP_A, USER_A1, Efax, SandboxFactory
 
-from sandbox import Faults, RunningSandbox
+from sandbox import Faults, Sandbox
 
 
-def test_fax_errors_at_rate_one_answer_the_configured_5xx(sb: RunningSandbox, efax: Efax) -> None:
+def test_fax_errors_at_rate_one_answer_the_configured_5xx(sb: Sandbox, efax: Efax) -> None:
     efax.token()
     sb.set_faults(fax_error_rate=1.0, error_status=502)
     response = efax.received()
@@ -25,14 +25,14 @@ def test_fax_errors_at_rate_one_answer_the_configured_5xx(sb: RunningSandbox, ef
     assert efax.received().status_code == 200
 
 
-def test_next_n_fax_calls_fail_then_recover(sb: RunningSandbox, efax: Efax) -> None:
+def test_next_n_fax_calls_fail_then_recover(sb: Sandbox, efax: Efax) -> None:
     efax.token()
     sb.set_faults(fax_errors_next=2)
     assert [efax.received().status_code for _ in range(3)] == [503, 503, 200]
     assert sb.stats()["injected_error"] == 2
 
 
-def test_rate_limits_carry_retry_after(sb: RunningSandbox, efax: Efax) -> None:
+def test_rate_limits_carry_retry_after(sb: Sandbox, efax: Efax) -> None:
     efax.token()
     sb.set_faults(fax_rate_limit_rate=1.0, retry_after_s=7)
     response = efax.received()
@@ -54,14 +54,14 @@ def test_rate_limit_can_be_plain_text(make_sandbox: SandboxFactory) -> None:
     assert response.headers["content-type"].startswith("text/plain")
 
 
-def test_token_errors_leave_fax_calls_alone(sb: RunningSandbox, efax: Efax) -> None:
+def test_token_errors_leave_fax_calls_alone(sb: Sandbox, efax: Efax) -> None:
     efax.token()
     sb.set_faults(token_error_rate=1.0)
     assert efax.token_response(APP_A, "key-a").status_code == 503
     assert efax.received().status_code == 200
 
 
-def test_a_partial_error_rate_fails_some_calls(sb: RunningSandbox, efax: Efax) -> None:
+def test_a_partial_error_rate_fails_some_calls(sb: Sandbox, efax: Efax) -> None:
     efax.token()
     sb.set_faults(fax_error_rate=0.5)
     codes = [efax.received().status_code for _ in range(40)]
@@ -69,7 +69,7 @@ def test_a_partial_error_rate_fails_some_calls(sb: RunningSandbox, efax: Efax) -
     assert set(codes) == {200, 503}
 
 
-def test_slow_answers_are_delayed(sb: RunningSandbox, efax: Efax) -> None:
+def test_slow_answers_are_delayed(sb: Sandbox, efax: Efax) -> None:
     efax.token()
     sb.set_faults(fax_delay_s=0.3)
     started = time.monotonic()
@@ -79,7 +79,7 @@ def test_slow_answers_are_delayed(sb: RunningSandbox, efax: Efax) -> None:
         efax.request("GET", "/faxes/received", timeout=0.1)
 
 
-def test_garbled_and_truncated_base64_for_chosen_faxes(sb: RunningSandbox, efax: Efax) -> None:
+def test_garbled_and_truncated_base64_for_chosen_faxes(sb: Sandbox, efax: Efax) -> None:
     garbled, truncated, fine = sb.create_faxes(user_id=USER_A1, count=3, deliver=False)
     sb.set_faults(
         Faults(garbled_base64_fax_ids=[garbled.fax_id], truncated_base64_fax_ids=[truncated.fax_id])
@@ -93,7 +93,7 @@ def test_garbled_and_truncated_base64_for_chosen_faxes(sb: RunningSandbox, efax:
     assert efax.image(fine.fax_id) == sb.document(fine.fax_id, "PDF")
 
 
-def test_damaged_base64_at_a_rate_also_hits_pages(sb: RunningSandbox, efax: Efax) -> None:
+def test_damaged_base64_at_a_rate_also_hits_pages(sb: Sandbox, efax: Efax) -> None:
     (fax,) = sb.create_faxes(user_id=USER_A1, pages=2, deliver=False)
     sb.set_faults(truncated_base64_rate=1.0)
     pages = efax.request("GET", f"/faxes/{fax.fax_id}/image/pages").json()["pages"]
@@ -102,9 +102,7 @@ def test_damaged_base64_at_a_rate_also_hits_pages(sb: RunningSandbox, efax: Efax
             base64.b64decode(page["image"], validate=True)
 
 
-def test_faults_are_set_read_and_cleared_over_the_control_api(
-    sb: RunningSandbox, efax: Efax
-) -> None:
+def test_faults_are_set_read_and_cleared_over_the_control_api(sb: Sandbox, efax: Efax) -> None:
     efax.token()
     control = f"{sb.base_url}/sandbox/faults"
     set_answer = httpx.post(control, json={"fax_rate_limits_next": 1, "retry_after_s": 2})
@@ -118,7 +116,7 @@ def test_faults_are_set_read_and_cleared_over_the_control_api(
 
 
 def test_expiring_tokens_over_the_control_api_makes_the_client_refresh(
-    sb: RunningSandbox, efax: Efax
+    sb: Sandbox, efax: Efax
 ) -> None:
     assert efax.received().status_code == 200
     httpx.post(f"{sb.base_url}/sandbox/tokens/expire")
@@ -126,7 +124,7 @@ def test_expiring_tokens_over_the_control_api_makes_the_client_refresh(
 
 
 def test_an_injected_fault_answers_before_the_token_user_and_fax_are_checked(
-    sb: RunningSandbox,
+    sb: Sandbox,
 ) -> None:
     sb.set_faults(fax_errors_next=3)
     base = sb.base_url

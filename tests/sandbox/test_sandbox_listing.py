@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from conftest import USER_A1, Efax, SandboxFactory
 
-from sandbox import RunningSandbox
+from sandbox import Sandbox
 
 # 10000 sandbox seconds at the fixtures' time_scale of 0.0001: 1 s of real time.
 DELAY_S = 10000.0
@@ -77,7 +77,7 @@ def test_an_exclusive_minimum_leaves_out_a_fax_completed_exactly_then(
 
 
 def test_the_delay_is_set_through_the_control_api_for_faxes_received_afterwards(
-    sb: RunningSandbox, efax: Efax
+    sb: Sandbox, efax: Efax
 ) -> None:
     (before,) = sb.create_faxes(user_id=USER_A1, deliver=False)
     answer = httpx.post(f"{sb.base_url}/sandbox/listing", json={"delay_s": DELAY_S})

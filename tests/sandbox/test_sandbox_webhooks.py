@@ -20,7 +20,7 @@ from conftest import (
     node_verify,
 )
 
-from sandbox import RunningSandbox
+from sandbox import Sandbox
 
 SEED_KEYS = [
     "app_id",
@@ -39,7 +39,7 @@ SEED_KEYS = [
 
 
 def test_webhook_has_the_seed_shape_and_a_signature_nodes_sample_accepts(
-    sb: RunningSandbox, receiver: Receiver, tmp_path: Path
+    sb: Sandbox, receiver: Receiver, tmp_path: Path
 ) -> None:
     faxes = sb.create_faxes(app_id=APP_A, count=6, pages=3)
     posts = receiver.wait_for(6)
@@ -65,7 +65,7 @@ def test_webhook_has_the_seed_shape_and_a_signature_nodes_sample_accepts(
 
 
 def test_body_is_indented_like_the_seed_so_reserializing_breaks_the_signature(
-    sb: RunningSandbox, receiver: Receiver, tmp_path: Path
+    sb: Sandbox, receiver: Receiver, tmp_path: Path
 ) -> None:
     sb.create_faxes(app_id=APP_A)
     (post,) = receiver.wait_for(1)
@@ -116,7 +116,7 @@ def test_receiver_failing_the_first_two_posts_sees_three_attempts(
 
 
 def test_notification_is_gone_after_five_retries_and_every_attempt_is_logged(
-    sb: RunningSandbox, receiver: Receiver, efax: Efax
+    sb: Sandbox, receiver: Receiver, efax: Efax
 ) -> None:
     receiver.status = 503
     (fax,) = sb.create_faxes(app_id=APP_A)
@@ -135,7 +135,7 @@ def test_notification_is_gone_after_five_retries_and_every_attempt_is_logged(
 
 
 def test_outage_fails_attempts_without_sending_until_it_ends(
-    sb: RunningSandbox, receiver: Receiver
+    sb: Sandbox, receiver: Receiver
 ) -> None:
     sb.start_outage(30)
     sb.create_faxes(app_id=APP_A, count=2)
@@ -150,7 +150,7 @@ def test_outage_fails_attempts_without_sending_until_it_ends(
 
 
 def test_duplicates_carry_the_same_notification_and_signature(
-    sb: RunningSandbox, receiver: Receiver
+    sb: Sandbox, receiver: Receiver
 ) -> None:
     (fax,) = sb.create_faxes(app_id=APP_A, deliver=False)
     assert sb.duplicate(fax.fax_id, times=3) == 3
@@ -160,7 +160,7 @@ def test_duplicates_carry_the_same_notification_and_signature(
     assert json.loads(posts[0].body)["notification_id"] == fax.notification_id
 
 
-def test_reversed_batch_arrives_newest_first(sb: RunningSandbox, receiver: Receiver) -> None:
+def test_reversed_batch_arrives_newest_first(sb: Sandbox, receiver: Receiver) -> None:
     faxes = sb.create_faxes(user_id=USER_A1, count=5, order="reversed")
     arrived = [b["fax_id"] for b in (json.loads(p.body) for p in receiver.wait_for(5))]
     assert arrived == [f.fax_id for f in reversed(faxes)]
@@ -171,7 +171,7 @@ def test_reversed_batch_arrives_newest_first(sb: RunningSandbox, receiver: Recei
 
 
 def test_hostile_deliveries_are_caught_by_the_checks_the_vendor_asks_for(
-    sb: RunningSandbox, receiver: Receiver, tmp_path: Path
+    sb: Sandbox, receiver: Receiver, tmp_path: Path
 ) -> None:
     (fax,) = sb.create_faxes(user_id=USER_A1, deliver=False)
     kinds = ["wrong_secret", "modified_body", "malformed_json", "foreign_resource_url"]
@@ -199,7 +199,7 @@ def test_hostile_deliveries_are_caught_by_the_checks_the_vendor_asks_for(
 
 
 def test_a_fax_that_disappears_after_its_notification_is_404(
-    sb: RunningSandbox, receiver: Receiver, efax: Efax
+    sb: Sandbox, receiver: Receiver, efax: Efax
 ) -> None:
     (fax,) = sb.create_faxes(user_id=USER_A1, disappear=True)
     (post,) = receiver.wait_for(1)
@@ -220,7 +220,7 @@ def test_a_thousand_concurrent_webhooks_all_arrive_signed(
     assert sb.stats()["webhooks_sent"] == 1000
 
 
-def test_ping_webhook_is_posted_and_logged(sb: RunningSandbox, receiver: Receiver) -> None:
+def test_ping_webhook_is_posted_and_logged(sb: Sandbox, receiver: Receiver) -> None:
     client = Efax(sb.base_url)
     client.request("POST", "/notifications/ping", json={"fax_direction": "OUTBOUND"})
     (post,) = receiver.wait_for(1)

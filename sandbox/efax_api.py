@@ -1,6 +1,6 @@
-"""Starlette app: the eFax Enterprise API on the vendor's paths, plus ``/sandbox/*`` control.
+"""The eFax Enterprise API on the vendor's paths (no version prefix, as on
+https://api.securedocex.com):
 
-eFax paths (no version prefix, as on https://api.securedocex.com):
   POST /tokens                      Basic App ID:API key, grant_type=client_credentials
   GET  /faxes/received              query min_completed_timestamp, image_downloaded,
                                     search_text; headers pagination-offset/-limit
@@ -10,8 +10,6 @@ eFax paths (no version prefix, as on https://api.securedocex.com):
   POST /notifications/ping          GET /notifications            GET /health
 Fax calls need ``Authorization: Bearer`` and a ``user-id`` of the token's App ID
 (``/notifications`` needs only the token).  Errors use the vendor envelope.
-
-Control paths (no auth): see ``CONTROL_ROUTES``.
 
 Endpoints are module-level functions; the ``Sandbox`` they serve is ``request.app.state.sandbox``.
 ``efax_endpoint`` is the prologue every eFax call shares: injected faults, the bearer token, the
@@ -24,169 +22,31 @@ import asyncio
 import base64
 import binascii
 import functools
-import hashlib
-import json
-import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, TypeVar
-from urllib.parse import parse_qs
+from datetime import datetime
 
-from pydantic import BaseModel, Field, ValidationError
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandbox.faults import Faults, Listing, damage_base64
-from sandbox.server import Order, Sandbox
-from sandbox.settings import AppConfig, ImageFormat, SandboxSettings
+from sandbox.core import Sandbox
+from sandbox.faults import damage_base64
+from sandbox.settings import AppConfig, SandboxSettings
 from sandbox.state import Fax, Token, notification_config_id
-from sandbox.webhooks import HOSTILE_KINDS
-
-BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, element: str = "") -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.element = status, code, message, element
-
-
-def envelope(code: str, message: str, element: str = "") -> dict[str, Any]:
-    return {
-        "errors": [
-            {
-                "error_code": code,
-                "element_name": element,
-                "developer_message": message,
-                "user_message": message,
-                "more_info": "",
-            }
-        ],
-        "transaction_id": str(uuid.uuid4()),
-    }
-
-
-def parse_timestamp(text: str) -> datetime:
-    """ISO-8601, leniently: ``Z``, ``+00:00``, ``+0000``, fractions, a date alone, a ``+``
-    turned into a space by a client that did not encode the query, naive = UTC."""
-    value = text.strip()
-    value = re.sub(r"(T\d\d:\d\d(:\d\d(\.\d+)?)?) (\d\d:?\d\d)$", r"\1+\4", value)
-    value = re.sub(r"([+-]\d\d)(\d\d)$", r"\1:\2", value)
-    moment = datetime.fromisoformat(value.replace("z", "Z"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def grant_type_of(body: bytes, from_query: str | None) -> str | None:
-    """``grant_type`` from a form body (or, leniently, a JSON body or the query)."""
-    text = body.decode("utf-8", "replace").strip()
-    if text.startswith("{"):
-        try:
-            found = json.loads(text).get("grant_type")
-        except (ValueError, AttributeError):
-            found = None
-    else:
-        values = parse_qs(text).get("grant_type")
-        found = values[0] if values else None
-    return str(found) if found is not None else from_query
-
-
-def parse_bool(text: str, element: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no"):
-        return False
-    raise ApiError(400, "INVALID_PARAMETER", f"{element} must be true or false", element)
-
-
-def parse_int(text: str | None, default: int, element: str, minimum: int = 0) -> int:
-    if text is None or text.strip() == "":
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ApiError(400, "INVALID_PARAMETER", f"{element} must be an integer", element) from None
-    if value < minimum:
-        raise ApiError(400, "INVALID_PARAMETER", f"{element} must be >= {minimum}", element)
-    return value
-
-
-def parse_format(request: Request, default: ImageFormat) -> ImageFormat:
-    raw = request.query_params.get("desired_format", default).strip().upper()
-    if raw == "PDF":
-        return "PDF"
-    if raw in ("TIFF", "TIF"):
-        return "TIFF"
-    raise ApiError(400, "INVALID_PARAMETER", "desired_format must be PDF or TIFF", "desired_format")
-
-
-class StatusCounter:
-    """ASGI middleware counting answers by status code for ``/sandbox/stats``."""
-
-    def __init__(self, app: ASGIApp, sandbox: Sandbox) -> None:
-        self.app, self.sandbox = app, sandbox
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/sandbox/"):
-            await self.app(scope, receive, send)
-            return
-
-        async def counting_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                self.sandbox.state.status_counts[int(message["status"])] += 1
-            await send(message)
-
-        await self.app(scope, receive, counting_send)
-
-
-class CreateFaxes(BaseModel):
-    app_id: str | None = None
-    user_id: str | None = None
-    count: int = Field(1, ge=1, le=100_000)
-    pages: int = Field(2, ge=1, le=500)
-    deliver: bool = True
-    size_mb: float | None = Field(None, gt=0, le=200)
-    order: Order = "in_order"
-    disappear: bool = False
-    sending_fax_number: str | None = None
-    originating_fax_tsid: str | None = None
-    timestamp_style: str | None = None
-
-
-class Redeliver(BaseModel):
-    fax_ids: list[str]
-    order: Order = "in_order"
-    times: int = Field(1, ge=1, le=1000)
-
-
-class Duplicate(BaseModel):
-    fax_id: str
-    times: int = Field(2, ge=1, le=1000)
-
-
-class Outage(BaseModel):
-    seconds: float = Field(ge=0)
-
-
-class Hostile(BaseModel):
-    kind: str
-    fax_id: str | None = None
-    app_id: str | None = None
-    user_id: str | None = None
-
-
-# --- the eFax prologue ------------------------------------------------------------------------
-
-
-def sandbox_of(request: Request) -> Sandbox:
-    sandbox: Sandbox = request.app.state.sandbox
-    return sandbox
+from sandbox.web import (
+    ApiError,
+    envelope,
+    extension,
+    grant_type_of,
+    json_body,
+    parse_bool,
+    parse_format,
+    parse_int,
+    parse_timestamp,
+    sandbox_of,
+)
 
 
 async def injected_failure(sandbox: Sandbox, kind: str) -> Response | None:
@@ -292,20 +152,6 @@ async def encoded(sandbox: Sandbox, fax: Fax, data: bytes) -> str:
         sandbox.state.stats[f"injected_{damage}_base64"] += 1
         text = damage_base64(text, damage)
     return text
-
-
-def extension(fmt: ImageFormat) -> str:
-    return "pdf" if fmt == "PDF" else "tif"
-
-
-async def json_body(request: Request) -> Any:
-    try:
-        return await request.json()
-    except ValueError:
-        raise ApiError(400, "INVALID_BODY", "The body is not valid JSON") from None
-
-
-# --- eFax API ----------------------------------------------------------------------------------
 
 
 async def tokens(request: Request) -> Response:
@@ -519,154 +365,6 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "UP"})
 
 
-# --- control API -------------------------------------------------------------------------------
-
-
-async def model_of(request: Request, model: type[BaseModelT]) -> BaseModelT:
-    body = await json_body(request) if await request.body() else {}
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        raise ApiError(422, "INVALID_BODY", exc.json()) from None
-
-
-def fax_json(sandbox: Sandbox, fax: Fax) -> dict[str, Any]:
-    return {
-        **fax.metadata(),
-        "app_id": fax.app_id,
-        "notification_id": fax.notification_id,
-        "deleted": fax.deleted,
-        "size_mb": fax.size_mb,
-        "webhook_body": sandbox.sender.fax_payload(fax),
-    }
-
-
-def control_fax(sandbox: Sandbox, fax_id: str) -> Fax:
-    """Any fax of the sandbox, deleted or not, whoever owns it."""
-    fax = sandbox.state.faxes.get(fax_id)
-    if fax is None:
-        raise ApiError(404, "FAX_NOT_FOUND", "No such fax in the sandbox", "fax_id")
-    return fax
-
-
-async def control_faxes(request: Request) -> Response:
-    sandbox = sandbox_of(request)
-    if request.method == "GET":
-        return JSONResponse([fax_json(sandbox, f) for f in sandbox.state.faxes.values()])
-    spec = await model_of(request, CreateFaxes)
-    try:
-        faxes = sandbox.create_faxes(**spec.model_dump())
-    except KeyError as exc:
-        raise ApiError(400, "UNKNOWN_OWNER", str(exc.args[0])) from None
-    return JSONResponse([fax_json(sandbox, f) for f in faxes], 201)
-
-
-async def control_one_fax(request: Request) -> Response:
-    sandbox = sandbox_of(request)
-    fax = control_fax(sandbox, request.path_params["fax_id"])
-    if request.method == "DELETE":
-        sandbox.delete_fax(fax.fax_id)
-        return Response(status_code=204)
-    return JSONResponse(fax_json(sandbox, fax))
-
-
-async def control_document(request: Request) -> Response:
-    sandbox = sandbox_of(request)
-    fax = control_fax(sandbox, request.path_params["fax_id"])
-    fmt = parse_format(request, sandbox.settings.default_image_format)
-    data = await asyncio.to_thread(sandbox.documents.document, fax, fmt)
-    media = "application/pdf" if fmt == "PDF" else "image/tiff"
-    return Response(data, media_type=media, headers={"X-Sha256": hashlib.sha256(data).hexdigest()})
-
-
-async def control_faults(request: Request) -> Response:
-    sandbox = sandbox_of(request)
-    if request.method == "POST":
-        sandbox.set_faults(await model_of(request, Faults))
-    elif request.method == "DELETE":
-        sandbox.clear_faults()
-    return JSONResponse(sandbox.faults.faults.model_dump())
-
-
-async def control_listing(request: Request) -> Response:
-    sandbox = sandbox_of(request)
-    if request.method == "POST":
-        sandbox.set_listing(await model_of(request, Listing))
-    return JSONResponse(sandbox.listing.model_dump())
-
-
-async def control_expire(request: Request) -> Response:
-    sandbox_of(request).expire_tokens()
-    return JSONResponse({"expired": True})
-
-
-async def control_outage(request: Request) -> Response:
-    sender = sandbox_of(request).sender
-    if request.method == "DELETE":
-        sender.end_outage()
-        return JSONResponse({"outage_s": 0})
-    outage = await model_of(request, Outage)
-    sender.start_outage(outage.seconds)
-    return JSONResponse({"outage_s": outage.seconds})
-
-
-async def control_hostile(request: Request) -> Response:
-    sandbox = sandbox_of(request)
-    spec = await model_of(request, Hostile)
-    if spec.kind not in HOSTILE_KINDS:
-        raise ApiError(400, "INVALID_PARAMETER", f"kind must be one of {HOSTILE_KINDS}", "kind")
-    if spec.fax_id is not None:
-        fax = control_fax(sandbox, spec.fax_id)
-    else:
-        fax = sandbox.create_faxes(app_id=spec.app_id, user_id=spec.user_id, deliver=False)[0]
-        fax = sandbox.state.faxes[fax.fax_id]
-    try:
-        return JSONResponse(await sandbox.sender.send_hostile(spec.kind, fax))
-    except ValueError as exc:
-        raise ApiError(400, "NO_WEBHOOK", str(exc)) from None
-
-
-async def control_duplicate(request: Request) -> Response:
-    sandbox = sandbox_of(request)
-    spec = await model_of(request, Duplicate)
-    sent = sandbox.notify([control_fax(sandbox, spec.fax_id)], times=spec.times)
-    return JSONResponse({"queued": sent})
-
-
-async def control_redeliver(request: Request) -> Response:
-    sandbox = sandbox_of(request)
-    spec = await model_of(request, Redeliver)
-    faxes = [control_fax(sandbox, i) for i in spec.fax_ids]
-    return JSONResponse({"queued": sandbox.notify(faxes, spec.order, spec.times)})
-
-
-async def control_deliveries(request: Request) -> Response:
-    sandbox = sandbox_of(request)
-    return JSONResponse(
-        {
-            "deliveries": [d.as_json() for d in sandbox.state.deliveries],
-            "hostile": sandbox.state.hostile,
-            "pending": sandbox.sender.pending,
-        }
-    )
-
-
-async def control_stats(request: Request) -> Response:
-    return JSONResponse(sandbox_of(request).stats())
-
-
-async def control_reset(request: Request) -> Response:
-    sandbox_of(request).reset()
-    return JSONResponse({"reset": True})
-
-
-async def on_api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    if exc.status == 401 and sandbox_of(request).settings.unauthorized_bare_message:
-        return JSONResponse({"message": "Unauthorized"}, 401)
-    return JSONResponse(envelope(exc.code, exc.message, exc.element), exc.status)
-
-
 EFAX_ROUTES = [
     Route("/tokens", tokens, methods=["POST"]),
     Route("/faxes/received", received, methods=["GET"]),
@@ -679,27 +377,3 @@ EFAX_ROUTES = [
     Route("/notifications", notifications, methods=["GET"]),
     Route("/health", health, methods=["GET"]),
 ]
-CONTROL_ROUTES = [
-    Route("/sandbox/faxes", control_faxes, methods=["GET", "POST"]),
-    Route("/sandbox/faxes/{fax_id}", control_one_fax, methods=["GET", "DELETE"]),
-    Route("/sandbox/faxes/{fax_id}/document", control_document, methods=["GET"]),
-    Route("/sandbox/faults", control_faults, methods=["GET", "POST", "DELETE"]),
-    Route("/sandbox/listing", control_listing, methods=["GET", "POST"]),
-    Route("/sandbox/tokens/expire", control_expire, methods=["POST"]),
-    Route("/sandbox/webhooks/outage", control_outage, methods=["POST", "DELETE"]),
-    Route("/sandbox/webhooks/hostile", control_hostile, methods=["POST"]),
-    Route("/sandbox/webhooks/duplicate", control_duplicate, methods=["POST"]),
-    Route("/sandbox/webhooks/redeliver", control_redeliver, methods=["POST"]),
-    Route("/sandbox/deliveries", control_deliveries, methods=["GET"]),
-    Route("/sandbox/stats", control_stats, methods=["GET"]),
-    Route("/sandbox/reset", control_reset, methods=["POST"]),
-]
-
-
-def create_app(sandbox: Sandbox) -> Starlette:
-    app = Starlette(
-        routes=[*EFAX_ROUTES, *CONTROL_ROUTES], exception_handlers={ApiError: on_api_error}
-    )
-    app.state.sandbox = sandbox
-    app.add_middleware(StatusCounter, sandbox=sandbox)
-    return app
