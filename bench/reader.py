@@ -127,23 +127,33 @@ class Setting:
     tessdata: str
     psm: int
     dpi: float
+    orientation: str = "none"
+    turn: int = 0
 
 
-def corpus(resolution: tuple[float, float]) -> Iterator[tuple[str, bytes]]:
+def corpus(resolution: tuple[float, float], turn: int = 0) -> Iterator[tuple[str, bytes]]:
     for seed, (font, points) in enumerate([(f, p) for f in FONTS for p in (9.0, 11.0, 13.0)]):
         page = render_fax_page(TEXT, font=font, points=points, resolution=resolution, seed=seed)
+        if turn:
+            page = page.rotate(-turn, expand=True, fillcolor=1)
+            page.info["dpi"] = resolution[::-1] if turn in (90, 270) else resolution
         yield TEXT, g4_tiff([page])
 
 
 def measure(setting: Setting, resolution: tuple[float, float]) -> dict[str, float]:
     reader = PageReader(
-        OcrOptions(tessdata_path=setting.tessdata, psm=setting.psm, orientation="none")
+        OcrOptions(
+            tessdata_path=setting.tessdata,
+            psm=setting.psm,
+            orientation=setting.orientation,
+            seconds_per_page=600.0,
+        )
     )
     chars = words = 0.0
     seconds = 0.0
-    count = 0
+    count = right_way_up = 0
     try:
-        for truth, data in corpus(resolution):
+        for truth, data in corpus(resolution, setting.turn):
             fax = open_fax(data, Limits(dpi=setting.dpi))
             page = fax.page(0)
             started = time.perf_counter()
@@ -151,10 +161,16 @@ def measure(setting: Setting, resolution: tuple[float, float]) -> dict[str, floa
             seconds += time.perf_counter() - started
             chars += cer(truth, result.text)
             words += wer(truth, result.text)
+            right_way_up += result.orientation == setting.turn
             count += 1
     finally:
         reader.close()
-    return {"cer": chars / count, "wer": words / count, "pages_per_s": count / seconds}
+    return {
+        "cer": chars / count,
+        "wer": words / count,
+        "pages_per_s": count / seconds,
+        "orientation_right": right_way_up / count,
+    }
 
 
 def main() -> None:
@@ -165,22 +181,35 @@ def main() -> None:
         default=[],
         help="name=folder of eng.traineddata to compare (default: the installed model)",
     )
-    parser.add_argument("--psm", default="3,6")
-    parser.add_argument("--dpi", default="204,300,400", help="square OCR resolutions")
+    parser.add_argument("--psm", default="3")
+    parser.add_argument("--dpi", default="204", help="square OCR resolutions")
+    parser.add_argument("--orientation", default="none", help="none,osd,confidence")
+    parser.add_argument("--turn", default="0", help="pages turned clockwise by: 0,90,180")
     args = parser.parse_args()
     models = [item.split("=", 1) for item in args.tessdata] or [["installed", ""]]
-    print(f"{'setting':<28}{'res':<10}{'cer %':>8}{'wer %':>8}{'pages/s':>9}")
+    print(f"{'setting':<40}{'res':<10}{'cer %':>7}{'wer %':>7}{'pages/s':>9}{'upright %':>10}")
+    results: dict[str, float] = {}
     for name, folder in models:
         for psm in (int(p) for p in args.psm.split(",")):
             for dpi in (float(d) for d in args.dpi.split(",")):
-                setting = Setting(f"{name} psm{psm} {dpi:.0f}dpi", folder, psm, dpi)
-                for label, resolution in (("standard", STANDARD), ("fine", FINE)):
-                    r = measure(setting, resolution)
-                    print(
-                        f"{setting.name:<28}{label:<10}{100 * r['cer']:>8.2f}"
-                        f"{100 * r['wer']:>8.2f}{r['pages_per_s']:>9.2f}",
-                        flush=True,
-                    )
+                for orientation in args.orientation.split(","):
+                    for turn in (int(t) for t in args.turn.split(",")):
+                        label = f"{name} psm{psm} {dpi:.0f}dpi {orientation} turn{turn}"
+                        setting = Setting(label, folder, psm, dpi, orientation, turn)
+                        for res_name, resolution in (("standard", STANDARD), ("fine", FINE)):
+                            r = measure(setting, resolution)
+                            results.setdefault(f"cer_{res_name}", r["cer"])
+                            results.setdefault("engine_pages_per_s", r["pages_per_s"])
+                            print(
+                                f"{label:<40}{res_name:<10}{100 * r['cer']:>7.2f}"
+                                f"{100 * r['wer']:>7.2f}{r['pages_per_s']:>9.2f}"
+                                f"{100 * r['orientation_right']:>10.0f}",
+                                flush=True,
+                            )
+    print(
+        "reader summary (engine, first setting): "
+        + " ".join(f"{key}={value:.4f}" for key, value in sorted(results.items()))
+    )
 
 
 if __name__ == "__main__":

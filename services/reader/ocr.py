@@ -48,8 +48,10 @@ class OcrOptions:
     """Folder of eng.traineddata and osd.traineddata; empty: the installed packages'."""
     psm: int = 3
     seconds_per_page: float = 30.0
-    blank_ink: float = 0.002
-    """A page with less ink than this share of its pixels (after despeckling) is blank."""
+    blank_ink: float = 0.00003
+    """A page with less ink than this share of its pixels (after despeckling) is blank unread."""
+    min_word_confidence: float = 50.0
+    """A page read without one word this sure (of two letters or digits) is blank: noise."""
     orientation: str = "osd"
     """"osd": Tesseract's orientation model; "confidence": read at 0 and 180, keep the best;
     "none": read as given."""
@@ -92,7 +94,13 @@ class PageReader:
         else:
             turn = 0
             text, confidence, words = self.recognise(image, dpi, started)
+        if not any(self.is_word(word) for word in words):
+            return PageText(index, "", 0.0, 0, True, time.monotonic() - started)
         return PageText(index, text, confidence, turn, False, time.monotonic() - started, words)
+
+    def is_word(self, word: Word) -> bool:
+        letters = sum(char.isalnum() for char in word.text)
+        return letters >= 2 and word.confidence >= self.options.min_word_confidence
 
     def detect_orientation(self, image: Image.Image, dpi: float) -> int:
         assert self.osd is not None
@@ -110,13 +118,14 @@ class PageReader:
         left_ms = (self.options.seconds_per_page - (time.monotonic() - started)) * 1000
         self.api.SetImage(image)
         self.api.SetSourceResolution(round(dpi))
-        if left_ms <= 0 or not self.api.Recognize(timeout=int(left_ms)):
+        # Recognize(timeout=0) would mean no limit: at least 1 ms.
+        if left_ms <= 0 or not self.api.Recognize(timeout=max(1, int(left_ms))):
             raise UnreadableFax(
                 ReadFailure.PAGE_TIMEOUT,
                 f"a page took more than {self.options.seconds_per_page} s",
             )
         words = list(iterate_words(self.api))
-        text = self.api.GetUTF8Text().strip()
+        text = self.api.GetUTF8Text().strip() if words else ""
         confidence = sum(w.confidence for w in words) / len(words) if words else 0.0
         return text, confidence, words
 
@@ -135,7 +144,10 @@ def iterate_words(api: tesserocr.PyTessBaseAPI) -> list[Word]:
         return words
     level = tesserocr.RIL.WORD
     for item in tesserocr.iterate_level(iterator, level):
-        text = item.GetUTF8Text(level)
+        try:
+            text = item.GetUTF8Text(level)
+        except RuntimeError:  # a word box with no text in it (speckle)
+            continue
         box = item.BoundingBox(level)
         if text and box:
             words.append(Word(text, float(item.Confidence(level)), tuple(box)))

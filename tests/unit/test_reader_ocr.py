@@ -64,6 +64,26 @@ def test_blank_page_with_speckle_is_marked_blank_not_read(reader: PageReader) ->
     assert result.words == []
 
 
+def test_heavily_speckled_blank_page_is_marked_blank_not_read_as_noise(
+    reader: PageReader,
+) -> None:
+    page = render_fax_page("", resolution=FINE, speckle=0.05, width_in=6.0)
+    image = open_fax(g4_tiff([page]), LIMITS).page(0).image
+    result = reader.read(0, image, LIMITS.dpi)
+    assert result.blank
+    assert result.text == ""
+
+
+def test_page_of_one_short_line_is_not_blank(reader: PageReader) -> None:
+    page = render_fax_page("Thanks, see attached.", resolution=FINE, width_in=8.5)
+    tall = Image.new("1", (page.width, 11 * 196), 1)
+    tall.paste(page, (0, 0))
+    tall.info["dpi"] = FINE
+    result = reader.read(0, open_fax(g4_tiff([tall]), LIMITS).page(0).image, LIMITS.dpi)
+    assert not result.blank
+    assert "Thanks" in result.text
+
+
 def test_page_past_its_time_limit_fails_with_page_timeout() -> None:
     slow = PageReader(OcrOptions(seconds_per_page=0.001, orientation="none"))
     try:
