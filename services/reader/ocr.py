@@ -52,9 +52,11 @@ class OcrOptions:
     """A page with less ink than this share of its pixels (after despeckling) is blank unread."""
     min_word_confidence: float = 50.0
     """A page read without one word this sure (of two letters or digits) is blank: noise."""
-    orientation: str = "osd"
-    """"osd": Tesseract's orientation model; "confidence": read at 0 and 180, keep the best;
-    "none": read as given."""
+    orientation: str = "auto"
+    """"auto": read as given, and only a page read with less than `upright_confidence` asks
+    Tesseract's orientation model (OSD) and is read again turned; "osd": ask OSD for every
+    page; "confidence": read at 0 and 180 degrees, keep the surer; "none": read as given."""
+    upright_confidence: float = 70.0
     min_orientation_confidence: float = 2.0
 
 
@@ -68,7 +70,7 @@ class PageReader:
             path=path, lang="eng", psm=options.psm, oem=tesserocr.OEM.LSTM_ONLY
         )
         self.osd = None
-        if options.orientation == "osd":
+        if options.orientation in ("auto", "osd"):
             self.osd = tesserocr.PyTessBaseAPI(
                 path=path, lang="osd", psm=tesserocr.PSM.OSD_ONLY, oem=tesserocr.OEM.TESSERACT_ONLY
             )
@@ -83,10 +85,11 @@ class PageReader:
         started = time.monotonic()
         if ink_fraction(image) < self.options.blank_ink:
             return PageText(index, "", 0.0, 0, True, time.monotonic() - started)
-        if self.options.orientation == "osd":
+        mode = self.options.orientation
+        if mode == "osd":
             turn = self.detect_orientation(image, dpi)
             text, confidence, words = self.recognise(upright(image, turn), dpi, started)
-        elif self.options.orientation == "confidence":
+        elif mode == "confidence":
             turn, (text, confidence, words) = max(
                 ((t, self.recognise(upright(image, t), dpi, started)) for t in (0, 180)),
                 key=lambda read: read[1][1],
@@ -94,9 +97,24 @@ class PageReader:
         else:
             turn = 0
             text, confidence, words = self.recognise(image, dpi, started)
+            # Tesseract reads sideways lines as vertical writing, so those pages are checked too.
+            if mode == "auto" and (
+                confidence < self.options.upright_confidence or self.reads_sideways()
+            ):
+                found = self.detect_orientation(image, dpi)
+                if found:
+                    again = self.recognise(upright(image, found), dpi, started)
+                    if again[1] >= confidence:
+                        turn, (text, confidence, words) = found, again
         if not any(self.is_word(word) for word in words):
             return PageText(index, "", 0.0, 0, True, time.monotonic() - started)
         return PageText(index, text, confidence, turn, False, time.monotonic() - started, words)
+
+    def reads_sideways(self) -> bool:
+        iterator = self.api.GetIterator()
+        return iterator is not None and (
+            iterator.Orientation()[1] == tesserocr.WritingDirection.TOP_TO_BOTTOM
+        )
 
     def is_word(self, word: Word) -> bool:
         letters = sum(char.isalnum() for char in word.text)

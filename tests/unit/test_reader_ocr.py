@@ -1,3 +1,4 @@
+import io
 from collections.abc import Iterator
 
 import pytest
@@ -41,6 +42,14 @@ def test_fine_page_of_known_text_is_read_within_two_percent(reader: PageReader) 
 def test_standard_page_of_known_text_is_read_within_five_percent(reader: PageReader) -> None:
     result = reader.read(0, square_page(STANDARD), LIMITS.dpi)
     assert cer(TEXT, result.text) <= 0.05
+
+
+def test_pdf_page_of_known_text_is_read_within_two_percent(reader: PageReader) -> None:
+    page = render_fax_page(TEXT, font="", points=11, resolution=FINE, width_in=6.0)
+    out = io.BytesIO()
+    page.save(out, "PDF", resolution=204)
+    image = open_fax(out.getvalue(), LIMITS).page(0).image
+    assert cer(TEXT, reader.read(0, image, LIMITS.dpi).text) <= 0.02
 
 
 def test_upside_down_page_is_read_the_right_way_up(reader: PageReader) -> None:

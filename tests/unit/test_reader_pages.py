@@ -3,9 +3,11 @@ import struct
 
 import pytest
 from PIL import Image
+from pydantic import ValidationError
 
 from bench.reader import FINE, STANDARD, g4_tiff, render_fax_page
 from services.reader.pages import Limits, ReadFailure, UnreadableFax, open_fax
+from services.reader.settings import ReaderSettings
 
 LIMITS = Limits(max_pages=50, max_page_pixels=40_000_000, dpi=300)
 TEXT = "Referral for Margaret Olsen, chart 00482913."
@@ -169,3 +171,10 @@ def test_tiff_of_500_pages_is_too_many() -> None:
 
 def test_pdf_of_zero_pages_is_no_pages() -> None:
     assert reason_of(pdf_bytes(pages=0)) == ReadFailure.NO_PAGES
+
+
+def test_reader_settings_give_the_limits_and_hide_bad_input_in_errors() -> None:
+    assert ReaderSettings(reader_max_pages=3).limits().max_pages == 3
+    with pytest.raises(ValidationError) as caught:
+        ReaderSettings(reader_max_pages="5000000x")
+    assert "5000000x" not in str(caught.value)
