@@ -98,13 +98,13 @@ class PageReader:
             turn = 0
             text, confidence, words = self.recognise(image, dpi, started)
             # Tesseract reads sideways lines as vertical writing, so those pages are checked too.
-            if mode == "auto" and (
-                confidence < self.options.upright_confidence or self.reads_sideways()
-            ):
+            sideways = mode == "auto" and self.reads_sideways()
+            if mode == "auto" and (sideways or confidence < self.options.upright_confidence):
                 found = self.detect_orientation(image, dpi)
                 if found:
                     again = self.recognise(upright(image, found), dpi, started)
-                    if again[1] >= confidence:
+                    # A sideways page read as vertical lines can score as high as upright.
+                    if sideways or again[1] > confidence:
                         turn, (text, confidence, words) = found, again
         if not any(self.is_word(word) for word in words):
             return PageText(index, "", 0.0, 0, True, time.monotonic() - started)

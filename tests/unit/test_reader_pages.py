@@ -178,3 +178,11 @@ def test_reader_settings_give_the_limits_and_hide_bad_input_in_errors() -> None:
     with pytest.raises(ValidationError) as caught:
         ReaderSettings(reader_max_pages="5000000x")
     assert "5000000x" not in str(caught.value)
+
+
+def test_tiff_whose_page_list_loops_back_opens_once_and_does_not_hang() -> None:
+    data = bytearray(g4_tiff([small_page()]))
+    (ifd,) = struct.unpack_from("<I", data, 4)
+    (count,) = struct.unpack_from("<H", data, ifd)
+    struct.pack_into("<I", data, ifd + 2 + 12 * count, ifd)  # next page: itself
+    assert open_fax(bytes(data), LIMITS).page_count == 1
