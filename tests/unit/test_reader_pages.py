@@ -81,6 +81,17 @@ def test_multipage_g4_tiff_opens_every_page_with_square_pixels() -> None:
     assert page.image.width == round(small_page().width * 300 / 204)
 
 
+def test_multipage_g3_tiff_opens_every_page() -> None:
+    out = io.BytesIO()
+    pages = [small_page(STANDARD), small_page(STANDARD)]
+    pages[0].save(
+        out, "TIFF", compression="group3", save_all=True, append_images=pages[1:], dpi=STANDARD
+    )
+    fax = open_fax(out.getvalue(), LIMITS)
+    assert fax.page_count == 2
+    assert fax.page(1).source_dpi == STANDARD
+
+
 def test_standard_resolution_page_rows_are_doubled_to_square_pixels() -> None:
     page = small_page(STANDARD)
     square = open_fax(g4_tiff([page]), LIMITS).page(0).image
@@ -92,6 +103,13 @@ def test_fine_page_at_the_fax_width_resolution_keeps_its_pixels() -> None:
     page = small_page(FINE)
     square = open_fax(g4_tiff([page]), Limits(dpi=204)).page(0).image
     assert square.size == page.size
+
+
+def test_superfine_page_rows_are_merged_two_to_one() -> None:
+    page = small_page(FINE)
+    page.info["dpi"] = (204.0, 391.0)
+    square = open_fax(g4_tiff([page]), Limits(dpi=204)).page(0).image
+    assert square.size == (page.width, round(page.height / 2))
 
 
 def test_page_of_unusual_resolution_is_resampled_to_the_ocr_resolution() -> None:
