@@ -46,7 +46,7 @@ class UnreadableFax(Exception):
 @dataclass(frozen=True)
 class Limits:
     max_pages: int = 50
-    max_page_pixels: int = 40_000_000
+    max_page_pixels: int = 20_000_000
     dpi: float = 204.0
     """Square resolution every page is brought to before OCR."""
 

@@ -18,7 +18,7 @@ class ReaderSettings(ServiceSettings, StorageSettings):
         default=50, ge=1, description="Pages per fax; a longer fax fails with too_many_pages."
     )
     reader_max_page_pixels: int = Field(
-        default=40_000_000,
+        default=20_000_000,
         ge=1_000_000,
         description="Pixels per page at reader_dpi, checked before decoding (page_too_large).",
     )

@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from bench.reader import FINE, STANDARD, cer, g4_tiff, render_fax_page
+from services.reader.logic import read_fax
 from services.reader.ocr import OcrOptions, PageReader
 from services.reader.pages import Limits, ReadFailure, UnreadableFax, open_fax
 
@@ -101,3 +102,20 @@ def test_page_past_its_time_limit_fails_with_page_timeout() -> None:
     finally:
         slow.close()
     assert caught.value.reason == ReadFailure.PAGE_TIMEOUT
+
+
+def test_fax_of_a_text_page_and_a_blank_page_is_read_page_by_page(reader: PageReader) -> None:
+    text = render_fax_page(TEXT, font="", points=11, resolution=FINE, width_in=6.0)
+    blank = render_fax_page("", resolution=FINE, width_in=6.0)
+    result = read_fax(g4_tiff([text, blank]), LIMITS, reader)
+    assert result.page_count == 2
+    assert cer(TEXT, result.pages[0].text) <= 0.02
+    assert [page.blank for page in result.pages] == [False, True]
+    assert [page.index for page in result.pages] == [0, 1]
+
+
+def test_fax_past_the_page_limit_is_refused_before_any_page_is_read(reader: PageReader) -> None:
+    page = render_fax_page(TEXT, resolution=FINE, width_in=6.0)
+    with pytest.raises(UnreadableFax) as caught:
+        read_fax(g4_tiff([page] * 3), Limits(max_pages=2, dpi=204), reader)
+    assert caught.value.reason == ReadFailure.TOO_MANY_PAGES
