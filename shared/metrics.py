@@ -47,6 +47,7 @@ __all__ = [
     "POLLER_CURSOR_AGE_SECONDS",
     "POLLER_INTERVAL_SECONDS",
     "POLLER_SCANS",
+    "STORED_REFUSED",
     "TOKEN_REFRESHES",
     "WEBHOOKS_ACCEPTED",
     "WEBHOOKS_REFUSED",
@@ -115,6 +116,10 @@ OBJECT_STORE_REQUEST_SECONDS = Histogram(
 )
 # router
 FAXES_ROUTED = Counter("faxrelay_faxes_routed_total", "Stored faxes routed to their destinations.")
+STORED_REFUSED = Counter(
+    "faxrelay_stored_refused_total",
+    "fax.stored records not announced: their key or the object under it is not their fax's.",
+)
 EVENTS_ROUTED = Counter(
     "faxrelay_events_routed_total",
     "CloudEvents written, by destination kind (user: the user's topic; rule: a rule's topic).",

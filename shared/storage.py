@@ -43,11 +43,18 @@ def object_key(fax: FaxNotified, image_format: str) -> str:
     return f"{fax.user_id}/{day}/{fax.fax_id}.{EXTENSIONS[image_format]}"
 
 
+def object_keys(fax: FaxNotified) -> set[str]:
+    """The keys a fax can have been stored under, one per image format."""
+    return {object_key(fax, image_format) for image_format in EXTENSIONS}
+
+
 @dataclass(frozen=True)
 class ExistingObject:
     stored: StoredObject
     announced: bool  # the tag of objects stored before `source` metadata existed
     source: str | None = None  # the record that stored it (`stored_by` metadata)
+    fax_id: str | None = None  # the fax and its owner, as the downloader wrote them
+    user_id: str | None = None
 
 
 MISSING = {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}
@@ -198,7 +205,13 @@ class FaxStore:
             sha256=metadata.get("x-amz-meta-sha256", ""),
             content_type=stat.content_type or "application/octet-stream",
         )
-        return ExistingObject(stored=stored, announced=announced, source=source)
+        return ExistingObject(
+            stored=stored,
+            announced=announced,
+            source=source,
+            fax_id=metadata.get("x-amz-meta-fax-id"),
+            user_id=metadata.get("x-amz-meta-user-id"),
+        )
 
     async def put(
         self,

@@ -76,8 +76,14 @@ class FakeStore:
             sha256=self.metadata[key].get("sha256", ""),
             content_type="application/pdf",
         )
-        source = self.metadata[key].get("stored-by")
-        return ExistingObject(stored=stored, announced=key in self.announced, source=source)
+        meta = self.metadata[key]
+        return ExistingObject(
+            stored=stored,
+            announced=key in self.announced,
+            source=meta.get("stored-by"),
+            fax_id=meta.get("fax-id"),
+            user_id=meta.get("user-id"),
+        )
 
     async def put(
         self,

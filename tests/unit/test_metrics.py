@@ -20,6 +20,7 @@ from services.verifier.logic import DuplicateWindow, Verification, decide_batch
 from shared import metrics
 from shared.kafka import Parsed
 from tests.builders import API_BASE, APP_ID, SECRET, delivery, notification, stored
+from tests.fakes import FakeStore
 
 
 def value(name: str, **labels: str) -> float:
@@ -59,7 +60,9 @@ def test_forgeries_and_duplicates_are_counted_apart_and_only_once_written() -> N
 def test_routing_counts_events_by_destination_kind_and_the_age_of_the_fax() -> None:
     fax = stored(completed_at=datetime.now(UTC) - timedelta(seconds=90))
     rules = Rules(rules=[Rule(name="all", topics=["faxes.archive"])])
-    routing = Routing(rules, "faxes.user.{user_id}", "/faxrelay/router", None, timedelta(0))
+    routing = Routing(
+        rules, "faxes.user.{user_id}", "/faxrelay/router", None, timedelta(0), FakeStore().find
+    )
     before = (
         value("faxrelay_events_routed_total", destination="user"),
         value("faxrelay_events_routed_total", destination="rule"),
