@@ -6,18 +6,29 @@ the environment with the prefix FAXRELAY_ and nothing else reads the environment
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 from uuid import UUID
 
-from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 DEMO_S3_KEYS = frozenset({"minioadmin"})
 
 
 class EfaxApp(BaseModel):
     """One eFax App ID this installation serves."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     app_id: UUID
     api_key: SecretStr | None = Field(default=None, description="Needed by downloader and poller.")
@@ -30,7 +41,10 @@ class EfaxApp(BaseModel):
 class ServiceSettings(BaseSettings):
     """What every service needs: the broker."""
 
-    model_config = SettingsConfigDict(env_prefix="FAXRELAY_", extra="ignore")
+    # errors never echo a value: the input of a bad setting may be (or sit next to) a secret
+    model_config = SettingsConfigDict(
+        env_prefix="FAXRELAY_", extra="ignore", hide_input_in_errors=True
+    )
 
     local_stack: bool = Field(
         default=False,
@@ -150,6 +164,8 @@ class ServiceSettings(BaseSettings):
 class EfaxSettings(BaseModel):
     """Fields of services that talk to eFax (mixed into their settings classes)."""
 
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     efax_api_base_url: AnyHttpUrl = AnyHttpUrl("https://api.securedocex.com")
     apps: list[EfaxApp] = Field(default_factory=list)
     efax_timeout_s: float = Field(default=30.0, gt=0)
@@ -162,6 +178,8 @@ class EfaxSettings(BaseModel):
 
 class StorageSettings(BaseModel):
     """Fields of services that talk to the object store."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     s3_endpoint: str = Field(default="127.0.0.1:9000", description="host:port, no scheme.")
     s3_secure: bool = False
@@ -198,3 +216,32 @@ class StorageSettings(BaseModel):
                 "or neither"
             )
         return self
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def setting_errors(error: ValidationError | SettingsError) -> str:
+    """One line naming each bad setting and what is wrong with it, never its value."""
+    if isinstance(error, SettingsError):  # a value that is not the JSON its field needs
+        return str(error).replace('from source "EnvSettingsSource"', "").strip()
+    lines = []
+    for e in error.errors(include_input=False, include_url=False, include_context=False):
+        field = str(e["loc"][0]) if e["loc"] else ""
+        where = f"FAXRELAY_{field.upper()}" if field else ""
+        inner = ".".join(str(part) for part in e["loc"][1:])
+        where += f" ({inner})" if inner else ""
+        message = str(e["msg"]).removeprefix("Value error, ")
+        lines.append(f"{where}: {message}" if where else message)
+    return "; ".join(lines)
+
+
+def load_settings(cls: type[S], service: str) -> S:
+    """The service's settings from the environment, or one line on stderr naming the bad
+    setting (no traceback, no value) and exit status 2. Settings are read before logging
+    exists, so nothing may echo a secret here."""
+    try:
+        return cls()
+    except (ValidationError, SettingsError) as error:
+        print(f"faxrelay {service}: bad settings: {setting_errors(error)}", file=sys.stderr)
+        raise SystemExit(2) from None

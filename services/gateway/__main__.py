@@ -10,10 +10,11 @@ from services.gateway.settings import GatewaySettings
 from shared.health import refuse_to_start_on_bad_kafka_settings
 from shared.logs import configure_logging
 from shared.metrics import MULTIPROC_ENV
+from shared.settings import load_settings
 
 
 def main() -> None:
-    settings = GatewaySettings()
+    settings = load_settings(GatewaySettings, "gateway")
     configure_logging(settings, "gateway")
     asyncio.run(refuse_to_start_on_bad_kafka_settings(settings))
     with shared_metrics(settings.gateway_workers):

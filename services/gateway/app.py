@@ -10,6 +10,7 @@ from shared.contracts import TOPICS_BY_NAME, WEBHOOK_RECEIVED
 from shared.kafka import declare, make_broker
 from shared.logs import configure_logging
 from shared.metrics import kafka_middleware
+from shared.settings import load_settings
 from shared.tracing import configure_tracing, telemetry_middleware
 
 
@@ -25,7 +26,7 @@ def create_app(settings: GatewaySettings, *, broker: KafkaBroker | None = None) 
 
 def default_app() -> Gateway:
     """The app each uvicorn worker process builds for itself."""
-    settings = GatewaySettings()
+    settings = load_settings(GatewaySettings, "gateway")
     configure_logging(settings, "gateway")  # in each worker process
     configure_tracing("gateway")
     return create_app(settings)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -12,9 +16,10 @@ from services.downloader.settings import DownloaderSettings
 from services.gateway.settings import GatewaySettings
 from services.router.settings import RouterSettings
 from services.verifier.settings import VerifierSettings
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, setting_errors
 
 APPS = [{"app_id": str(uuid.uuid4()), "api_key": "k", "hmac_secrets": ["s"]}]
+ROOT = Path(__file__).parents[2]
 KEYS = {"s3_access_key": "faxrelay-prod", "s3_secret_key": "a-real-secret-key"}
 
 
@@ -53,3 +58,42 @@ def test_a_sasl_password_never_shows_in_the_settings_repr() -> None:
     )
     assert "hunter2-very-secret" not in repr(settings)
     assert "hunter2-very-secret" not in str(settings.model_dump())
+
+
+@pytest.mark.parametrize("service", ["gateway", "verifier", "downloader", "router", "poller"])
+def test_a_bad_setting_stops_a_service_with_one_line_naming_it_and_no_secret(
+    service: str, tmp_path: Path
+) -> None:
+    """SASL_SSL without a user name: the process says which setting is wrong in one line, with
+    no traceback, and the SASL password, the API keys and HMAC secrets never reach its output."""
+    apps = [{"app_id": str(uuid.uuid4()), "api_key": "apikey-9c1e", "hmac_secrets": ["hmac-5e7a"]}]
+    env = {
+        "PATH": os.environ["PATH"],
+        "FAXRELAY_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "FAXRELAY_KAFKA_SASL_PASSWORD": "sasl-password-3f2b",
+        "FAXRELAY_APPS": json.dumps(apps),
+        **{f"FAXRELAY_{k.upper()}": v for k, v in KEYS.items()},
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", f"services.{service}"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 2
+    assert "Traceback" not in output
+    assert output.strip().count("\n") == 0, output
+    assert "FAXRELAY_KAFKA_SECURITY_PROTOCOL" in output
+    assert "FAXRELAY_KAFKA_SASL_USERNAME" in output
+    for secret in ("sasl-password-3f2b", "apikey-9c1e", "hmac-5e7a", KEYS["s3_secret_key"]):
+        assert secret not in output
+
+
+def test_a_settings_error_never_echoes_the_input_value() -> None:
+    with pytest.raises(ValidationError) as caught:
+        VerifierSettings(apps=[{"app_id": "not-a-uuid", "hmac_secrets": ["hmac-5e7a"]}])
+    assert "hmac-5e7a" not in str(caught.value)
+    assert "FAXRELAY_APPS (0.app_id)" in setting_errors(caught.value)
