@@ -77,13 +77,30 @@ _FAX_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 
 
 def _fax_number(value: str) -> str:
-    if value != "unavailable" and not _FAX_NUMBER.match(value):
+    if value != "unavailable" and not _FAX_NUMBER.fullmatch(value):  # `$` allows a final LF
         raise ValueError("a fax number is digits with an optional leading +, or 'unavailable'")
     return value
 
 
 FaxNumber = Annotated[str, Field(max_length=21), AfterValidator(_fax_number)]
-Tsid = Annotated[str, Field(max_length=64, pattern=r"^[\x20-\x7e]*$")]
+_TSID = re.compile(r"^[\x20-\x7e]{0,64}$")
+Tsid = Annotated[str, Field(max_length=64, pattern=_TSID.pattern)]
+UNAVAILABLE = "unavailable"
+
+
+def listed_number(value: str) -> str:
+    """A number from eFax's listing, held to the webhook's rule: one that is not a fax number
+    (a CR, LF or non-ASCII character would break every store write of the fax) is kept as
+    'unavailable', so the fax itself still flows. An absent one stays empty."""
+    try:
+        return _fax_number(value) if value else value
+    except ValueError:
+        return UNAVAILABLE
+
+
+def listed_tsid(value: str) -> str:
+    """A TSID from the listing, printable ASCII as the webhook's must be, else 'unavailable'."""
+    return value if _TSID.fullmatch(value) else UNAVAILABLE
 
 
 class Source(StrEnum):
@@ -110,6 +127,7 @@ class DownloadFailure(StrEnum):
     WRONG_IMAGE_TYPE = "wrong_image_type"
     TOO_LARGE = "too_large"
     RETRIES_EXHAUSTED = "retries_exhausted"
+    UNSTORABLE = "unstorable"
 
 
 # --- what eFax sends -------------------------------------------------------------------------

@@ -58,6 +58,24 @@ class ExistingObject:
 
 
 MISSING = {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}
+# The store refusing this very request, not being unavailable: sending it again cannot help.
+REQUEST_AT_FAULT = {
+    "InvalidArgument",
+    "InvalidRequest",
+    "InvalidObjectName",
+    "KeyTooLongError",
+    "MetadataTooLarge",
+    "EntityTooLarge",
+    "BadRequest",
+}
+
+
+def refused_for_good(error: BaseException) -> bool:
+    """True for an object the store will never take as it is: a request that cannot even be
+    formed (a header value that is not ASCII, or holds a line break) or one it refuses as bad."""
+    if isinstance(error, S3Error):
+        return error.code in REQUEST_AT_FAULT
+    return isinstance(error, ValueError)
 
 
 class Upload(Protocol):

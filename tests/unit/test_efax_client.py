@@ -12,7 +12,7 @@ import pytest
 from sandbox import AppConfig, RunningSandbox, SandboxSettings, run_in_thread
 from services.downloader.logic import PERMANENT, Policy, delete_upstream
 from shared.contracts import DownloadFailure
-from shared.efax import EfaxClient, EfaxError, ImageError, ReceivedPage, decode_image
+from shared.efax import EfaxClient, EfaxError, ImageError, ReceivedFax, ReceivedPage, decode_image
 from shared.polling import scan
 from shared.settings import EfaxApp
 from tests.builders import notified
@@ -290,3 +290,24 @@ async def test_the_delivery_log_lists_failed_webhook_attempts() -> None:
         await efax.aclose()
     assert len(failed) == 2, "the first attempt and its one retry"
     assert {entry["fax_id"] for entry in failed} == {fax.fax_id}
+
+
+def test_a_listed_number_that_is_not_a_fax_number_is_kept_as_unavailable_and_the_fax_listed() -> (
+    None
+):
+    entry = {
+        "fax_id": str(uuid.uuid4()),
+        "completed_timestamp": "2024-05-10T17:54:11Z",
+        "originating_fax_number": "1323\r\n5555555",
+        "destination_fax_number": "1888555555é",
+        "originating_fax_tsid": "ACME\n",
+    }
+    fax = ReceivedFax.model_validate(entry)
+    assert fax.originating_fax_number == "unavailable"
+    assert fax.destination_fax_number == "unavailable"
+    assert fax.originating_fax_tsid == "unavailable"
+    good = ReceivedFax.model_validate(
+        {**entry, "originating_fax_number": "+13235555555", "destination_fax_number": ""}
+    )
+    assert good.originating_fax_number == "+13235555555"
+    assert good.destination_fax_number == ""

@@ -236,3 +236,12 @@ def test_the_window_forgets_after_its_time() -> None:
 def test_a_record_that_is_not_a_delivery_is_rejected_not_raised() -> None:
     outcome = decide(b"\x00garbage", SECRETS, API_BASE, window(), set())
     assert outcome.topic == WEBHOOK_REJECTED
+
+
+def test_a_webhook_number_ending_in_a_line_feed_is_invalid() -> None:
+    from pydantic import ValidationError
+
+    from shared.contracts import InboundNotification
+
+    with pytest.raises(ValidationError):
+        InboundNotification.model_validate(notification(sending_fax_number="13235555555\n"))
