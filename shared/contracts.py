@@ -116,6 +116,7 @@ class RejectReason(StrEnum):
     INVALID_PAYLOAD = "invalid_payload"
     FOREIGN_RESOURCE_URL = "foreign_resource_url"
     DUPLICATE = "duplicate"
+    STALE = "stale"
 
 
 class DownloadFailure(StrEnum):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -18,6 +19,7 @@ from services.verifier.logic import (
     signature_matches,
     verify,
 )
+from services.verifier.settings import VerifierSettings
 from shared.contracts import (
     FAX_NOTIFIED,
     OUTBOUND_NOTIFIED,
@@ -40,7 +42,7 @@ def reason_of(d) -> RejectReason:
 
 
 def test_a_signed_notification_becomes_fax_notified() -> None:
-    body = notification()
+    body = notification(completed_timestamp="2024-05-10T17:54:11Z")
     verified = verify(delivery(body), SECRETS, API_BASE)
     assert isinstance(verified, FaxNotified)
     assert str(verified.fax_id) == body["fax_id"]
@@ -245,3 +247,22 @@ def test_a_webhook_number_ending_in_a_line_feed_is_invalid() -> None:
 
     with pytest.raises(ValidationError):
         InboundNotification.model_validate(notification(sending_fax_number="13235555555\n"))
+
+
+def test_a_signed_webhook_older_than_the_bound_is_refused_as_stale() -> None:
+    """A replay of an old signed webhook (eFax signs no timestamp) is refused with its reason;
+    one within the bound still passes."""
+    old = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    raw = delivery(notification(completed_timestamp=old)).model_dump_json().encode()
+    outcome = decide(raw, SECRETS, API_BASE, window(), set(), timedelta(days=1))
+    assert outcome.topic == WEBHOOK_REJECTED
+    assert isinstance(outcome.message, WebhookRejected)
+    assert outcome.message.reason == RejectReason.STALE
+    fresh = delivery(notification()).model_dump_json().encode()
+    assert (
+        decide(fresh, SECRETS, API_BASE, window(), set(), timedelta(days=1)).topic == FAX_NOTIFIED
+    )
+
+
+def test_the_verifier_bounds_webhook_age_to_a_day_by_default() -> None:
+    assert VerifierSettings(apps=[]).verifier_max_webhook_age_s == 86_400
