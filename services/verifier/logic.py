@@ -241,7 +241,7 @@ def decide(
 
 
 def _rejected(delivery: WebhookReceived, reason: RejectReason, detail: str) -> Outcome:
-    rejection = WebhookRejected(reason=reason, detail=detail[:500], delivery=delivery)
+    rejection = WebhookRejected.of(delivery, reason, detail)
     return Outcome(WEBHOOK_REJECTED, rejection, delivery.delivery_id)
 
 

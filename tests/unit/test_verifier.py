@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -266,3 +267,38 @@ def test_a_signed_webhook_older_than_the_bound_is_refused_as_stale() -> None:
 
 def test_the_verifier_bounds_webhook_age_to_a_day_by_default() -> None:
     assert VerifierSettings(apps=[]).verifier_max_webhook_age_s == 86_400
+
+
+def test_an_unsigned_flood_body_is_kept_as_a_digest_and_a_prefix() -> None:
+    """Anyone can post: what the rejected topic keeps of an unauthenticated body is bounded."""
+    big = json.dumps({"app_id": APP_ID, "junk": "x" * 16_000}).encode()
+    raw = delivery(big, signature="00").model_dump_json().encode()
+    outcome = decide(raw, SECRETS, API_BASE, window(), set())
+    rejection = outcome.message
+    assert isinstance(rejection, WebhookRejected)
+    assert rejection.reason == RejectReason.BAD_SIGNATURE
+    assert rejection.body_truncated
+    assert rejection.body_size == len(big)
+    assert rejection.body_sha256 == hashlib.sha256(big).hexdigest()
+    assert rejection.delivery.body == big[:2048]
+    assert len(rejection.model_dump_json()) < 4096
+
+
+def test_a_rejected_webhook_of_real_size_is_kept_whole_for_a_replay() -> None:
+    body = json.dumps(notification()).encode()
+    raw = delivery(body, signature="00").model_dump_json().encode()
+    rejection = decide(raw, SECRETS, API_BASE, window(), set()).message
+    assert isinstance(rejection, WebhookRejected)
+    assert rejection.delivery.body == body
+    assert not rejection.body_truncated
+
+
+def test_a_rejection_written_before_the_digest_fields_still_reads() -> None:
+    old = {
+        "reason": "bad_signature",
+        "detail": "x",
+        "delivery": json.loads(delivery(b"{}").model_dump_json()),
+    }
+    rejection = WebhookRejected.model_validate(old)
+    assert rejection.body_sha256 is None
+    assert not rejection.body_truncated
