@@ -23,7 +23,6 @@ from pydantic import BaseModel, NonNegativeInt, ValidationError, field_validator
 from shared.contracts import listed_number, listed_tsid, parse_efax_timestamp
 from shared.images import FaxImage as FaxImage
 from shared.images import ImageError as ImageError
-from shared.images import decode_image as decode_image
 from shared.images import read_image
 from shared.metrics import EFAX_UNAUTHORIZED_AFTER_REFRESH, TOKEN_REFRESHES, observe_efax
 from shared.settings import EfaxApp

@@ -215,9 +215,7 @@ async def fetch_and_store(
 
 
 def _existing(fax: FaxNotified, existing: ExistingObject, source: str) -> Outcome:
-    # an object stored by an older downloader names no source: it was tagged once announced
-    announced = existing.announced if existing.source is None else existing.source != source
-    if announced:
+    if existing.source != source:  # stored, and so announced, from another record
         return AlreadyAnnounced(existing.stored.key)
     return FaxStored(fax=fax, stored=existing.stored)
 

@@ -20,7 +20,6 @@ from shared.contracts import (
     DownloadFailed,
     FaxStored,
 )
-from shared.storage import object_key
 from tests.builders import APP_ID, notified
 from tests.fakes import (
     PDF,
@@ -118,22 +117,6 @@ async def test_the_record_that_stored_a_fax_announces_it_again_when_redelivered_
     async with running(successor, broker) as br:
         await br.publish(body, FAX_NOTIFIED)  # the same record, redelivered to a new copy
     assert [s.topic for s in out.sent] == [FAX_STORED]
-
-
-async def test_a_fax_stored_by_an_older_downloader_is_announced_only_if_it_was_not_tagged() -> None:
-    store = FakeStore()
-    tagged, untagged = notified(), notified()
-    service, broker, _, _, out = app(store)
-    for fax in (tagged, untagged):
-        key = object_key(fax, "PDF")
-        store.objects[key], store.metadata[key] = PDF, {"sha256": "x"}
-    store.announced.add(object_key(tagged, "PDF"))
-    async with running(service, broker) as br:
-        for fax in (tagged, untagged):
-            await br.publish(fax.model_dump_json().encode(), FAX_NOTIFIED)
-    assert [FaxStored.model_validate_json(s.value).fax.fax_id for s in out.sent] == [
-        untagged.fax_id
-    ]
 
 
 class HeaderCheckingStore(FakeStore):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import uuid
 from collections.abc import Iterator
 
@@ -12,7 +11,7 @@ import pytest
 from sandbox import AppConfig, RunningSandbox, SandboxSettings, run_in_thread
 from services.downloader.logic import PERMANENT, Policy, delete_upstream
 from shared.contracts import DownloadFailure
-from shared.efax import EfaxClient, EfaxError, ImageError, ReceivedFax, ReceivedPage, decode_image
+from shared.efax import EfaxClient, EfaxError, ImageError, ReceivedFax, ReceivedPage
 from shared.polling import scan
 from shared.settings import EfaxApp
 from tests.builders import notified
@@ -170,26 +169,6 @@ async def test_a_401_at_page_3_of_a_250_fax_scan_still_finds_every_fax() -> None
     assert efax.tokens_issued == 2
     assert {str(f.fax_id) for f in result.faxes} == created
     assert result.pages == 3
-
-
-@pytest.mark.parametrize(
-    ("encoded", "reason"),
-    [
-        (None, "undecodable_image"),
-        ("%%%not base64", "undecodable_image"),
-        (base64.b64encode(b"GIF89a....").decode(), "wrong_image_type"),
-        (base64.b64encode(b"%PDF-" + b"x" * 2000).decode(), "too_large"),
-    ],
-)
-def test_images_are_checked_strictly(encoded: str | None, reason: str) -> None:
-    with pytest.raises(ImageError) as caught:
-        decode_image(encoded, "PDF", max_bytes=1000)
-    assert caught.value.reason == reason
-
-
-def test_a_real_pdf_passes() -> None:
-    data = b"%PDF-1.4 fax"
-    assert decode_image(base64.b64encode(data).decode(), "PDF", 1000) == data
 
 
 async def test_retention_deletes_the_fax_upstream_through_rate_limits(
