@@ -7,6 +7,7 @@ the environment with the prefix FAXRELAY_ and nothing else reads the environment
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal, TypeVar
 from uuid import UUID
@@ -21,8 +22,6 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
-
-DEMO_S3_KEYS = frozenset({"minioadmin"})
 
 
 class EfaxApp(BaseModel):
@@ -142,23 +141,77 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_demo_defaults_outside_the_local_stack(self) -> ServiceSettings:
-        """A service that talks to the store or to eFax refuses to start with MinIO's well-known
-        keys or without an eFax App, unless the local stack launched it."""
+        """Outside the local stack (`faxrelay up`) a service refuses to start with what is
+        only safe there: the example secrets, short webhook secrets, plain HTTP to eFax or the
+        object store, or no eFax App. The message names the setting."""
         if self.local_stack:
             return self
-        if isinstance(self, StorageSettings):
-            for name in ("s3_access_key", "s3_secret_key"):
-                if getattr(self, name).get_secret_value() in DEMO_S3_KEYS:
-                    raise ValueError(
-                        f"FAXRELAY_{name.upper()} is MinIO's well-known default: set the "
-                        "object store's own keys (see .env.example)"
-                    )
-        if isinstance(self, EfaxSettings) and not self.apps:
-            raise ValueError(
+        problem = unsafe_setting(self)
+        if problem:
+            raise ValueError(f"{problem} (allowed only on the local stack of `faxrelay up`)")
+        return self
+
+
+# The secrets shipped as examples (.env.example, deploy/compose/secrets.example): public, so
+# never accepted outside the local stack. tests/unit/test_settings.py keeps this list complete.
+EXAMPLE_SECRETS = frozenset(
+    {
+        "minioadmin",
+        "change-me-kafka-password",
+        "change-me-minio-secret",
+        "sandbox-demo-api-key",
+        "sandbox-demo-hmac-secret",
+    }
+)
+MIN_HMAC_SECRET_BYTES = 32
+
+
+def _secret_settings(settings: ServiceSettings) -> Iterator[tuple[str, SecretStr]]:
+    """(setting name, value) of every secret a service holds."""
+    if settings.kafka_sasl_password is not None:
+        yield "FAXRELAY_KAFKA_SASL_PASSWORD", settings.kafka_sasl_password
+    if isinstance(settings, StorageSettings):
+        yield "FAXRELAY_S3_ACCESS_KEY", settings.s3_access_key
+        yield "FAXRELAY_S3_SECRET_KEY", settings.s3_secret_key
+        if settings.s3_internal_secret_key is not None:
+            yield "FAXRELAY_S3_INTERNAL_SECRET_KEY", settings.s3_internal_secret_key
+    if isinstance(settings, EfaxSettings):
+        for app in settings.apps:
+            if app.api_key is not None:
+                yield f"FAXRELAY_APPS (api_key of {app.app_id})", app.api_key
+            for secret in app.hmac_secrets:
+                yield f"FAXRELAY_APPS (hmac_secrets of {app.app_id})", secret
+
+
+def unsafe_setting(settings: ServiceSettings) -> str | None:
+    """What makes these settings unsafe outside the local stack, naming the setting, or None."""
+    for name, value in _secret_settings(settings):
+        if value.get_secret_value() in EXAMPLE_SECRETS:
+            return f"{name} is an example value published with faxrelay: set your own"
+    if isinstance(settings, StorageSettings) and not settings.s3_secure:
+        return (
+            "FAXRELAY_S3_SECURE is false: the object store keys and every fax would travel "
+            "in clear; use HTTPS to the store"
+        )
+    if isinstance(settings, EfaxSettings):
+        if settings.efax_api_base_url.scheme != "https":
+            return (
+                "FAXRELAY_EFAX_API_BASE_URL is not https://: the API key and bearer tokens would "
+                "travel in clear"
+            )
+        if not settings.apps:
+            return (
                 "FAXRELAY_APPS is empty: set the eFax App IDs this installation serves, as JSON "
                 '[{"app_id": "...", "api_key": "...", "hmac_secrets": ["..."], "user_ids": []}]'
             )
-        return self
+        for app in settings.apps:
+            for secret in app.hmac_secrets:
+                if len(secret.get_secret_value().encode()) < MIN_HMAC_SECRET_BYTES:
+                    return (
+                        f"FAXRELAY_APPS (hmac_secrets of {app.app_id}): a webhook secret is "
+                        f"shorter than {MIN_HMAC_SECRET_BYTES} bytes"
+                    )
+    return None
 
 
 class EfaxSettings(BaseModel):
