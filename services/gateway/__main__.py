@@ -47,6 +47,11 @@ def serve(settings: GatewaySettings) -> None:
         log_level="warning",
         lifespan="on",
         timeout_graceful_shutdown=int(settings.shutdown_timeout_s),  # a hung stop still ends
+        # bounds against slow or many clients: headers (GatewayHttp) and body (the app) within
+        # the read timeout, idle keep-alive connections closed after it, connections capped
+        http="services.gateway.protocol:GatewayHttp",
+        timeout_keep_alive=int(min(settings.gateway_read_timeout_s, 5)),
+        limit_concurrency=settings.gateway_limit_concurrency,
     )
 
 

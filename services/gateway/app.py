@@ -5,6 +5,7 @@ from __future__ import annotations
 from faststream.kafka import KafkaBroker
 
 from services.gateway.asgi import Gateway
+from services.gateway.protocol import GatewayHttp
 from services.gateway.settings import GatewaySettings
 from shared.contracts import TOPICS_BY_NAME, WEBHOOK_RECEIVED
 from shared.kafka import declare, make_broker
@@ -28,5 +29,6 @@ def default_app() -> Gateway:
     """The app each uvicorn worker process builds for itself."""
     settings = load_settings(GatewaySettings, "gateway")
     configure_logging(settings, "gateway")  # in each worker process
+    GatewayHttp.header_timeout_s = settings.gateway_read_timeout_s
     configure_tracing("gateway")
     return create_app(settings)

@@ -92,9 +92,12 @@ class Gateway:
             refusal = logic.TOO_MANY
         if refusal is None:
             try:
-                body = await logic.read_body(receive, self.settings.gateway_max_body_bytes)
+                async with asyncio.timeout(self.settings.gateway_read_timeout_s):
+                    body = await logic.read_body(receive, self.settings.gateway_max_body_bytes)
             except logic.BodyTooLarge:
                 refusal = logic.TOO_LARGE
+            except TimeoutError:  # a slow client holds neither memory nor a slot for long
+                refusal = logic.TOO_SLOW
             else:
                 refusal = logic.EMPTY if not body.strip() else None
         if refusal is not None:

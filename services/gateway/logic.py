@@ -31,6 +31,7 @@ WRONG_TYPE = Refusal(415, "unsupported_media_type", "the body must be applicatio
 TOO_LARGE = Refusal(413, "payload_too_large", "the body is over the size limit")
 EMPTY = Refusal(400, "empty_body", "the body is empty")
 UNAVAILABLE = Refusal(503, "unavailable", "the delivery could not be recorded; retry later")
+TOO_SLOW = Refusal(408, "request_timeout", "the body did not arrive in time")
 TOO_MANY = Refusal(429, "too_many_requests", "too many webhooks from this address; retry later")
 ACCEPTED = json.dumps({"status": "SUCCESS"}).encode()
 

@@ -15,6 +15,17 @@ class GatewaySettings(ServiceSettings):
         description="Larger webhook bodies are answered 413 (a real eFax webhook is under 1 KiB; "
         "16 KiB leaves room for fields eFax may add).",
     )
+    gateway_read_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="A request's headers, and then its body, must arrive within this long; "
+        "a slow client is cut off (408 for a late body) so it holds no memory or slot.",
+    )
+    gateway_limit_concurrency: int = Field(
+        default=1000,
+        ge=1,
+        description="Connections and requests at once (each worker); past it, 503 (eFax retries).",
+    )
     gateway_rate_limit_per_s: float = Field(
         default=50.0,
         ge=0,
