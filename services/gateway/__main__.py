@@ -50,7 +50,7 @@ def serve(settings: GatewaySettings) -> None:
         # bounds against slow or many clients: headers (GatewayHttp) and body (the app) within
         # the read timeout, idle keep-alive connections closed after it, connections capped
         http="services.gateway.protocol:GatewayHttp",
-        timeout_keep_alive=int(min(settings.gateway_read_timeout_s, 5)),
+        timeout_keep_alive=max(1, int(min(settings.gateway_read_timeout_s, 5))),
         limit_concurrency=settings.gateway_limit_concurrency,
     )
 
