@@ -215,9 +215,8 @@ def unsafe_setting(settings: ServiceSettings) -> str | None:
 
 
 class EfaxSettings(BaseModel):
-    """Fields of services that talk to eFax (mixed into their settings classes)."""
-
-    model_config = ConfigDict(hide_input_in_errors=True)
+    """Fields of services that talk to eFax (mixed into their settings classes, which hide the
+    input of errors as ServiceSettings does)."""
 
     efax_api_base_url: AnyHttpUrl = AnyHttpUrl("https://api.securedocex.com")
     apps: list[EfaxApp] = Field(default_factory=list)
@@ -230,9 +229,7 @@ class EfaxSettings(BaseModel):
 
 
 class StorageSettings(BaseModel):
-    """Fields of services that talk to the object store."""
-
-    model_config = ConfigDict(hide_input_in_errors=True)
+    """Fields of services that talk to the object store (mixed in, as EfaxSettings)."""
 
     s3_endpoint: str = Field(default="127.0.0.1:9000", description="host:port, no scheme.")
     s3_secure: bool = False

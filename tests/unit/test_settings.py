@@ -132,3 +132,10 @@ def test_a_settings_error_never_echoes_the_input_value() -> None:
         VerifierSettings(apps=[{"app_id": "not-a-uuid", "hmac_secrets": ["hmac-5e7a"]}])
     assert "hmac-5e7a" not in str(caught.value)
     assert "FAXRELAY_APPS (0.app_id)" in setting_errors(caught.value)
+
+
+@pytest.mark.parametrize(
+    "cls", [GatewaySettings, VerifierSettings, DownloaderSettings, RouterSettings]
+)
+def test_every_service_settings_class_hides_input_in_errors(cls: type[ServiceSettings]) -> None:
+    assert cls.model_config.get("hide_input_in_errors") is True
