@@ -58,6 +58,7 @@ def run(
                         "FAXRELAY_KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
                         "FAXRELAY_GATEWAY_PORT": str(port),
                         "FAXRELAY_GATEWAY_WORKERS": "2",
+                        "FAXRELAY_GATEWAY_RATE_LIMIT_PER_S": "0",  # one source, on purpose
                     }
                 process = stack.spawn(target, argv, env)
                 wait_for_port(port, 30, process)

@@ -96,7 +96,9 @@ def baseline_app(sandbox_url: str, app_id: str, api_key: str, s3: str, bucket: s
 
 
 def gateway_app(bootstrap: str, port: int, linger_ms: int | None) -> Gateway:
-    settings = GatewaySettings(kafka_bootstrap_servers=bootstrap, gateway_port=port)
+    settings = GatewaySettings(  # one source at thousands a second: no per-source limit
+        kafka_bootstrap_servers=bootstrap, gateway_port=port, gateway_rate_limit_per_s=0
+    )
     if linger_ms is None:
         return create_app(settings)
     broker = KafkaBroker(

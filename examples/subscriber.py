@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import json
 import os
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -56,7 +57,12 @@ async def consume(bootstrap: str, user_id: str, out: Path, group: str, limit: in
 
 
 def download(url: str) -> bytes:
-    with urllib.request.urlopen(url) as answer:  # noqa: S310 - the link faxrelay signed
+    """The fax behind an event's link. Only web links are opened: an event naming `file://`
+    (or any other scheme urllib knows) would otherwise read this machine's files."""
+    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    if scheme not in ("https", "http"):  # http: the local stack's object store
+        raise ValueError(f"refusing a download link with scheme {scheme!r}")
+    with urllib.request.urlopen(url) as answer:  # noqa: S310 - the scheme is checked above
         return bytes(answer.read())
 
 

@@ -13,6 +13,7 @@ the benchmarks and the router's default template all read it.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -77,13 +78,30 @@ _FAX_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 
 
 def _fax_number(value: str) -> str:
-    if value != "unavailable" and not _FAX_NUMBER.match(value):
+    if value != "unavailable" and not _FAX_NUMBER.fullmatch(value):  # `$` allows a final LF
         raise ValueError("a fax number is digits with an optional leading +, or 'unavailable'")
     return value
 
 
 FaxNumber = Annotated[str, Field(max_length=21), AfterValidator(_fax_number)]
-Tsid = Annotated[str, Field(max_length=64, pattern=r"^[\x20-\x7e]*$")]
+_TSID = re.compile(r"^[\x20-\x7e]{0,64}$")
+Tsid = Annotated[str, Field(max_length=64, pattern=_TSID.pattern)]
+UNAVAILABLE = "unavailable"
+
+
+def listed_number(value: str) -> str:
+    """A number from eFax's listing, held to the webhook's rule: one that is not a fax number
+    (a CR, LF or non-ASCII character would break every store write of the fax) is kept as
+    'unavailable', so the fax itself still flows. An absent one stays empty."""
+    try:
+        return _fax_number(value) if value else value
+    except ValueError:
+        return UNAVAILABLE
+
+
+def listed_tsid(value: str) -> str:
+    """A TSID from the listing, printable ASCII as the webhook's must be, else 'unavailable'."""
+    return value if _TSID.fullmatch(value) else UNAVAILABLE
 
 
 class Source(StrEnum):
@@ -99,6 +117,7 @@ class RejectReason(StrEnum):
     INVALID_PAYLOAD = "invalid_payload"
     FOREIGN_RESOURCE_URL = "foreign_resource_url"
     DUPLICATE = "duplicate"
+    STALE = "stale"
 
 
 class DownloadFailure(StrEnum):
@@ -110,6 +129,7 @@ class DownloadFailure(StrEnum):
     WRONG_IMAGE_TYPE = "wrong_image_type"
     TOO_LARGE = "too_large"
     RETRIES_EXHAUSTED = "retries_exhausted"
+    UNSTORABLE = "unstorable"
 
 
 # --- what eFax sends -------------------------------------------------------------------------
@@ -174,13 +194,44 @@ class WebhookReceived(_TopicModel):
     body: bytes = Field(description="Raw body bytes; URL-safe base64 in JSON.")
 
 
+REJECTED_BODY_PREFIX_BYTES = 2048  # a real eFax webhook is under 1 KiB
+
+
 class WebhookRejected(_TopicModel):
     """`fax.webhook.rejected`: a delivery that will never be fetched or routed, kept for audit."""
 
     reason: RejectReason = Field(description="Why it was rejected.", examples=["bad_signature"])
     detail: str = Field(description="Human-readable detail; never contains secrets.")
     rejected_at: datetime = Field(default_factory=now_utc, description="When (UTC).")
-    delivery: WebhookReceived = Field(description="The original delivery, byte for byte.")
+    delivery: WebhookReceived = Field(
+        description="The original delivery; its body is cut to its first "
+        f"{REJECTED_BODY_PREFIX_BYTES} bytes when longer (body_truncated), which keeps every "
+        "real eFax webhook whole while a flood of large bodies stays small."
+    )
+    body_size: NonNegativeInt | None = Field(
+        default=None, description="Bytes of the body as received (absent: written whole)."
+    )
+    body_sha256: str | None = Field(
+        default=None, description="Hex SHA-256 of the body as received (absent: written whole)."
+    )
+    body_truncated: bool = Field(
+        default=False, description="True when delivery.body holds only the body's first bytes."
+    )
+
+    @classmethod
+    def of(cls, delivery: WebhookReceived, reason: RejectReason, detail: str) -> WebhookRejected:
+        """A rejection whose size is bounded whatever the body's: a digest and a prefix."""
+        body = delivery.body
+        truncated = len(body) > REJECTED_BODY_PREFIX_BYTES
+        kept = delivery.model_copy(update={"body": body[:REJECTED_BODY_PREFIX_BYTES]})
+        return cls(
+            reason=reason,
+            detail=detail[:500],
+            delivery=kept,
+            body_size=len(body),
+            body_sha256=hashlib.sha256(body).hexdigest(),
+            body_truncated=truncated,
+        )
 
 
 class PingReceived(_TopicModel):
@@ -340,6 +391,7 @@ class Topic:
     retention_days: int
     compacted: bool = False
     stage: str | None = None  # its column in `faxrelay live`
+    retention_bytes: int | None = None  # per partition: what anyone on the internet can fill
 
     @property
     def title(self) -> str:
@@ -349,21 +401,30 @@ class Topic:
     def configs(self) -> dict[str, str]:
         """Topic configs at creation (min.insync.replicas is the installation's choice)."""
         policy = "compact,delete" if self.compacted else "delete"
-        return {"cleanup.policy": policy, "retention.ms": str(self.retention_days * DAY_MS)}
+        configs = {"cleanup.policy": policy, "retention.ms": str(self.retention_days * DAY_MS)}
+        if self.retention_bytes is not None:
+            configs["retention.bytes"] = str(self.retention_bytes)
+        return configs
 
 
 # Why these numbers: work topics keep a week, so a service that was down over a long weekend,
 # or a fixed bug, can be replayed from Kafka; audit and failure topics keep a month for people to
 # look at. fax.stored is keyed by fax_id and also compacted: the latest record of every stored
 # fax survives for re-routing (e.g. after a rule change) while duplicates collapse.
+# The two ingest topics take whatever anyone on the internet posts, before any check: they keep
+# little (2 days of deliveries, a week of rejections) and at most INGEST_BYTES a partition, so a
+# flood cannot fill the brokers' disks. A delivery lost to them is still found by the poller.
+INGEST_BYTES = 256 * 1024 * 1024
 TOPICS: tuple[Topic, ...] = (
     Topic(
         WEBHOOK_RECEIVED, WebhookReceived, "fax_id of the body when it names one, else none",
-        "Every webhook delivery as the gateway took it.", 7, stage="received",
+        "Every webhook delivery as the gateway took it.", 2, stage="received",
+        retention_bytes=INGEST_BYTES,
     ),
     Topic(
         WEBHOOK_REJECTED, WebhookRejected, "delivery_id",
-        "Deliveries refused by the verifier, for audit.", 30, stage="rejected",
+        "Deliveries refused by the verifier, for audit (bodies cut to a prefix).", 7,
+        stage="rejected", retention_bytes=INGEST_BYTES,
     ),
     Topic(PING_RECEIVED, PingReceived, "notification_id", "Verified webhook tests from eFax.", 1),
     Topic(

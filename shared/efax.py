@@ -20,10 +20,9 @@ from uuid import UUID
 import httpx
 from pydantic import BaseModel, NonNegativeInt, ValidationError, field_validator
 
-from shared.contracts import parse_efax_timestamp
+from shared.contracts import listed_number, listed_tsid, parse_efax_timestamp
 from shared.images import FaxImage as FaxImage
 from shared.images import ImageError as ImageError
-from shared.images import decode_image as decode_image
 from shared.images import read_image
 from shared.metrics import EFAX_UNAUTHORIZED_AFTER_REFRESH, TOKEN_REFRESHES, observe_efax
 from shared.settings import EfaxApp
@@ -66,6 +65,16 @@ class ReceivedFax(BaseModel):
     def _parses(cls, value: str) -> str:
         parse_efax_timestamp(value)
         return value
+
+    @field_validator("originating_fax_number", "destination_fax_number")
+    @classmethod
+    def _a_fax_number(cls, value: str) -> str:
+        return listed_number(value)
+
+    @field_validator("originating_fax_tsid")
+    @classmethod
+    def _a_tsid(cls, value: str) -> str:
+        return listed_tsid(value)
 
     @property
     def completed_at(self) -> datetime:

@@ -26,7 +26,6 @@ __all__ = [
     "FaxImage",
     "ImageError",
     "ImageReader",
-    "decode_image",
     "read_image",
 ]
 
@@ -405,16 +404,3 @@ async def read_image(chunks: AsyncIterable[bytes], image_format: str, max_bytes:
     except BaseException:
         reader.close()
         raise
-
-
-def decode_image(encoded: object, image_format: str, max_bytes: int) -> bytes:
-    """One base64 string checked as an answer's image is: strict, capped, of its type."""
-    if not isinstance(encoded, str):
-        raise _undecodable("image is missing or not a string")
-    reader = ImageReader(image_format, max_bytes)
-    reader.feed(json.dumps({"image": encoded}).encode())
-    image = reader.finish()
-    try:
-        return image.data
-    finally:
-        image.close()

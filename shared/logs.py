@@ -8,6 +8,7 @@ service's `__main__`.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -45,6 +46,13 @@ def fax_fields(
     return fields
 
 
+# A secret this long is redacted wherever it appears; a shorter one only as a word of its own
+# (not inside a logger name, an id or a path: a local key like `faxrelay` would mangle
+# `faxrelay.router`).
+REDACT_ANYWHERE = 12
+SECRET_FIELD = re.compile(r"secret|password|passwd|api_?key|token|authorization|credential", re.I)
+
+
 def secrets_of(value: Any) -> set[str]:
     """Every SecretStr value in settings (the eFax keys and HMAC secrets of each App too)."""
     found: set[str] = set()
@@ -62,18 +70,27 @@ def secrets_of(value: Any) -> set[str]:
 
 
 class _Redacting(logging.Formatter):
-    """Wraps a formatter: whatever it writes, no secret of the settings survives."""
+    """Wraps a formatter: a field named as a secret (`password`, `api_key`, `token`, ...) is
+    written as [redacted], whatever its value; the settings' secrets are redacted in the text,
+    the long ones wherever they appear, the short ones where they stand as a word of their own."""
 
     def __init__(self, inner: logging.Formatter, secrets: Iterable[str]) -> None:
         super().__init__()
         self.inner = inner
-        self.secrets = sorted(secrets, key=len, reverse=True)
+        ordered = sorted(secrets, key=len, reverse=True)
+        self.long = [secret for secret in ordered if len(secret) >= REDACT_ANYWHERE]
+        short = [re.escape(secret) for secret in ordered if len(secret) < REDACT_ANYWHERE]
+        word = r"(?<![\w.\-/])(?:{})(?![\w.\-/])".format("|".join(short))
+        self.short = re.compile(word) if short else None
 
     def format(self, record: logging.LogRecord) -> str:
+        named = [k for k in vars(record) if SECRET_FIELD.search(k)]
+        if named:
+            record = logging.makeLogRecord({**vars(record), **dict.fromkeys(named, REDACTED)})
         text = self.inner.format(record)
-        for secret in self.secrets:
+        for secret in self.long:
             text = text.replace(secret, REDACTED)
-        return text
+        return self.short.sub(REDACTED, text) if self.short else text
 
 
 class _Text(logging.Formatter):

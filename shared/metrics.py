@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +48,7 @@ __all__ = [
     "POLLER_CURSOR_AGE_SECONDS",
     "POLLER_INTERVAL_SECONDS",
     "POLLER_SCANS",
+    "STORED_REFUSED",
     "TOKEN_REFRESHES",
     "WEBHOOKS_ACCEPTED",
     "WEBHOOKS_REFUSED",
@@ -115,6 +117,10 @@ OBJECT_STORE_REQUEST_SECONDS = Histogram(
 )
 # router
 FAXES_ROUTED = Counter("faxrelay_faxes_routed_total", "Stored faxes routed to their destinations.")
+STORED_REFUSED = Counter(
+    "faxrelay_stored_refused_total",
+    "fax.stored records not announced: their key or the object under it is not their fax's.",
+)
 EVENTS_ROUTED = Counter(
     "faxrelay_events_routed_total",
     "CloudEvents written, by destination kind (user: the user's topic; rule: a rule's topic).",
@@ -188,11 +194,42 @@ async def timed_store_call(
         )
 
 
-def kafka_middleware(app_name: str, registry: CollectorRegistry = REGISTRY) -> Any:
-    """FastStream's consume and publish metrics (faststream_received_messages_total, ...)."""
-    from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
-    return KafkaPrometheusMiddleware(registry=registry, app_name=app_name)
+
+def topic_label(topic: str) -> str:
+    """A topic as a metric label: a per-user topic by its pattern (`faxes.user.*`), so no user id
+    reaches Prometheus and the series do not grow with the users."""
+    return _UUID.sub("*", topic)
+
+
+class _TopicPatterns:
+    """FastStream's Kafka metrics settings, with each topic named by its pattern."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.messaging_system = inner.messaging_system
+
+    def get_consume_attrs_from_message(self, msg: Any) -> Any:
+        attrs = dict(self.inner.get_consume_attrs_from_message(msg))
+        attrs["destination_name"] = topic_label(attrs["destination_name"])
+        return attrs
+
+    def get_publish_destination_name_from_cmd(self, cmd: Any) -> str:
+        return topic_label(self.inner.get_publish_destination_name_from_cmd(cmd))
+
+
+def kafka_middleware(app_name: str, registry: CollectorRegistry = REGISTRY) -> Any:
+    """FastStream's consume and publish metrics (faststream_received_messages_total, ...), their
+    topic labels collapsed to patterns (`topic_label`)."""
+    from faststream.kafka.prometheus.provider import settings_provider_factory
+    from faststream.prometheus.middleware import PrometheusMiddleware
+
+    return PrometheusMiddleware(
+        settings_provider_factory=lambda msg: _TopicPatterns(settings_provider_factory(msg)),
+        registry=registry,
+        app_name=app_name,
+    )
 
 
 def serve(host: str, port: int) -> Callable[[], None] | None:

@@ -6,18 +6,28 @@ the environment with the prefix FAXRELAY_ and nothing else reads the environment
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 from uuid import UUID
 
-from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-DEMO_S3_KEYS = frozenset({"minioadmin"})
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 
 class EfaxApp(BaseModel):
     """One eFax App ID this installation serves."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     app_id: UUID
     api_key: SecretStr | None = Field(default=None, description="Needed by downloader and poller.")
@@ -30,7 +40,10 @@ class EfaxApp(BaseModel):
 class ServiceSettings(BaseSettings):
     """What every service needs: the broker."""
 
-    model_config = SettingsConfigDict(env_prefix="FAXRELAY_", extra="ignore")
+    # errors never echo a value: the input of a bad setting may be (or sit next to) a secret
+    model_config = SettingsConfigDict(
+        env_prefix="FAXRELAY_", extra="ignore", hide_input_in_errors=True
+    )
 
     local_stack: bool = Field(
         default=False,
@@ -128,27 +141,82 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_demo_defaults_outside_the_local_stack(self) -> ServiceSettings:
-        """A service that talks to the store or to eFax refuses to start with MinIO's well-known
-        keys or without an eFax App, unless the local stack launched it."""
+        """Outside the local stack (`faxrelay up`) a service refuses to start with what is
+        only safe there: the example secrets, short webhook secrets, plain HTTP to eFax or the
+        object store, or no eFax App. The message names the setting."""
         if self.local_stack:
             return self
-        if isinstance(self, StorageSettings):
-            for name in ("s3_access_key", "s3_secret_key"):
-                if getattr(self, name).get_secret_value() in DEMO_S3_KEYS:
-                    raise ValueError(
-                        f"FAXRELAY_{name.upper()} is MinIO's well-known default: set the "
-                        "object store's own keys (see .env.example)"
-                    )
-        if isinstance(self, EfaxSettings) and not self.apps:
-            raise ValueError(
-                "FAXRELAY_APPS is empty: set the eFax App IDs this installation serves, as JSON "
-                '[{"app_id": "...", "api_key": "...", "hmac_secrets": ["..."], "user_ids": []}]'
-            )
+        problem = unsafe_setting(self)
+        if problem:
+            raise ValueError(f"{problem} (allowed only on the local stack of `faxrelay up`)")
         return self
 
 
+# The secrets shipped as examples (.env.example, deploy/compose/secrets.example): public, so
+# never accepted outside the local stack. tests/unit/test_settings.py keeps this list complete.
+EXAMPLE_SECRETS = frozenset(
+    {
+        "minioadmin",
+        "change-me-kafka-password",
+        "change-me-minio-secret",
+        "sandbox-demo-api-key",
+        "sandbox-demo-hmac-secret",
+    }
+)
+MIN_HMAC_SECRET_BYTES = 32
+
+
+def _secret_settings(settings: ServiceSettings) -> Iterator[tuple[str, SecretStr]]:
+    """(setting name, value) of every secret a service holds."""
+    if settings.kafka_sasl_password is not None:
+        yield "FAXRELAY_KAFKA_SASL_PASSWORD", settings.kafka_sasl_password
+    if isinstance(settings, StorageSettings):
+        yield "FAXRELAY_S3_ACCESS_KEY", settings.s3_access_key
+        yield "FAXRELAY_S3_SECRET_KEY", settings.s3_secret_key
+        if settings.s3_internal_secret_key is not None:
+            yield "FAXRELAY_S3_INTERNAL_SECRET_KEY", settings.s3_internal_secret_key
+    if isinstance(settings, EfaxSettings):
+        for app in settings.apps:
+            if app.api_key is not None:
+                yield f"FAXRELAY_APPS (api_key of {app.app_id})", app.api_key
+            for secret in app.hmac_secrets:
+                yield f"FAXRELAY_APPS (hmac_secrets of {app.app_id})", secret
+
+
+def unsafe_setting(settings: ServiceSettings) -> str | None:
+    """What makes these settings unsafe outside the local stack, naming the setting, or None."""
+    for name, value in _secret_settings(settings):
+        if value.get_secret_value() in EXAMPLE_SECRETS:
+            return f"{name} is an example value published with faxrelay: set your own"
+    if isinstance(settings, StorageSettings) and not settings.s3_secure:
+        return (
+            "FAXRELAY_S3_SECURE is false: the object store keys and every fax would travel "
+            "in clear; use HTTPS to the store"
+        )
+    if isinstance(settings, EfaxSettings):
+        if settings.efax_api_base_url.scheme != "https":
+            return (
+                "FAXRELAY_EFAX_API_BASE_URL is not https://: the API key and bearer tokens would "
+                "travel in clear"
+            )
+        if not settings.apps:
+            return (
+                "FAXRELAY_APPS is empty: set the eFax App IDs this installation serves, as JSON "
+                '[{"app_id": "...", "api_key": "...", "hmac_secrets": ["..."], "user_ids": []}]'
+            )
+        for app in settings.apps:
+            for secret in app.hmac_secrets:
+                if len(secret.get_secret_value().encode()) < MIN_HMAC_SECRET_BYTES:
+                    return (
+                        f"FAXRELAY_APPS (hmac_secrets of {app.app_id}): a webhook secret is "
+                        f"shorter than {MIN_HMAC_SECRET_BYTES} bytes"
+                    )
+    return None
+
+
 class EfaxSettings(BaseModel):
-    """Fields of services that talk to eFax (mixed into their settings classes)."""
+    """Fields of services that talk to eFax (mixed into their settings classes, which hide the
+    input of errors as ServiceSettings does)."""
 
     efax_api_base_url: AnyHttpUrl = AnyHttpUrl("https://api.securedocex.com")
     apps: list[EfaxApp] = Field(default_factory=list)
@@ -161,7 +229,7 @@ class EfaxSettings(BaseModel):
 
 
 class StorageSettings(BaseModel):
-    """Fields of services that talk to the object store."""
+    """Fields of services that talk to the object store (mixed in, as EfaxSettings)."""
 
     s3_endpoint: str = Field(default="127.0.0.1:9000", description="host:port, no scheme.")
     s3_secure: bool = False
@@ -198,3 +266,32 @@ class StorageSettings(BaseModel):
                 "or neither"
             )
         return self
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def setting_errors(error: ValidationError | SettingsError) -> str:
+    """One line naming each bad setting and what is wrong with it, never its value."""
+    if isinstance(error, SettingsError):  # a value that is not the JSON its field needs
+        return str(error).replace('from source "EnvSettingsSource"', "").strip()
+    lines = []
+    for e in error.errors(include_input=False, include_url=False, include_context=False):
+        field = str(e["loc"][0]) if e["loc"] else ""
+        where = f"FAXRELAY_{field.upper()}" if field else ""
+        inner = ".".join(str(part) for part in e["loc"][1:])
+        where += f" ({inner})" if inner else ""
+        message = str(e["msg"]).removeprefix("Value error, ")
+        lines.append(f"{where}: {message}" if where else message)
+    return "; ".join(lines)
+
+
+def load_settings(cls: type[S], service: str) -> S:
+    """The service's settings from the environment, or one line on stderr naming the bad
+    setting (no traceback, no value) and exit status 2. Settings are read before logging
+    exists, so nothing may echo a secret here."""
+    try:
+        return cls()
+    except (ValidationError, SettingsError) as error:
+        print(f"faxrelay {service}: bad settings: {setting_errors(error)}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -17,7 +17,6 @@ from uuid import UUID
 
 import urllib3
 from minio import Minio
-from minio.commonconfig import Tags
 from minio.credentials.credentials import Credentials
 from minio.error import S3Error
 from minio.helpers import DictType, genheaders
@@ -31,8 +30,6 @@ from shared.tracing import store_span
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-ANNOUNCED_TAG = "announced"
-
 CONTENT_TYPES = {"PDF": "application/pdf", "TIFF": "image/tiff"}
 EXTENSIONS = {"PDF": "pdf", "TIFF": "tif"}
 
@@ -43,14 +40,38 @@ def object_key(fax: FaxNotified, image_format: str) -> str:
     return f"{fax.user_id}/{day}/{fax.fax_id}.{EXTENSIONS[image_format]}"
 
 
+def object_keys(fax: FaxNotified) -> set[str]:
+    """The keys a fax can have been stored under, one per image format."""
+    return {object_key(fax, image_format) for image_format in EXTENSIONS}
+
+
 @dataclass(frozen=True)
 class ExistingObject:
     stored: StoredObject
-    announced: bool  # the tag of objects stored before `source` metadata existed
     source: str | None = None  # the record that stored it (`stored_by` metadata)
+    fax_id: str | None = None  # the fax and its owner, as the downloader wrote them
+    user_id: str | None = None
 
 
 MISSING = {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}
+# The store refusing this very request, not being unavailable: sending it again cannot help.
+REQUEST_AT_FAULT = {
+    "InvalidArgument",
+    "InvalidRequest",
+    "InvalidObjectName",
+    "KeyTooLongError",
+    "MetadataTooLarge",
+    "EntityTooLarge",
+    "BadRequest",
+}
+
+
+def refused_for_good(error: BaseException) -> bool:
+    """True for an object the store will never take as it is: a request that cannot even be
+    formed (a header value that is not ASCII, or holds a line break) or one it refuses as bad."""
+    if isinstance(error, S3Error):
+        return error.code in REQUEST_AT_FAULT
+    return isinstance(error, ValueError)
 
 
 class Upload(Protocol):
@@ -178,7 +199,7 @@ class FaxStore:
         return await self._run("stat", self._find, key)
 
     def _find(self, key: str) -> ExistingObject | None:
-        """One HEAD; the tags are read only for objects stored by an older downloader."""
+        """One HEAD: the object's size, checksum and the metadata the downloader wrote."""
         try:
             stat = self.client.stat_object(self.bucket, key)
         except S3Error as error:
@@ -186,11 +207,6 @@ class FaxStore:
                 return None
             raise
         metadata = {k.lower(): v for k, v in (stat.metadata or {}).items()}
-        source = metadata.get("x-amz-meta-stored-by")
-        announced = False
-        if source is None and metadata.get("x-amz-tagging-count", "0") != "0":
-            tags: dict[str, str] = dict(self.client.get_object_tags(self.bucket, key) or {})
-            announced = tags.get(ANNOUNCED_TAG) == "true"
         stored = StoredObject(
             bucket=self.bucket,
             key=key,
@@ -198,7 +214,12 @@ class FaxStore:
             sha256=metadata.get("x-amz-meta-sha256", ""),
             content_type=stat.content_type or "application/octet-stream",
         )
-        return ExistingObject(stored=stored, announced=announced, source=source)
+        return ExistingObject(
+            stored=stored,
+            source=metadata.get("x-amz-meta-stored-by"),
+            fax_id=metadata.get("x-amz-meta-fax-id"),
+            user_id=metadata.get("x-amz-meta-user-id"),
+        )
 
     async def put(
         self,
@@ -242,12 +263,6 @@ class FaxStore:
                 return False
             raise
         return True
-
-    async def mark_announced(self, key: str) -> None:
-        """The tag older downloaders set once a fax was announced (read by `find`)."""
-        tags: Tags = Tags.new_object_tags()
-        tags[ANNOUNCED_TAG] = "true"
-        await self._run("tag", self.client.set_object_tags, self.bucket, key, tags)
 
     def presigned_url(self, key: str, expires: timedelta) -> str:
         return str(self.signer.presigned_get_object(self.bucket, key, expires=expires))

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.contracts import FaxNotified, FaxStored, Source, StoredObject, WebhookReceived
@@ -23,7 +23,7 @@ def notification(**changes: Any) -> dict[str, Any]:
         "user_id": "ca4cd102-c3e7-4379-9a7e-38c61e1f7a55",
         "notification_id": str(uuid.uuid4()),
         "direction": "INBOUND",
-        "completed_timestamp": "2024-05-10T17:54:11Z",
+        "completed_timestamp": f"{datetime.now(UTC) - timedelta(minutes=1):%Y-%m-%dT%H:%M:%SZ}",
         "duration": 48,
         "pages": 2,
         "fax_id": fax_id,

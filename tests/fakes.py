@@ -60,7 +60,6 @@ class FakeStore:
     bucket: str = "faxes"
     objects: dict[str, bytes] = field(default_factory=dict)
     metadata: dict[str, dict[str, str]] = field(default_factory=dict)
-    announced: set[str] = field(default_factory=set)  # the tag of older downloaders
     fail_puts: int = 0
 
     def ensure_bucket(self) -> None:
@@ -76,8 +75,13 @@ class FakeStore:
             sha256=self.metadata[key].get("sha256", ""),
             content_type="application/pdf",
         )
-        source = self.metadata[key].get("stored-by")
-        return ExistingObject(stored=stored, announced=key in self.announced, source=source)
+        meta = self.metadata[key]
+        return ExistingObject(
+            stored=stored,
+            source=meta.get("stored-by"),
+            fax_id=meta.get("fax-id"),
+            user_id=meta.get("user-id"),
+        )
 
     async def put(
         self,

@@ -29,12 +29,13 @@ from shared.contracts import (
     FaxNotified,
     FaxStored,
     StoredObject,
+    listed_number,
 )
 from shared.efax import EfaxClient, EfaxError, ImageError
 from shared.kafka import Outgoing, Parsed, Publish, run_all
 from shared.logs import fax_fields
 from shared.metrics import DOWNLOADS_FAILED, FAXES_STORED
-from shared.storage import CONTENT_TYPES, ExistingObject, FaxStore, object_key
+from shared.storage import CONTENT_TYPES, ExistingObject, FaxStore, object_key, refused_for_good
 from shared.tracing import annotate, traced
 
 log = logging.getLogger("faxrelay.downloader")
@@ -133,12 +134,14 @@ def _efax_retries(policy: Policy) -> AsyncRetrying:
 
 
 def stored_metadata(fax: FaxNotified, sha256: str) -> dict[str, str]:
+    """The object's metadata (HTTP headers): a number no fax number could be is 'unavailable',
+    so no record's text can make its write fail (a CR, LF or non-ASCII character would)."""
     return {
         "fax-id": str(fax.fax_id),
         "user-id": str(fax.user_id),
         "app-id": str(fax.app_id),
-        "sending-fax-number": fax.sending_fax_number,
-        "receiving-fax-number": fax.receiving_fax_number,
+        "sending-fax-number": listed_number(fax.sending_fax_number),
+        "receiving-fax-number": listed_number(fax.receiving_fax_number),
         "pages": "" if fax.pages is None else str(fax.pages),
         "completed-at": fax.completed_at.isoformat(),
         "sha256": sha256,
@@ -190,7 +193,14 @@ async def fetch_and_store(
     metadata = {**stored_metadata(fax, image.sha256), "stored-by": source}
     put = partial(store.put, if_absent=policy.conditional_put)
     with contextlib.closing(image):  # the spooled file, sent from the start by each attempt
-        if not await _with_store_retries(policy, put, key, image, content_type, metadata):
+        try:
+            written = await _with_store_retries(policy, put, key, image, content_type, metadata)
+        except Exception as error:
+            if not refused_for_good(error):
+                raise  # the store is down: redelivered until it is back
+            detail = f"the store refused the object: {type(error).__name__}"
+            return _failed(fax, DownloadFailure.UNSTORABLE, detail, attempts)
+        if not written:
             existing = await _with_store_retries(policy, store.find, key)
             if existing is not None:
                 return _existing(fax, existing, source)
@@ -205,9 +215,7 @@ async def fetch_and_store(
 
 
 def _existing(fax: FaxNotified, existing: ExistingObject, source: str) -> Outcome:
-    # an object stored by an older downloader names no source: it was tagged once announced
-    announced = existing.announced if existing.source is None else existing.source != source
-    if announced:
+    if existing.source != source:  # stored, and so announced, from another record
         return AlreadyAnnounced(existing.stored.key)
     return FaxStored(fax=fax, stored=existing.stored)
 
@@ -252,8 +260,10 @@ async def _let_polling_find_it_again(efax: EfaxClient, fax: FaxNotified) -> None
 
 
 async def _with_store_retries(policy: Policy, call: Any, *args: Any, **kwargs: Any) -> Any:
-    """The store being down is never the fax's fault: retry, then give up to redelivery."""
+    """The store being down is never the fax's fault: retry, then give up to redelivery. A
+    request the store refuses for good is not sent again."""
     async for attempt in AsyncRetrying(
+        retry=retry_if_exception(lambda error: not refused_for_good(error)),
         stop=stop_after_attempt(policy.store_attempts),
         wait=wait_exponential_jitter(multiplier=0.2, max=policy.backoff_max_s),
         reraise=True,

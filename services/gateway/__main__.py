@@ -10,10 +10,11 @@ from services.gateway.settings import GatewaySettings
 from shared.health import refuse_to_start_on_bad_kafka_settings
 from shared.logs import configure_logging
 from shared.metrics import MULTIPROC_ENV
+from shared.settings import load_settings
 
 
 def main() -> None:
-    settings = GatewaySettings()
+    settings = load_settings(GatewaySettings, "gateway")
     configure_logging(settings, "gateway")
     asyncio.run(refuse_to_start_on_bad_kafka_settings(settings))
     with shared_metrics(settings.gateway_workers):
@@ -46,6 +47,11 @@ def serve(settings: GatewaySettings) -> None:
         log_level="warning",
         lifespan="on",
         timeout_graceful_shutdown=int(settings.shutdown_timeout_s),  # a hung stop still ends
+        # bounds against slow or many clients: headers (GatewayHttp) and body (the app) within
+        # the read timeout, idle keep-alive connections closed after it, connections capped
+        http="services.gateway.protocol:GatewayHttp",
+        timeout_keep_alive=max(1, int(min(settings.gateway_read_timeout_s, 5))),
+        limit_concurrency=settings.gateway_limit_concurrency,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -30,6 +31,9 @@ class Gateway:
         self.broker = broker
         self.paths = frozenset(settings.gateway_webhook_paths)
         self.metrics_dir = multiprocess_dir()  # set by __main__ with several workers
+        self.rate_limit = logic.RateLimit(
+            settings.gateway_rate_limit_per_s, settings.gateway_rate_limit_burst
+        )
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -65,34 +69,41 @@ class Gateway:
         if path != "/metrics":
             content_type = b"application/json"
         headers = [(b"content-type", content_type), (b"content-length", b"%d" % len(body))]
+        if status == logic.TOO_MANY.status:
+            headers.append((b"retry-after", b"1"))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     async def take_delivery(self, scope: Scope, receive: Any) -> tuple[int, bytes]:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         content_type = headers.get("content-type", "")
+        client = scope.get("client") or ("", 0)
+        client_addr = str(client[0])
+        if self.settings.gateway_trust_forwarded_for and "x-forwarded-for" in headers:
+            # the last entry is the one our own proxy appended; earlier ones the client wrote
+            client_addr = headers["x-forwarded-for"].rsplit(",", 1)[-1].strip()
         refusal = logic.refuse_request(
             scope["method"],
             content_type,
             headers.get("content-length"),
             self.settings.gateway_max_body_bytes,
         )
+        if refusal is None and not self.rate_limit.allow(client_addr, time.monotonic()):
+            refusal = logic.TOO_MANY
         if refusal is None:
             try:
-                body = await logic.read_body(receive, self.settings.gateway_max_body_bytes)
+                async with asyncio.timeout(self.settings.gateway_read_timeout_s):
+                    body = await logic.read_body(receive, self.settings.gateway_max_body_bytes)
             except logic.BodyTooLarge:
                 refusal = logic.TOO_LARGE
+            except TimeoutError:  # a slow client holds neither memory nor a slot for long
+                refusal = logic.TOO_SLOW
             else:
                 refusal = logic.EMPTY if not body.strip() else None
         if refusal is not None:
             WEBHOOKS_REFUSED.labels(reason=refusal.code).inc()
             log.info("webhook refused: %s", refusal.code, extra={"reason": refusal.code})
             return refusal.status, refusal.body()
-        client = scope.get("client") or ("", 0)
-        client_addr = str(client[0])
-        if self.settings.gateway_trust_forwarded_for and "x-forwarded-for" in headers:
-            # the last entry is the one our own proxy appended; earlier ones the client wrote
-            client_addr = headers["x-forwarded-for"].rsplit(",", 1)[-1].strip()
         delivery = logic.new_delivery(
             body,
             scope["path"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,11 +31,34 @@ WRONG_TYPE = Refusal(415, "unsupported_media_type", "the body must be applicatio
 TOO_LARGE = Refusal(413, "payload_too_large", "the body is over the size limit")
 EMPTY = Refusal(400, "empty_body", "the body is empty")
 UNAVAILABLE = Refusal(503, "unavailable", "the delivery could not be recorded; retry later")
+TOO_SLOW = Refusal(408, "request_timeout", "the body did not arrive in time")
+TOO_MANY = Refusal(429, "too_many_requests", "too many webhooks from this address; retry later")
 ACCEPTED = json.dumps({"status": "SUCCESS"}).encode()
 
 
 class BodyTooLarge(Exception):
     pass
+
+
+class RateLimit:
+    """A token bucket per source address: `rate` a second, `burst` at once. The buckets of at
+    most `sources` addresses are kept (the least recently seen forgotten first), so a flood from
+    many addresses cannot grow memory. A rate of 0 lets everything through."""
+
+    def __init__(self, rate: float, burst: int, sources: int = 10_000) -> None:
+        self.rate, self.burst, self.sources = rate, burst, sources
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def allow(self, source: str, now: float) -> bool:
+        if self.rate <= 0:
+            return True
+        tokens, at = self._buckets.pop(source, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.rate)
+        allowed = tokens >= 1
+        self._buckets[source] = (tokens - 1 if allowed else tokens, now)
+        if len(self._buckets) > self.sources:
+            self._buckets.popitem(last=False)
+        return allowed
 
 
 def refuse_request(

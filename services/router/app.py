@@ -51,7 +51,7 @@ def create_app(
         if admin is None:
             built.append(await asyncio.to_thread(KafkaAdmin, s))  # one for the process
         presign = the_store.presigned_url if expiry.total_seconds() > 0 else None
-        routing = Routing(rules, template, s.router_event_source, presign, expiry)
+        routing = Routing(rules, template, s.router_event_source, presign, expiry, the_store.find)
         ready.append((routing, UserTopics.of(admin or built[0], s)))
 
     sink = Sink(broker, s, s.router_group_id)

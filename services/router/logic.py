@@ -6,7 +6,7 @@ import asyncio
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -26,7 +26,13 @@ from shared.contracts import (
 )
 from shared.kafka import Decision, Outgoing, Parsed
 from shared.logs import fax_fields
-from shared.metrics import EVENTS_ROUTED, FAX_AGE_AT_ROUTING_SECONDS, FAXES_ROUTED
+from shared.metrics import (
+    EVENTS_ROUTED,
+    FAX_AGE_AT_ROUTING_SECONDS,
+    FAXES_ROUTED,
+    STORED_REFUSED,
+)
+from shared.storage import ExistingObject, object_keys
 from shared.tracing import traced
 
 log = logging.getLogger("faxrelay.router")
@@ -166,6 +172,39 @@ def destinations(fax: FaxStored, rules: Rules, template: str) -> list[str]:
 
 
 Presign = Callable[[str, timedelta], str]
+Lookup = Callable[[str], Awaitable[ExistingObject | None]]
+
+
+def refusal(fax: FaxStored, found: ExistingObject | None) -> str | None:
+    """Why a `fax.stored` record must not be announced, or None. Anyone who can write one record
+    could name another patient's object: only the key the fax itself is stored under counts, and
+    only when the object there is, by the metadata the downloader wrote, this fax of this user."""
+    if fax.stored.key not in object_keys(fax.fax):
+        return "its key is not the one its fax is stored under"
+    if found is None:
+        return "no object under its key"
+    if (found.fax_id, found.user_id) != (str(fax.fax.fax_id), str(fax.fax.user_id)):
+        return "the object under its key belongs to another fax or user"
+    return None
+
+
+async def genuine(batch: Sequence[Parsed[FaxStored]], lookup: Lookup) -> list[Parsed[FaxStored]]:
+    """The records of a batch that may be announced; the others are counted and logged."""
+
+    async def found(fax: FaxStored) -> ExistingObject | None:
+        return await lookup(fax.stored.key) if fax.stored.key in object_keys(fax.fax) else None
+
+    objects = await asyncio.gather(*(found(p.model) for p in batch))
+    kept: list[Parsed[FaxStored]] = []
+    for item, existing in zip(batch, objects, strict=True):
+        reason = refusal(item.model, existing)
+        if reason is None:
+            kept.append(item)
+            continue
+        STORED_REFUSED.inc()
+        fields = fax_fields(item.model.fax.fax_id, item.model.fax.delivery_id, item.trace)
+        log.warning("fax.stored record refused, not announced: %s", reason, extra=fields)
+    return kept
 
 
 def fax_received_event(
@@ -178,7 +217,7 @@ def fax_received_event(
     """The CloudEvent (Kafka binary mode) a subscriber gets; its id is the fax id, always."""
     f = fax.fax
     data = FaxReceivedData.from_stored(fax)
-    if presign is not None and expiry.total_seconds() > 0:
+    if presign is not None and expiry.total_seconds() > 0 and fax.stored.key in object_keys(f):
         data.download_url = presign(fax.stored.key, expiry)
         data.download_url_expires_at = now + expiry
     attributes: dict[str, Any] = {
@@ -196,13 +235,15 @@ def fax_received_event(
 
 @dataclass(frozen=True)
 class Routing:
-    """What routing needs besides the fax: the rules, the names, and the download links."""
+    """What routing needs besides the fax: the rules, the names, the download links, and the
+    store's own word on whose each object is."""
 
     rules: Rules
     template: str
     source: str
     presign: Presign | None
     expiry: timedelta
+    lookup: Lookup
 
 
 def route(fax: FaxStored, trace: Mapping[str, str], r: Routing, now: datetime) -> list[Outgoing]:
@@ -227,7 +268,9 @@ def route_batch(batch: Iterable[Parsed[FaxStored]], r: Routing, now: datetime) -
 async def route_and_make_topics(
     routing: Routing, topics: UserTopics, batch: Sequence[Parsed[FaxStored]], *, now: datetime
 ) -> Decision:
-    """The events of a batch, their topics made first (what the sink then writes)."""
+    """The events of a batch's genuine records, their topics made first (what the sink then
+    writes)."""
+    batch = await genuine(batch, routing.lookup)
     outgoing = route_batch(batch, routing, now)
     await topics.ensure(o.topic for o in outgoing)
     return outgoing, partial(tell, batch, routing, now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from aiokafka import ConsumerRecord
 from faststream import FastStream
@@ -35,7 +36,8 @@ def create_app(settings: VerifierSettings, *, broker: KafkaBroker | None = None)
     window = DuplicateWindow(
         settings.verifier_duplicate_window_s, settings.verifier_duplicate_window_size
     )
-    verification = Verification(secrets, str(settings.efax_api_base_url), window)
+    max_age = timedelta(seconds=settings.verifier_max_webhook_age_s)
+    verification = Verification(secrets, str(settings.efax_api_base_url), window, max_age)
     declare(broker, *(TOPICS_BY_NAME[topic] for topic in OUTPUTS))
     sink = Sink(broker, settings, settings.verifier_group_id)
     app.after_shutdown(sink.close)

@@ -10,6 +10,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -122,9 +123,14 @@ def _errors(error: ValidationError) -> str:
 
 
 def verify(
-    delivery: WebhookReceived, secrets_by_app: Mapping[str, Sequence[bytes]], api_base: str
+    delivery: WebhookReceived,
+    secrets_by_app: Mapping[str, Sequence[bytes]],
+    api_base: str,
+    max_age: timedelta | None = None,
 ) -> Verified:
-    """The verified event a delivery stands for, or VerificationError with the reason."""
+    """The verified event a delivery stands for, or VerificationError with the reason. eFax signs
+    no timestamp, so a signed webhook could be replayed at any time: with `max_age`, one whose
+    fax completed longer than that before the gateway took it is refused as stale."""
     payload = parse_json_object(delivery.body)
     app_id = payload.get("app_id")
     if not isinstance(app_id, str) or app_id.lower() not in secrets_by_app:
@@ -142,6 +148,12 @@ def verify(
     problem = resource_url_problem(notification.resource_url, api_base, notification.fax_id)
     if problem:
         raise VerificationError(RejectReason.FOREIGN_RESOURCE_URL, problem)
+    age = delivery.received_at - notification.completed_timestamp
+    if max_age is not None and age > max_age:
+        hours = age.total_seconds() / 3600
+        raise VerificationError(
+            RejectReason.STALE, f"completed {hours:.1f} h before it was received (replay?)"
+        )
     if notification.direction == "OUTBOUND":
         return Outbound(notification)
     written = str(payload.get("completed_timestamp", ""))
@@ -200,6 +212,7 @@ def decide(
     api_base: str,
     window: DuplicateWindow,
     in_batch: set[str],
+    max_age: timedelta | None = None,
 ) -> Outcome:
     """The outcome of one record of `fax.webhook.received`; never raises on bad input."""
     try:
@@ -212,7 +225,7 @@ def decide(
             delivery, RejectReason.INVALID_PAYLOAD, f"not a delivery: {_errors(error)}"
         )
     try:
-        verified = verify(delivery, secrets_by_app, api_base)
+        verified = verify(delivery, secrets_by_app, api_base, max_age)
     except VerificationError as error:
         return _rejected(delivery, error.reason, error.detail)
     keys = duplicate_keys(verified)
@@ -228,17 +241,19 @@ def decide(
 
 
 def _rejected(delivery: WebhookReceived, reason: RejectReason, detail: str) -> Outcome:
-    rejection = WebhookRejected(reason=reason, detail=detail[:500], delivery=delivery)
+    rejection = WebhookRejected.of(delivery, reason, detail)
     return Outcome(WEBHOOK_REJECTED, rejection, delivery.delivery_id)
 
 
 @dataclass(frozen=True)
 class Verification:
-    """What a service needs to verify: the secrets of every App ID, the API base, the window."""
+    """What a service needs to verify: the secrets of every App ID, the API base, the window,
+    and the oldest fax a webhook may still announce."""
 
     secrets_by_app: Mapping[str, Sequence[bytes]]
     api_base: str
     window: DuplicateWindow
+    max_age: timedelta | None = None
 
 
 def decide_batch(batch: Sequence[ConsumerRecord[bytes, bytes]], v: Verification) -> Decision:
@@ -251,7 +266,8 @@ def decide_batch(batch: Sequence[ConsumerRecord[bytes, bytes]], v: Verification)
     outcomes: list[tuple[Outcome, dict[str, str]]] = []
     for record in batch:
         with traced("verify delivery", propagated(record)) as trace:
-            outcome = decide(record.value or b"", v.secrets_by_app, v.api_base, v.window, in_batch)
+            raw = record.value or b""
+            outcome = decide(raw, v.secrets_by_app, v.api_base, v.window, in_batch, v.max_age)
             annotate(outcome=outcome.topic, reason=getattr(outcome.message, "reason", None))
         outgoing.append(Outgoing.of(outcome.topic, outcome.message, outcome.key, trace))
         remember.extend(outcome.remember)

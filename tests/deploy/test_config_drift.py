@@ -27,6 +27,7 @@ from deploy.settings_doc import (
 )
 from sandbox.settings import SandboxSettings
 from shared.contracts import FAX_NOTIFIED, FAX_STORED, TOPICS, WEBHOOK_RECEIVED
+from shared.settings import ServiceSettings
 from shared.tracing import OTEL_VARIABLES
 from tests.deploy.conftest import ROOT, SECRETS_EXAMPLE
 
@@ -64,12 +65,16 @@ def must_set(cls: type[BaseSettings]) -> set[str]:
 
 
 def load(cls: type[BaseSettings], env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Build the settings the way the service does: from exactly this environment."""
+    """Build the settings the way the service does: from exactly this environment. The shipped
+    files hold demo values (example secrets, plain HTTP to the sandbox and MinIO) that only the
+    local stack accepts: these checks are of the wiring, tests/unit/test_settings.py of safety."""
     for key in list(__import__("os").environ):
         if key.startswith(("FAXRELAY_", "SANDBOX_")):
             monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    if issubclass(cls, ServiceSettings):
+        monkeypatch.setenv("FAXRELAY_LOCAL_STACK", "true")
     return cls()
 
 

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -38,7 +39,7 @@ def notification(system: System, user: str, **changes: object) -> dict:
         "user_id": user,
         "notification_id": str(uuid.uuid4()),
         "direction": "INBOUND",
-        "completed_timestamp": "2026-11-29T10:00:00Z",
+        "completed_timestamp": f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}",  # within the age bound
         "duration": 30,
         "pages": 1,
         "fax_id": fax_id,
@@ -49,6 +50,10 @@ def notification(system: System, user: str, **changes: object) -> dict:
     }
     body.update(changes)
     return body
+
+
+def body_of(rejection: bytes) -> bytes:
+    return base64.urlsafe_b64decode(json.loads(rejection)["delivery"]["body"])
 
 
 def rejections_with(system: System, marker: bytes, at_least: int) -> list[dict]:
@@ -259,3 +264,42 @@ def test_every_consumer_keeps_touching_its_heartbeat(system: System) -> None:
         wait_until(path.exists, 30, f"{name} heartbeat written")
         first = path.stat().st_mtime
         wait_until(lambda p=path, t=first: p.stat().st_mtime > t, 10, f"{name} heartbeat again")
+
+
+def test_a_flood_of_unsigned_bodies_stays_small_on_the_rejected_topic_while_a_fax_flows(
+    system: System,
+) -> None:
+    """Anyone on the internet can post: 200 unsigned bodies just under the body limit reach the
+    rejected topic as a digest and a prefix (bounded per record), and a real fax posted in the
+    middle of the flood still reaches its user."""
+    (user,) = system.take_users(1)
+    marker = f"flood-{uuid.uuid4().hex}"
+    junk = {"marker": marker, "app_id": system.account.app_id, "junk": "x" * 15_000}
+    body = json.dumps(junk).encode()
+    posts = 200
+    url = f"{system.gateway_url}/webhooks/efax"
+    headers = {"content-type": "application/json"}
+    with httpx.Client(timeout=10) as http:
+        statuses = [http.post(url, content=body, headers=headers).status_code for _ in range(100)]
+        (fax,) = system.sandbox.create_faxes(app_id=system.account.app_id, user_id=user)
+        statuses += [http.post(url, content=body, headers=headers).status_code for _ in range(100)]
+    assert statuses == [200] * posts
+
+    def flooded() -> list:
+        records = read_topic(
+            system.stack.bootstrap_servers, WEBHOOK_REJECTED, at_least=posts, timeout=10
+        )
+        return [r for r in records if marker.encode() in body_of(r.value)]
+
+    wait_until(lambda: len(flooded()) >= posts, 90, "the flood rejected")
+    sizes = [len(r.value) for r in flooded()]
+    assert len(sizes) == posts
+    assert max(sizes) < 4096, "each rejection a digest and a prefix, not the 15 KiB body"
+    assert sum(sizes) < posts * len(body) / 4
+    rejection = json.loads(flooded()[0].value)
+    assert rejection["body_size"] == len(body)
+    assert rejection["body_sha256"] == hashlib.sha256(body).hexdigest()
+    events = read_topic(
+        system.stack.bootstrap_servers, f"faxes.user.{user}", at_least=1, timeout=90
+    )
+    assert fax.fax_id.encode() in b"".join(e.value for e in events)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
+from unittest.mock import patch
 
 import pytest
 from faststream import FastStream
@@ -18,7 +20,6 @@ from shared.contracts import (
     DownloadFailed,
     FaxStored,
 )
-from shared.storage import object_key
 from tests.builders import APP_ID, notified
 from tests.fakes import (
     PDF,
@@ -118,17 +119,53 @@ async def test_the_record_that_stored_a_fax_announces_it_again_when_redelivered_
     assert [s.topic for s in out.sent] == [FAX_STORED]
 
 
-async def test_a_fax_stored_by_an_older_downloader_is_announced_only_if_it_was_not_tagged() -> None:
-    store = FakeStore()
-    tagged, untagged = notified(), notified()
+class HeaderCheckingStore(FakeStore):
+    """Refuses metadata as an HTTP client does: a value with a line break or a character
+    outside printable ASCII can never be sent (http.client, S3's signature)."""
+
+    puts: int = 0
+
+    async def put(
+        self, key: str, data: Any, content_type: str, metadata: dict[str, str], **kw: Any
+    ) -> bool:
+        self.puts += 1
+        for value in metadata.values():
+            if not value.isascii() or not value.isprintable():
+                raise ValueError("Invalid header value")
+        return await super().put(key, data, content_type, metadata, **kw)
+
+
+@pytest.mark.parametrize("number", ["1323\r\n5555555", "13235555555\n", "1323555555é"])
+async def test_a_fax_whose_number_could_break_a_store_write_is_stored_with_it_unavailable(
+    number: str,
+) -> None:
+    store = HeaderCheckingStore()
     service, broker, _, _, out = app(store)
-    for fax in (tagged, untagged):
-        key = object_key(fax, "PDF")
-        store.objects[key], store.metadata[key] = PDF, {"sha256": "x"}
-    store.announced.add(object_key(tagged, "PDF"))
+    fax = notified(sending_fax_number=number)
     async with running(service, broker) as br:
-        for fax in (tagged, untagged):
+        with settlements() as (ack, nack):
             await br.publish(fax.model_dump_json().encode(), FAX_NOTIFIED)
-    assert [FaxStored.model_validate_json(s.value).fax.fax_id for s in out.sent] == [
-        untagged.fax_id
-    ]
+    assert (ack.call_count, nack.call_count) == (1, 0)
+    (sent,) = out.sent
+    assert sent.topic == FAX_STORED
+    (metadata,) = store.metadata.values()
+    assert metadata["sending-fax-number"] == "unavailable"
+
+
+async def test_a_fax_the_store_refuses_for_good_goes_to_failed_not_blocking_its_partition() -> None:
+    store = HeaderCheckingStore()
+    service, broker, _, _, out = app(store)
+    fax = notified()
+    async with running(service, broker) as br:
+        with (
+            settlements() as (ack, nack),
+            patch.object(
+                HeaderCheckingStore, "put", side_effect=ValueError("Invalid header value")
+            ) as put,
+        ):
+            await br.publish(fax.model_dump_json().encode(), FAX_NOTIFIED)
+    assert (ack.call_count, nack.call_count) == (1, 0)
+    assert put.call_count == 1, "a request refused for good is not sent again"
+    (sent,) = out.sent
+    assert sent.topic == DOWNLOAD_FAILED
+    assert DownloadFailed.model_validate_json(sent.value).reason == "unstorable"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import uuid
 from collections.abc import Iterator
 
@@ -12,7 +11,7 @@ import pytest
 from sandbox import AppConfig, RunningSandbox, SandboxSettings, run_in_thread
 from services.downloader.logic import PERMANENT, Policy, delete_upstream
 from shared.contracts import DownloadFailure
-from shared.efax import EfaxClient, EfaxError, ImageError, ReceivedPage, decode_image
+from shared.efax import EfaxClient, EfaxError, ImageError, ReceivedFax, ReceivedPage
 from shared.polling import scan
 from shared.settings import EfaxApp
 from tests.builders import notified
@@ -172,26 +171,6 @@ async def test_a_401_at_page_3_of_a_250_fax_scan_still_finds_every_fax() -> None
     assert result.pages == 3
 
 
-@pytest.mark.parametrize(
-    ("encoded", "reason"),
-    [
-        (None, "undecodable_image"),
-        ("%%%not base64", "undecodable_image"),
-        (base64.b64encode(b"GIF89a....").decode(), "wrong_image_type"),
-        (base64.b64encode(b"%PDF-" + b"x" * 2000).decode(), "too_large"),
-    ],
-)
-def test_images_are_checked_strictly(encoded: str | None, reason: str) -> None:
-    with pytest.raises(ImageError) as caught:
-        decode_image(encoded, "PDF", max_bytes=1000)
-    assert caught.value.reason == reason
-
-
-def test_a_real_pdf_passes() -> None:
-    data = b"%PDF-1.4 fax"
-    assert decode_image(base64.b64encode(data).decode(), "PDF", 1000) == data
-
-
 async def test_retention_deletes_the_fax_upstream_through_rate_limits(
     sandbox: RunningSandbox,
 ) -> None:
@@ -290,3 +269,24 @@ async def test_the_delivery_log_lists_failed_webhook_attempts() -> None:
         await efax.aclose()
     assert len(failed) == 2, "the first attempt and its one retry"
     assert {entry["fax_id"] for entry in failed} == {fax.fax_id}
+
+
+def test_a_listed_number_that_is_not_a_fax_number_is_kept_as_unavailable_and_the_fax_listed() -> (
+    None
+):
+    entry = {
+        "fax_id": str(uuid.uuid4()),
+        "completed_timestamp": "2024-05-10T17:54:11Z",
+        "originating_fax_number": "1323\r\n5555555",
+        "destination_fax_number": "1888555555é",
+        "originating_fax_tsid": "ACME\n",
+    }
+    fax = ReceivedFax.model_validate(entry)
+    assert fax.originating_fax_number == "unavailable"
+    assert fax.destination_fax_number == "unavailable"
+    assert fax.originating_fax_tsid == "unavailable"
+    good = ReceivedFax.model_validate(
+        {**entry, "originating_fax_number": "+13235555555", "destination_fax_number": ""}
+    )
+    assert good.originating_fax_number == "+13235555555"
+    assert good.destination_fax_number == ""

@@ -12,6 +12,7 @@ import pytest
 from services.gateway import logic
 from services.gateway.asgi import Gateway
 from services.gateway.settings import GatewaySettings
+from tests.builders import notification
 
 
 @pytest.mark.parametrize(
@@ -149,3 +150,40 @@ async def test_readiness_follows_the_broker() -> None:
     async with client(RecordingBroker(fail=True)) as http:
         assert (await http.get("/readyz")).status_code == 503
         assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_a_source_past_its_rate_is_answered_429_while_another_source_is_served() -> None:
+    broker = RecordingBroker()
+    settings = {
+        "gateway_rate_limit_per_s": 0.001,
+        "gateway_rate_limit_burst": 3,
+        "gateway_trust_forwarded_for": True,
+    }
+    headers = {"content-type": "application/json", "x-forwarded-for": "203.0.113.7"}
+    async with client(broker, **settings) as http:
+        flood = [
+            (await http.post("/webhooks/efax", content=b"{}", headers=headers)) for _ in range(5)
+        ]
+        other = await http.post(
+            "/webhooks/efax", content=b"{}", headers={**headers, "x-forwarded-for": "192.0.2.1"}
+        )
+    assert [a.status_code for a in flood] == [200, 200, 200, 429, 429]
+    assert flood[-1].headers["retry-after"] == "1"
+    assert other.status_code == 200
+    assert len(broker.published) == 4
+
+
+def test_the_rate_limit_refills_with_time_and_remembers_a_bounded_number_of_sources() -> None:
+    limit = logic.RateLimit(rate=2.0, burst=2, sources=3)
+    assert [limit.allow("a", 0.0) for _ in range(3)] == [True, True, False]
+    assert limit.allow("a", 0.5)  # one token back after half a second
+    for n in range(10):
+        limit.allow(f"flood-{n}", 1.0)
+    assert len(limit._buckets) == 3
+    assert logic.RateLimit(rate=0, burst=1).allow("a", 0.0)
+
+
+def test_the_default_body_limit_fits_a_real_webhook_with_room_but_not_a_flood() -> None:
+    limit = GatewaySettings().gateway_max_body_bytes
+    assert limit == 16 * 1024
+    assert limit >= 16 * len(json.dumps(notification()).encode())

@@ -8,6 +8,7 @@ import uuid
 
 from pydantic import SecretStr
 
+from services.router.settings import RouterSettings
 from services.verifier.logic import decide_batch
 from services.verifier.settings import VerifierSettings
 from shared.logs import fax_fields, formatter
@@ -73,3 +74,38 @@ def test_the_verifier_logs_every_rejection_with_its_reason(caplog) -> None:
         written()
     reasons = [getattr(r, "reason", None) for r in caplog.records]
     assert reasons == ["invalid_payload", "bad_signature"]
+
+
+def test_a_short_secret_is_redacted_as_a_word_but_never_mangles_names_ids_or_paths() -> None:
+    """The local S3 key once turned logger names into `[redacted].router`."""
+    settings = RouterSettings(s3_access_key="faxrelay", s3_secret_key="faxrelay-secret")
+    for form in ("json", "text"):
+        formatter_ = formatter(settings.model_copy(update={"log_format": form}), "router")
+        record = logging.LogRecord(
+            "faxrelay.router",
+            logging.INFO,
+            __file__,
+            1,
+            "bucket faxrelay-internal at /data/faxrelay/x; the key was faxrelay",
+            (),
+            None,
+        )
+        text = formatter_.format(record)
+        assert "faxrelay.router" in text
+        assert "faxrelay-internal" in text
+        assert "/data/faxrelay/x" in text
+        assert "the key was [redacted]" in text
+
+
+def test_a_field_named_as_a_secret_is_redacted_whatever_its_value() -> None:
+    text = line(VerifierSettings(), "calling eFax", api_key="k1", token="t0", password="pw")
+    out = json.loads(text)
+    assert out["api_key"] == out["token"] == out["password"] == "[redacted]"
+    assert out["message"] == "calling eFax"
+
+
+def test_a_long_secret_is_redacted_even_inside_other_text() -> None:
+    app = EfaxApp(app_id=uuid.uuid4(), api_key=SecretStr("api-key-1234567890"))
+    text = line(VerifierSettings(apps=[app]), "url=https://x/?k=api-key-1234567890&y=1")
+    assert "api-key-1234567890" not in text
+    assert "k=[redacted]&y=1" in text

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import httpx
 from faststream.kafka import KafkaBroker, TestKafkaBroker
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.gateway.app import create_app
@@ -20,6 +20,7 @@ from services.verifier.logic import DuplicateWindow, Verification, decide_batch
 from shared import metrics
 from shared.kafka import Parsed
 from tests.builders import API_BASE, APP_ID, SECRET, delivery, notification, stored
+from tests.fakes import FakeStore
 
 
 def value(name: str, **labels: str) -> float:
@@ -59,7 +60,9 @@ def test_forgeries_and_duplicates_are_counted_apart_and_only_once_written() -> N
 def test_routing_counts_events_by_destination_kind_and_the_age_of_the_fax() -> None:
     fax = stored(completed_at=datetime.now(UTC) - timedelta(seconds=90))
     rules = Rules(rules=[Rule(name="all", topics=["faxes.archive"])])
-    routing = Routing(rules, "faxes.user.{user_id}", "/faxrelay/router", None, timedelta(0))
+    routing = Routing(
+        rules, "faxes.user.{user_id}", "/faxrelay/router", None, timedelta(0), FakeStore().find
+    )
     before = (
         value("faxrelay_events_routed_total", destination="user"),
         value("faxrelay_events_routed_total", destination="rule"),
@@ -154,3 +157,26 @@ def test_no_metric_is_labelled_by_an_id() -> None:
         metric = getattr(metrics, name)
         labels = set(getattr(metric, "_labelnames", ()))
         assert not labels & forbidden, name
+
+
+async def test_publish_metrics_name_a_users_topic_by_its_pattern_not_the_user_id() -> None:
+    registry = CollectorRegistry()
+    broker = KafkaBroker(middlewares=[metrics.kafka_middleware("router", registry)])
+    user = uuid.uuid4()
+    async with TestKafkaBroker(broker) as br:
+        await br.publish(b"{}", f"faxes.user.{user}")
+        await br.publish(b"{}", "fax.stored")
+    labels = {
+        sample.labels.get("destination")
+        for family in registry.collect()
+        for sample in family.samples
+        if family.name.startswith("faststream_published")
+    }
+    assert "faxes.user.*" in labels
+    assert "fax.stored" in labels
+    assert not any(str(user) in str(label) for label in labels)
+
+
+def test_a_topic_label_keeps_names_without_a_uuid() -> None:
+    assert metrics.topic_label("fax.webhook.received") == "fax.webhook.received"
+    assert metrics.topic_label(f"team.{uuid.uuid4()}.inbox") == "team.*.inbox"

@@ -175,3 +175,20 @@ def test_the_same_fax_makes_the_same_event_id_and_time_every_time() -> None:
     assert events[0].get_id() == events[1].get_id()
     assert events[0].get_time() == events[1].get_time()
     assert events[0].get_data()["download_url"] is None
+
+
+def test_a_link_is_signed_only_for_the_key_the_fax_itself_is_stored_under() -> None:
+    victim, forged = stored(), stored()
+    forged = forged.model_copy(update={"stored": victim.stored})
+    signed: list[str] = []
+
+    def presign(key: str, expiry: timedelta) -> str:
+        signed.append(key)
+        return f"https://s3.example/{key}"
+
+    now = datetime.now(UTC)
+    event = ce_kafka.from_binary_event(
+        fax_received_event(forged, "/s", presign, timedelta(hours=1), now)
+    )
+    assert event.get_data()["download_url"] is None
+    assert signed == []

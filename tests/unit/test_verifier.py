@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -18,6 +20,7 @@ from services.verifier.logic import (
     signature_matches,
     verify,
 )
+from services.verifier.settings import VerifierSettings
 from shared.contracts import (
     FAX_NOTIFIED,
     OUTBOUND_NOTIFIED,
@@ -40,7 +43,7 @@ def reason_of(d) -> RejectReason:
 
 
 def test_a_signed_notification_becomes_fax_notified() -> None:
-    body = notification()
+    body = notification(completed_timestamp="2024-05-10T17:54:11Z")
     verified = verify(delivery(body), SECRETS, API_BASE)
     assert isinstance(verified, FaxNotified)
     assert str(verified.fax_id) == body["fax_id"]
@@ -236,3 +239,66 @@ def test_the_window_forgets_after_its_time() -> None:
 def test_a_record_that_is_not_a_delivery_is_rejected_not_raised() -> None:
     outcome = decide(b"\x00garbage", SECRETS, API_BASE, window(), set())
     assert outcome.topic == WEBHOOK_REJECTED
+
+
+def test_a_webhook_number_ending_in_a_line_feed_is_invalid() -> None:
+    from pydantic import ValidationError
+
+    from shared.contracts import InboundNotification
+
+    with pytest.raises(ValidationError):
+        InboundNotification.model_validate(notification(sending_fax_number="13235555555\n"))
+
+
+def test_a_signed_webhook_older_than_the_bound_is_refused_as_stale() -> None:
+    """A replay of an old signed webhook (eFax signs no timestamp) is refused with its reason;
+    one within the bound still passes."""
+    old = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    raw = delivery(notification(completed_timestamp=old)).model_dump_json().encode()
+    outcome = decide(raw, SECRETS, API_BASE, window(), set(), timedelta(days=1))
+    assert outcome.topic == WEBHOOK_REJECTED
+    assert isinstance(outcome.message, WebhookRejected)
+    assert outcome.message.reason == RejectReason.STALE
+    fresh = delivery(notification()).model_dump_json().encode()
+    assert (
+        decide(fresh, SECRETS, API_BASE, window(), set(), timedelta(days=1)).topic == FAX_NOTIFIED
+    )
+
+
+def test_the_verifier_bounds_webhook_age_to_a_day_by_default() -> None:
+    assert VerifierSettings(apps=[]).verifier_max_webhook_age_s == 86_400
+
+
+def test_an_unsigned_flood_body_is_kept_as_a_digest_and_a_prefix() -> None:
+    """Anyone can post: what the rejected topic keeps of an unauthenticated body is bounded."""
+    big = json.dumps({"app_id": APP_ID, "junk": "x" * 16_000}).encode()
+    raw = delivery(big, signature="00").model_dump_json().encode()
+    outcome = decide(raw, SECRETS, API_BASE, window(), set())
+    rejection = outcome.message
+    assert isinstance(rejection, WebhookRejected)
+    assert rejection.reason == RejectReason.BAD_SIGNATURE
+    assert rejection.body_truncated
+    assert rejection.body_size == len(big)
+    assert rejection.body_sha256 == hashlib.sha256(big).hexdigest()
+    assert rejection.delivery.body == big[:2048]
+    assert len(rejection.model_dump_json()) < 4096
+
+
+def test_a_rejected_webhook_of_real_size_is_kept_whole_for_a_replay() -> None:
+    body = json.dumps(notification()).encode()
+    raw = delivery(body, signature="00").model_dump_json().encode()
+    rejection = decide(raw, SECRETS, API_BASE, window(), set()).message
+    assert isinstance(rejection, WebhookRejected)
+    assert rejection.delivery.body == body
+    assert not rejection.body_truncated
+
+
+def test_a_rejection_written_before_the_digest_fields_still_reads() -> None:
+    old = {
+        "reason": "bad_signature",
+        "detail": "x",
+        "delivery": json.loads(delivery(b"{}").model_dump_json()),
+    }
+    rejection = WebhookRejected.model_validate(old)
+    assert rejection.body_sha256 is None
+    assert not rejection.body_truncated
