@@ -1,6 +1,6 @@
 """What only Apache Kafka shows correctly: consumer lag from true end offsets (Tansu's read low),
 and a user's topic read by Apache Kafka's own console consumer, a Kafka client that is not ours,
-run from the jars the broker runs on (it cannot read Tansu's topics either)."""
+run from the jars the broker runs on."""
 
 from __future__ import annotations
 
