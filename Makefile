@@ -3,7 +3,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test test-fast test-e2e lint format bench deploy-check lock clean
+.PHONY: install run test test-fast test-e2e outside-tools lint format bench bench-smoke deploy-check \
+	lock clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -18,15 +19,20 @@ run: $(STAMP)
 	$(BIN)/faxrelay up
 
 ## test: both lanes, fast logic tests and end-to-end tests on the real local stack
-test: $(STAMP)
+test: outside-tools
 	$(BIN)/pytest
 
 ## test-fast: logic and in-memory handler tests; no network, no outside programs
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not e2e and not tools"
 
-test-e2e: $(STAMP)
+test-e2e: outside-tools
 	$(BIN)/pytest -m e2e
+
+## outside-tools: promtool and Prometheus, built with Go into .faxrelay-cache once per machine
+## (minutes the first time); a missing piece is said here, in one line, before any test runs
+outside-tools: $(STAMP)
+	$(BIN)/python -m deploy.tooling promtool prometheus >/dev/null
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -40,6 +46,10 @@ format: $(STAMP)
 ## bench: throughput and latency against baselines, side by side (prints figures)
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## bench-smoke: every benchmark once with tiny settings (about a minute; figures not judged)
+bench-smoke: $(STAMP)
+	$(BIN)/python -m bench smoke
 
 ## deploy-check: compose, Dockerfile and Kustomize checks without an engine or a cluster
 deploy-check: $(STAMP)

@@ -49,13 +49,14 @@ def run(
             for target, port in zip(targets, free_ports(len(targets)), strict=True):
                 argv = [sys.executable, "-m", "bench.servers", target, "--port", str(port)]
                 argv += ["--bootstrap", stack.bootstrap_servers]
-                env = {}
+                # the services' environment as `faxrelay up` gives it (on Tansu: no idempotent
+                # producer, which it cannot serve)
+                env = stack.service_env()
                 if target == "gateway":
                     argv += gateway_args
                 if target == "gateway-2w":  # the real entry point, two worker processes
                     argv = [sys.executable, "-m", "services.gateway"]
-                    env = {
-                        "FAXRELAY_KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
+                    env |= {
                         "FAXRELAY_GATEWAY_PORT": str(port),
                         "FAXRELAY_GATEWAY_WORKERS": "2",
                         "FAXRELAY_GATEWAY_RATE_LIMIT_PER_S": "0",  # one source, on purpose
@@ -146,3 +147,23 @@ def main(
     results = run(rates, seconds, connections, targets, gateway_args)
     print()
     print(report(results))
+    print("\n" + summary(results))
+
+
+def summary(results: list[tuple[str, float, Result]]) -> str:
+    """One line, as the other benchmarks end: the most each server accepted per second at any
+    point of the run, and the gateway's latency at the highest fixed rate."""
+    best: dict[str, float] = {}
+    for target, _, r in results:
+        best[target] = max(best.get(target, 0.0), r["per_s"])
+    fixed = [(rate, r) for target, rate, r in results if target == "gateway" and rate > 0]
+    nan = float("nan")
+    rate, at_rate = max(fixed, key=lambda pair: pair[0]) if fixed else (nan, {})
+    fields = {
+        "gateway_per_s": best.get("gateway", nan),
+        "noop_per_s": best.get("noop", nan),
+        "fixed_rate": rate,
+        "gateway_p50_ms": at_rate.get("p50_ms", nan),
+        "gateway_p99_ms": at_rate.get("p99_ms", nan),
+    }
+    return "gateway summary: " + " ".join(f"{k}={v:.1f}" for k, v in fields.items())

@@ -6,6 +6,7 @@ configuration, and, for the secured variant, a throwaway CA, a broker certificat
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import shutil
 import subprocess
@@ -32,21 +33,33 @@ def kafka_version() -> str:
     return found.group(1)
 
 
-def missing_tools() -> list[str]:
+# What the Apache Kafka lane runs, and the Debian package each comes from (openssl: the secured
+# broker's throwaway certificates).
+PACKAGES = {"java": "openjdk-17-jre-headless", "mvn": "maven", "openssl": "openssl"}
+
+
+def missing_tools(tools: tuple[str, ...] = tuple(PACKAGES)) -> list[str]:
     """What this machine lacks to run Apache Kafka from its jars."""
-    return [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
+    return [tool for tool in tools if shutil.which(tool) is None]
+
+
+def install_command(tools: list[str]) -> str:
+    return "apt-get install " + " ".join(PACKAGES[tool] for tool in tools)
 
 
 def classpath() -> str:
-    """The broker's classpath, fetching the jars from Maven Central the first time."""
-    lib = CACHE / f"kafka-{kafka_version()}" / "lib"
+    """The broker's (and its console tools') classpath, fetching the jars from Maven Central the
+    first time. The directory is named after the pom's content: a changed pom fetches anew."""
+    digest = hashlib.sha256(POM.read_bytes()).hexdigest()[:12]
+    lib = CACHE / f"kafka-{kafka_version()}-{digest}" / "lib"
     done = lib / ".complete"
     if done.exists():
         return f"{lib}/*"
-    if missing_tools():
+    missing = missing_tools(("java", "mvn"))
+    if missing:
         raise KafkaUnavailable(
-            f"Apache Kafka needs Java 17+ and Maven ({', '.join(missing_tools())} not found): "
-            "apt-get install openjdk-17-jre-headless maven"
+            f"Apache Kafka needs Java 17+ and Maven ({', '.join(missing)} not found): "
+            f"{install_command(missing)}"
         )
     lib.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=lib.parent) as tmp:

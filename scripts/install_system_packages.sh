@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
-# Debian packages the tests use and pip cannot give: kcat (a Kafka client that is not ours),
-# openssl (throwaway certificates) and prometheus (promtool checks the alert rules; the e2e lane
-# scrapes the stack). Java 17 and Maven, for the Apache Kafka lane, are checked here and
-# installed when missing. Idempotent: installs only what is absent.
+# Debian packages the tests use that neither pip nor the project's cache can give: Java 17 and
+# Maven (the Apache Kafka lane; Maven fetches the broker's jars) and openssl (the secured broker's
+# throwaway certificates). promtool, Prometheus and the console consumer that stands in for a
+# foreign Kafka client are fetched into .faxrelay-cache without root (deploy/tooling.py,
+# faxrelay/kafka_broker.py). Idempotent: installs only what is absent.
 set -euo pipefail
 need=()
-command -v kcat >/dev/null || need+=(kcat)
 command -v openssl >/dev/null || need+=(openssl)
 command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need+=(maven)
-command -v promtool >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -eq 0 ]; then
     exit 0
 fi

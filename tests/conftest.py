@@ -1,14 +1,18 @@
 """Markers every lane relies on.
 
-`tools` marks tests that run an outside program (node, the Compose binary, kubectl, hadolint), so
-`make test-fast` runs without them and `make test` with them.
+`tools` marks tests that run an outside program (node, the Compose binary, kubectl, hadolint,
+promtool), so `make test-fast` runs without them and `make test` with them. Each such test or
+module says so itself (`@pytest.mark.tools`, `pytestmark`); `--strict-markers` refuses a marker
+that pyproject.toml does not register.
 
 Which broker each end-to-end test runs on:
 
 A test (or module) marked `@pytest.mark.brokers("tansu", "kafka")` runs once on each broker; the
 Apache Kafka run carries the marker `kafka`. Unmarked tests that use the stack run on Tansu.
-Where Java or Maven is missing, the `kafka` tests are not run and the summary says so loudly;
-with FAXRELAY_REQUIRE_KAFKA=1 (as in CI) a missing Kafka fails the run instead.
+Where Java, Maven or openssl is missing, the `kafka` tests are not run and the summary says so;
+with FAXRELAY_REQUIRE_KAFKA=1 (as in CI) a missing Kafka fails the run instead. What is not run
+is said once right after collection, with the command that installs what is missing, and again
+in the summary.
 """
 
 from __future__ import annotations
@@ -17,21 +21,9 @@ import os
 
 import pytest
 
-from faxrelay.kafka_broker import missing_tools
+from faxrelay.kafka_broker import install_command, missing_tools
 
 NOT_RUN: list[str] = []
-
-TOOL_FIXTURES = {"compose_model", "kustomize_builds", "node_receiver"}
-TOOL_HELPERS = {"node_verify", "compose", "need"}
-
-
-def mark_tool_tests(items: list[pytest.Item]) -> None:
-    for item in items:
-        function = getattr(item, "function", None)
-        code = getattr(function, "__code__", None)
-        names = set(code.co_names) if code is not None else set()
-        if TOOL_FIXTURES & set(getattr(item, "fixturenames", ())) or TOOL_HELPERS & names:
-            item.add_marker(pytest.mark.tools)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -47,19 +39,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    mark_tool_tests(items)
     on_kafka = [item for item in items if item.get_closest_marker("kafka")]
     missing = missing_tools()
     if not on_kafka or not missing:
         return
     how = (
-        f"{len(on_kafka)} tests on Apache Kafka need Java 17+ and Maven "
-        f"({', '.join(missing)} not found): apt-get install openjdk-17-jre-headless maven, "
+        f"{len(on_kafka)} tests on Apache Kafka need Java 17+, Maven and openssl "
+        f"({', '.join(missing)} not found): {install_command(missing)}, "
         "then run `make test` again (or `pytest -m kafka` for those alone)"
     )
     if os.environ.get("FAXRELAY_REQUIRE_KAFKA") == "1":
         raise pytest.UsageError(f"FAXRELAY_REQUIRE_KAFKA=1 and {how}")
     NOT_RUN.append(how)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:  # said before the first test runs, not only at the end
+        reporter.write_line("NOT RUN: " + how, red=True, bold=True)
     config.hook.pytest_deselected(items=on_kafka)
     items[:] = [item for item in items if item not in on_kafka]
 

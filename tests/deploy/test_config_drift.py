@@ -90,6 +90,7 @@ def app_services(model: dict[str, Any]) -> dict[str, tuple[type[BaseSettings], d
     return found
 
 
+@pytest.mark.tools
 def test_compose_runs_every_service_from_the_one_image(compose_model: dict[str, Any]) -> None:
     apps = app_services(compose_model)
     modules = {" ".join(s["command"]) for _, s in apps.values()}
@@ -104,6 +105,7 @@ def test_compose_runs_every_service_from_the_one_image(compose_model: dict[str, 
     assert sandbox["image"] not in {s["image"] for s in ours.values()}
 
 
+@pytest.mark.tools
 def test_compose_images_exist_and_match_the_tested_versions(compose_model: dict[str, Any]) -> None:
     images = {name: s["image"] for name, s in compose_model["services"].items()}
     # minio/minio and minio/mc were deleted from Docker Hub on 2026-09-12.
@@ -117,6 +119,7 @@ def test_compose_images_exist_and_match_the_tested_versions(compose_model: dict[
     assert images["kafka"] == f"apache/kafka:{version[1]}"
 
 
+@pytest.mark.tools
 def test_compose_env_is_known_to_the_services(compose_model: dict[str, Any]) -> None:
     raw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     for name, (cls, service) in app_services(compose_model).items():
@@ -131,6 +134,7 @@ def test_compose_env_is_known_to_the_services(compose_model: dict[str, Any]) -> 
         assert explicit <= env_names(cls), f"{name}: {sorted(explicit - env_names(cls))}"
 
 
+@pytest.mark.tools
 def test_compose_sets_what_every_service_needs(
     compose_model: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -141,6 +145,7 @@ def test_compose_sets_what_every_service_needs(
         load(cls, env, monkeypatch)  # parses: JSON, booleans, URLs, paths
 
 
+@pytest.mark.tools
 def test_compose_uses_idempotent_producers(
     compose_model: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -150,6 +155,7 @@ def test_compose_uses_idempotent_producers(
             assert settings.kafka_idempotent_producer, name
 
 
+@pytest.mark.tools
 def test_scaled_services_have_no_fixed_names_or_host_ports(compose_model: dict[str, Any]) -> None:
     for name, (_, service) in app_services(compose_model).items():
         assert "container_name" not in service, name
@@ -162,6 +168,7 @@ def test_scaled_services_have_no_fixed_names_or_host_ports(compose_model: dict[s
         assert service["deploy"]["resources"]["limits"]["memory"], name
 
 
+@pytest.mark.tools
 def test_sandbox_profile_is_wired_to_the_services(
     compose_model: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -269,6 +276,7 @@ def assert_only_allowed_secrets(model: dict[str, Any]) -> None:
         assert all(not app.get(field) for app in apps), f"{name}: FAXRELAY_APPS has {field}"
 
 
+@pytest.mark.tools
 def test_each_container_gets_only_the_secrets_it_uses(compose_model: dict[str, Any]) -> None:
     services = compose_model["services"]
     assert set(services) <= set(SECRETS_ALLOWED), sorted(set(services) - set(SECRETS_ALLOWED))
@@ -280,6 +288,7 @@ def test_each_container_gets_only_the_secrets_it_uses(compose_model: dict[str, A
     assert_only_allowed_secrets(compose_model)
 
 
+@pytest.mark.tools
 def test_bundled_minio_has_the_services_keys(compose_model: dict[str, Any]) -> None:
     minio = compose_model["services"]["minio"]["environment"]
     for name in ("init", "downloader", "router", "poller"):
@@ -463,6 +472,7 @@ def pods(resources: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     }
 
 
+@pytest.mark.tools
 def test_kafka_security_comes_from_one_secret_in_every_workload(
     kustomize_builds: dict[str, list[dict[str, Any]]],
 ) -> None:
@@ -485,6 +495,7 @@ def test_kafka_security_comes_from_one_secret_in_every_workload(
                         assert found[0] == KAFKA_SECRET, f"{build} {name}"
 
 
+@pytest.mark.tools
 def test_keda_authenticates_to_kafka_like_the_services(
     kustomize_builds: dict[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -529,6 +540,7 @@ def workloads(resources: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]
     return found
 
 
+@pytest.mark.tools
 def test_manifests_set_only_known_settings_and_all_needed_ones(
     kustomize_builds: dict[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -549,6 +561,7 @@ def test_manifests_set_only_known_settings_and_all_needed_ones(
             assert settings.kafka_idempotent_producer, f"{build} {name}"
 
 
+@pytest.mark.tools
 def test_every_deployment_has_probes_resources_and_a_pdb(
     kustomize_builds: dict[str, list[dict[str, Any]]],
 ) -> None:
@@ -568,6 +581,7 @@ def test_every_deployment_has_probes_resources_and_a_pdb(
             assert budgets[name]["spec"]["selector"]["matchLabels"] == labels, name
 
 
+@pytest.mark.tools
 def test_gateway_has_a_service_and_a_tls_ingress(
     kustomize_builds: dict[str, list[dict[str, Any]]],
 ) -> None:
@@ -586,6 +600,7 @@ def load_default_gateway_paths() -> set[str]:
     return set(SERVICES["gateway"]().gateway_webhook_paths)  # type: ignore[attr-defined]
 
 
+@pytest.mark.tools
 def test_keda_scales_each_consumer_group_on_its_topic(
     kustomize_builds: dict[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,6 +16,7 @@ import yaml
 from deploy.grafana.dashboard import expressions
 from deploy.prometheus.alerts import BusinessHours, render, render_prometheus_rule
 from deploy.settings_doc import SERVICES
+from deploy.tooling import PROMETHEUS_RELEASE
 from deploy.validate_k8s import build
 from tests.deploy.conftest import ROOT, compose, need
 
@@ -30,6 +31,12 @@ def promtool(*args: str) -> str:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
+
+
+def test_promtool_is_of_the_prometheus_release_compose_runs() -> None:
+    image = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["prometheus"]
+    assert image["image"] == f"prom/prometheus:v{PROMETHEUS_RELEASE}"
+    assert f"version {PROMETHEUS_RELEASE}" in promtool("--version")
 
 
 def test_the_alert_rules_pass_promtool() -> None:

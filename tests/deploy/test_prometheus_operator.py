@@ -14,6 +14,8 @@ from deploy.validate_k8s import monitor_problems, scraped_pods
 from tests.deploy.conftest import ROOT
 from tests.deploy.test_config_drift import by_kind, deployment_env, load
 
+pytestmark = pytest.mark.tools  # kustomize (kubectl)
+
 OPERATOR_OVERLAY = "deploy/k8s/overlays/production-prometheus-operator"
 
 

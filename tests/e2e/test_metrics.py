@@ -4,7 +4,6 @@ PromQL over its HTTP API counts what was sent."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,14 +14,12 @@ import httpx
 import pytest
 import yaml
 
+from deploy.tooling import tool
 from faxrelay.localstack import SERVICES, free_ports, wait_for_port
 from tests.builders import sign
 from tests.e2e.conftest import System, running_system, wait_until
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(shutil.which("prometheus") is None, reason="apt-get install prometheus"),
-]
+pytestmark = pytest.mark.e2e
 
 FAXES = 12
 ALERTS = Path(__file__).resolve().parents[2] / "deploy/prometheus/alerts.yml"
@@ -32,6 +29,7 @@ ALERTS = Path(__file__).resolve().parents[2] / "deploy/prometheus/alerts.yml"
 def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[System, str]]:
     """A stack whose consumers serve /metrics on ports of their own, and a Prometheus scraping
     all five every second."""
+    prometheus = tool("prometheus")  # built into .faxrelay-cache the first time (minutes)
     tmp = tmp_path_factory.mktemp("metrics")
     *ports, prometheus_port = free_ports(len(SERVICES))
     consumers = [name for name in SERVICES if name != "gateway"]
@@ -56,7 +54,7 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[System,
         log = (tmp / "prometheus.log").open("wb")
         process = subprocess.Popen(
             [
-                "prometheus",
+                prometheus,
                 f"--config.file={tmp / 'prometheus.yml'}",
                 f"--storage.tsdb.path={tmp / 'tsdb'}",
                 f"--web.listen-address=127.0.0.1:{prometheus_port}",

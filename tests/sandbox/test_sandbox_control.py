@@ -57,6 +57,7 @@ def test_control_fax_can_be_read_and_deleted(sb: Sandbox, efax: Efax) -> None:
     assert httpx.get(f"{sb.base_url}/sandbox/faxes/nope").status_code == 404
 
 
+@pytest.mark.tools
 def test_control_webhook_misbehaviour_endpoints(
     sb: Sandbox, receiver: Receiver, tmp_path: Path
 ) -> None:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from conftest import (
     APP_A,
     SECRET_A,
@@ -38,6 +39,7 @@ SEED_KEYS = [
 ]
 
 
+@pytest.mark.tools
 def test_webhook_has_the_seed_shape_and_a_signature_nodes_sample_accepts(
     sb: Sandbox, receiver: Receiver, tmp_path: Path
 ) -> None:
@@ -64,6 +66,7 @@ def test_webhook_has_the_seed_shape_and_a_signature_nodes_sample_accepts(
     assert node_verify(tmp_path, [(posts[0].body, signatures[0], "other")]) == [False]
 
 
+@pytest.mark.tools
 def test_body_is_indented_like_the_seed_so_reserializing_breaks_the_signature(
     sb: Sandbox, receiver: Receiver, tmp_path: Path
 ) -> None:
@@ -170,6 +173,7 @@ def test_reversed_batch_arrives_newest_first(sb: Sandbox, receiver: Receiver) ->
     assert later != [f.fax_id for f in shuffled]
 
 
+@pytest.mark.tools
 def test_hostile_deliveries_are_caught_by_the_checks_the_vendor_asks_for(
     sb: Sandbox, receiver: Receiver, tmp_path: Path
 ) -> None:
@@ -207,6 +211,7 @@ def test_a_fax_that_disappears_after_its_notification_is_404(
     assert efax.request("GET", f"/faxes/{fax.fax_id}/image").status_code == 404
 
 
+@pytest.mark.tools
 def test_a_thousand_concurrent_webhooks_all_arrive_signed(
     make_sandbox: SandboxFactory, node_receiver: str
 ) -> None:
