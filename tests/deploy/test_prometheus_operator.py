@@ -12,7 +12,8 @@ import yaml
 from deploy.settings_doc import SERVICES
 from deploy.validate_k8s import monitor_problems, scraped_pods
 from tests.deploy.conftest import ROOT
-from tests.deploy.test_config_drift import by_kind, deployment_env, load
+from tests.deploy.manifests import by_kind, deployment_env
+from tests.deploy.settings_env import load
 
 pytestmark = pytest.mark.tools  # kustomize (kubectl)
 
