@@ -240,3 +240,45 @@ async def test_a_full_bound_pauses_the_partitions_until_there_is_room() -> None:
     await r.poll(consumer, 10, 10)
     assert consumer.paused() == set()
     await r.stop()
+
+
+class FakeTransactions:
+    """Records what each transaction would write with which offset."""
+
+    def __init__(self) -> None:
+        self.written: list[tuple[TP, int, list[bytes]]] = []
+
+    async def commit(self, topic: str, partition: int, end: int, outgoing: Any) -> None:
+        self.written.append((TP(topic, partition), end, [o.value for o in outgoing]))
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_exactly_once_writes_each_output_with_the_offsets_that_cover_it_and_not_before() -> (
+    None
+):
+    release = asyncio.Event()
+    told: list[int] = []
+
+    async def work(r: ConsumerRecord[bytes, bytes]) -> Decision:
+        if r.offset == 0:
+            await release.wait()
+        out = [Outgoing("out", None, f"outcome {r.offset}".encode())]
+        return out, lambda: told.append(r.offset)
+
+    consumer = FakeConsumer(A)
+    r = runner(work, consumer)
+    transactions = FakeTransactions()
+    r.transactions = transactions  # type: ignore[assignment]
+    await r.poll(consumer, 10, 10)
+    r.take([rec(A, 0), rec(A, 1)])
+    await until(lambda: r.progress.unfinished == 1)
+    await asyncio.sleep(0.05)
+    assert transactions.written == [], "1 is done, but its output waits for 0"
+    assert told == []
+    release.set()
+    await until(lambda: len(told) == 2)
+    assert transactions.written == [(A, 2, [b"outcome 0", b"outcome 1"])]
+    assert consumer.commits == [], "the offsets went in the transaction"
+    await r.stop()
