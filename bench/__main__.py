@@ -48,6 +48,14 @@ def main() -> None:
     p.add_argument(
         "--env", action="append", default=[], help="FAXRELAY_X=Y for the services (repeatable)"
     )
+    p.add_argument(
+        "--fault-seconds", type=float, default=10.0, help="length of the fault run (0: none)"
+    )
+    p.add_argument("--fault-rate", type=float, default=20.0, help="faxes/s of the fault run")
+    p.add_argument("--fault-throttle-every", type=int, default=7, help="a 429 on one call in N")
+    p.add_argument("--fault-retry-after-s", type=int, default=1, help="the 429s' Retry-After")
+    p.add_argument("--fault-slow-every", type=int, default=20, help="a slow answer on one in M")
+    p.add_argument("--fault-slow-ms", type=float, default=500.0, help="how much slower")
     r = sub.add_parser("recovery", help="restart -> first event, and a backlog's drain rate")
     r.add_argument("--broker", choices=["tansu", "kafka"], default="tansu")
     r.add_argument("--backlog", type=int, default=200, help="faxes waiting at each restart")
@@ -105,6 +113,14 @@ def main() -> None:
                 exactly_once=args.exactly_once,
                 latency_rate=args.latency_rate,
                 latency_seconds=args.latency_seconds,
+                fault_mode=pipeline.FaultMode(
+                    throttle_every=args.fault_throttle_every,
+                    retry_after_s=args.fault_retry_after_s,
+                    slow_every=args.fault_slow_every,
+                    slow_s=args.fault_slow_ms / 1000,
+                    rate=args.fault_rate,
+                    seconds=args.fault_seconds,
+                ),
             )
 
     if command in ("hop", "all"):

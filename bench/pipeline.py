@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,29 @@ USER_EVENTS = "user events"
 STAGES = [WEBHOOK_RECEIVED, FAX_NOTIFIED, FAX_STORED, USER_EVENTS]
 OTHERS = [DOWNLOAD_FAILED, WEBHOOK_REJECTED]
 SERVICES = ("gateway", "verifier", "downloader", "router")
+
+
+@dataclass(frozen=True)
+class FaultMode:
+    """eFax as it behaves (issue 20): a 429 with `Retry-After` on one image call in
+    `throttle_every`, a slow answer on one in `slow_every`, and a token re-issue ending the
+    previous token (the sandbox's `new_token_ends_previous`, on in every run)."""
+
+    throttle_every: int = 7
+    retry_after_s: int = 1
+    slow_every: int = 20
+    slow_s: float = 0.5
+    rate: float = 20.0
+    seconds: float = 10.0
+
+    def faults(self, api_latency_ms: float) -> Faults:
+        return Faults(
+            fax_delay_s=api_latency_ms / 1000,
+            fax_rate_limit_rate=1 / self.throttle_every if self.throttle_every else 0.0,
+            retry_after_s=self.retry_after_s,
+            fax_slow_rate=1 / self.slow_every if self.slow_every else 0.0,
+            fax_slow_s=self.slow_s,
+        )
 
 
 def memory_kb(pid: int) -> dict[str, int]:
@@ -199,10 +223,12 @@ def main(
     exactly_once: bool = False,
     latency_rate: float = 50.0,
     latency_seconds: float = 10.0,
+    fault_mode: FaultMode | None = FaultMode(),  # frozen: never changed
 ) -> None:
     """`api_latency_ms` slows every eFax fax call of the sandbox, as a real API over the internet
     would be; on loopback the sandbox answers in about a millisecond. After the throughput run,
-    `latency_rate` faxes/s are offered for `latency_seconds` (0: no latency run)."""
+    `latency_rate` faxes/s are offered for `latency_seconds` (0: no latency run); then, unless
+    `fault_mode` is None, the same latency run against an eFax that throttles (`FaultMode`)."""
     if exactly_once and broker != "kafka":
         raise SystemExit("--exactly-once needs --broker kafka (Tansu has no transactions)")
     with tempfile.TemporaryDirectory(prefix="faxrelay-bench-") as tmp:
@@ -248,6 +274,10 @@ def main(
                         count = int(latency_rate * latency_seconds)
                         latency = run_latency(sandbox, sampler, url, directory, latency_rate, count)
                         ours.update(latency)
+                    if fault_mode is not None and fault_mode.seconds > 0:
+                        ours.update(
+                            run_faults(sandbox, sampler, url, directory, fault_mode, api_latency_ms)
+                        )
                     if big_faxes:
                         ours["rss_mb_per_20mb_fax"] = run_big(
                             sandbox, sampler, url, directory, big_faxes, downloader
@@ -277,6 +307,10 @@ def main(
                     "downloader_cpu_ms_per_fax": ours["downloader_cpu_ms_per_fax"],
                     "baseline_cpu_ms_per_fax": base_cpu_ms,
                     "rss_mb_per_20mb_fax": ours.get("rss_mb_per_20mb_fax", float("nan")),
+                    "stored_p50_ms": ours.get("stored_p50_ms", float("nan")),
+                    "stored_p99_ms": ours.get("stored_p99_ms", float("nan")),
+                    "faults_stored_p50_ms": ours.get("faults_stored_p50_ms", float("nan")),
+                    "faults_stored_p99_ms": ours.get("faults_stored_p99_ms", float("nan")),
                 }
                 print("\npipeline summary: " + " ".join(f"{k}={v:.1f}" for k, v in summary.items()))
         finally:
@@ -396,10 +430,43 @@ def run_latency(
             for hop, v in hops.items()]  # fmt: skip
     print(table(["hop", "p50 ms", "p90 ms", "p99 ms", "max ms"], rows))
     end_to_end = hops["POST -> user event (end to end)"]
+    stored = hops[f"{FAX_NOTIFIED} -> {FAX_STORED}"]
     return {
         "p50_ms": 1000 * percentile(end_to_end, 50),
         "p99_ms": 1000 * percentile(end_to_end, 99),
+        "stored_p50_ms": 1000 * percentile(stored, 50),
+        "stored_p99_ms": 1000 * percentile(stored, 99),
     }
+
+
+def run_faults(
+    sandbox: RunningSandbox,
+    sampler: Sampler,
+    url: str,
+    directory: Path,
+    mode: FaultMode,
+    api_latency_ms: float,
+) -> dict[str, float]:
+    """The latency run again, eFax throttling and answering slowly now and then (`FaultMode`):
+    `fax.notified` -> `fax.stored` is where a fax told to wait shows, and whether it holds
+    others."""
+    sandbox.set_faults(mode.faults(api_latency_ms))
+    before = sandbox.stats()
+    print(
+        f"\nfault mode: 429 (Retry-After {mode.retry_after_s} s) on one eFax fax call in "
+        f"{mode.throttle_every}, {1000 * mode.slow_s:.0f} ms slower on one in {mode.slow_every}, "
+        "a token re-issue ends the previous token"
+    )
+    try:
+        result = run_latency(
+            sandbox, sampler, url, directory, mode.rate, int(mode.rate * mode.seconds)
+        )
+    finally:
+        sandbox.set_faults(Faults(fax_delay_s=api_latency_ms / 1000))
+    after = sandbox.stats()
+    injected = {k: after.get(k, 0) - before.get(k, 0) for k in ("injected_rate_limit",)}
+    print(f"  injected: {injected}")
+    return {f"faults_{k}": v for k, v in result.items()}
 
 
 def run_big(

@@ -27,6 +27,8 @@ class Faults(BaseModel):
 
     fax_delay_s: float = 0.0
     token_delay_s: float = 0.0
+    fax_slow_rate: float = Field(0.0, ge=0, le=1)  # this share of fax calls also waits...
+    fax_slow_s: float = Field(0.0, ge=0)  # ...this much longer (a slow answer)
 
     garbled_base64_fax_ids: list[str] = Field(default_factory=list)
     truncated_base64_fax_ids: list[str] = Field(default_factory=list)
@@ -81,7 +83,11 @@ class FaultState:
         return None
 
     def delay(self, kind: str) -> float:
-        return self.faults.token_delay_s if kind == "token" else self.faults.fax_delay_s
+        f = self.faults
+        if kind == "token":
+            return f.token_delay_s
+        slow = f.fax_slow_rate and self.rng.random() < f.fax_slow_rate
+        return f.fax_delay_s + (f.fax_slow_s if slow else 0.0)
 
     def base64_damage(self, fax_id: str) -> str | None:
         """``"garbled"``, ``"truncated"`` or None for an image answer of this fax."""

@@ -1,21 +1,25 @@
-"""Downloader: `fax.notified` -> image from eFax -> object store -> `fax.stored` (or failed)."""
+"""Downloader: `fax.notified` -> image from eFax -> object store -> `fax.stored` (or failed).
+
+Each fax is a task of its own (`shared.stage`): one that waits on eFax (`Retry-After`, a
+backoff, a slow answer) waits alone, and each partition is committed up to its finished prefix;
+with exactly-once on, the outcomes are written in one transaction with the offsets they cover."""
 
 from __future__ import annotations
 
 import asyncio
-from functools import partial
 
+from aiokafka import ConsumerRecord
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 
-from services.downloader.logic import Downloads, handle_batch
+from services.downloader.logic import Downloads, handle_record
 from services.downloader.settings import DownloaderSettings
 from shared.clients import efax_client, fax_store
-from shared.contracts import DOWNLOAD_FAILED, FAX_NOTIFIED, FAX_STORED, TOPICS_BY_NAME, FaxNotified
+from shared.contracts import DOWNLOAD_FAILED, FAX_NOTIFIED, FAX_STORED, TOPICS_BY_NAME
 from shared.efax import EfaxClient
 from shared.health import supervised
-from shared.kafka import batch_subscriber, declare, make_broker, parsed, publish_all
+from shared.kafka import Decision, declare, make_broker
+from shared.stage import StageRunner
 from shared.storage import FaxStore
 
 
@@ -40,11 +44,22 @@ def create_app(
         )
         efax = efax or efax_client(s, connections=s.downloader_concurrency + 4)
         await asyncio.to_thread(store.ensure_bucket)
-        ready.append(Downloads.of(s, efax, store, partial(publish_all, broker)))
+        ready.append(Downloads.of(s, efax, store))
 
-    @batch_subscriber(broker, FAX_NOTIFIED, s, s.downloader_group_id, s.downloader_batch_size)
-    async def on_fax_notified(message: KafkaMessage) -> None:
-        await handle_batch(ready[0], parsed(message, FaxNotified))
+    async def work(record: ConsumerRecord[bytes, bytes]) -> Decision:
+        return await handle_record(ready[0], record)
+
+    runner = StageRunner(
+        work,
+        broker,
+        s,
+        s.downloader_group_id,
+        max_in_flight=s.downloader_max_in_flight,
+        max_uncommitted=s.downloader_max_uncommitted,
+        retry_max_s=s.downloader_backoff_max_s,
+    )
+    runner.subscribe(FAX_NOTIFIED, s, s.downloader_batch_size)
+    app.on_shutdown(runner.stop)
 
     @app.after_shutdown
     async def close_clients() -> None:

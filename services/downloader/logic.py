@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict, defaultdict
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from aiokafka import ConsumerRecord
+from pydantic import ValidationError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -32,7 +33,7 @@ from shared.contracts import (
     listed_number,
 )
 from shared.efax import EfaxClient, EfaxError, ImageError
-from shared.kafka import Outgoing, Parsed, Publish, run_all
+from shared.kafka import Decision, Outgoing, propagated
 from shared.logs import fax_fields
 from shared.metrics import DOWNLOADS_FAILED, FAXES_STORED
 from shared.storage import CONTENT_TYPES, ExistingObject, FaxStore, object_key, refused_for_good
@@ -307,7 +308,6 @@ class Downloads:
     efax: EfaxClient
     store: FaxStore
     policy: Policy
-    publish: Publish
     slots: asyncio.Semaphore  # downloads at once
     pages: PageBudget  # pages in flight at once
     delete_after_store: bool = False
@@ -315,13 +315,11 @@ class Downloads:
     announced: Announced = field(default_factory=Announced)
 
     @classmethod
-    def of(
-        cls, settings: DownloaderSettings, efax: EfaxClient, store: FaxStore, publish: Publish
-    ) -> Downloads:
+    def of(cls, settings: DownloaderSettings, efax: EfaxClient, store: FaxStore) -> Downloads:
         slots = asyncio.Semaphore(settings.downloader_concurrency)
         pages = PageBudget(settings.downloader_max_pages_in_flight)
         delete = settings.downloader_delete_after_store
-        return cls(efax, store, Policy.of(settings), publish, slots, pages, delete)
+        return cls(efax, store, Policy.of(settings), slots, pages, delete)
 
 
 def source_of(record: ConsumerRecord[bytes, bytes]) -> str:
@@ -329,24 +327,45 @@ def source_of(record: ConsumerRecord[bytes, bytes]) -> str:
     return f"{record.topic}/{record.partition}/{record.offset}"
 
 
-async def handle(d: Downloads, fax: FaxNotified, trace: dict[str, str], source: str) -> None:
-    """Store one fax, then announce the outcome (never before it is stored)."""
+NOTHING: Decision = ((), None)
+
+
+async def handle_record(d: Downloads, record: ConsumerRecord[bytes, bytes]) -> Decision:
+    """One `fax.notified` record: the outcome to announce, and what to do once announced. An
+    unreadable record is skipped (its offset is logged, never its body): redelivering it would
+    fail the same way forever."""
+    try:
+        fax = FaxNotified.model_validate_json(record.value or b"")
+    except ValidationError:
+        log.error("skipping an unreadable record at offset %s", record.offset)
+        return NOTHING
+    return await handle(d, fax, propagated(record), source_of(record))
+
+
+async def handle(d: Downloads, fax: FaxNotified, trace: dict[str, str], source: str) -> Decision:
+    """Store one fax; return its outcome to announce (the stage writes it only after this
+    returned, so never before the fax is stored) and what to do once it is written."""
     if object_key(fax, d.policy.image_format) in d.announced:
-        return
+        return NOTHING
     with traced("download fax", trace, fax_id=fax.fax_id) as trace:
         async with d.slots, d.pages.taken(fax):
             outcome = await fetch_and_store(fax, source, d.efax, d.store, d.policy)
         if isinstance(outcome, AlreadyAnnounced):
             annotate(outcome="already announced")
-            return
+            return NOTHING
         topic = FAX_STORED if isinstance(outcome, FaxStored) else DOWNLOAD_FAILED
         annotate(outcome=topic, reason=getattr(outcome, "reason", None))
-        await d.publish([Outgoing.of(topic, outcome, str(fax.fax_id), trace)])
+        outgoing = [Outgoing.of(topic, outcome, str(fax.fax_id), trace)]
+    return outgoing, partial(announced, d, outcome, trace)
+
+
+def announced(d: Downloads, outcome: FaxStored | DownloadFailed, trace: Mapping[str, str]) -> None:
+    """Once the outcome is written: count and log it, remember it, delete the fax upstream."""
     tell(outcome, trace)
     if isinstance(outcome, FaxStored):
         d.announced.add(outcome.stored.key)
         if d.delete_after_store:  # in the background: never blocks the pipeline
-            deletion = asyncio.create_task(delete_upstream(d.efax, fax, d.policy))
+            deletion = asyncio.create_task(delete_upstream(d.efax, outcome.fax, d.policy))
             d.deletions.add(deletion)
             deletion.add_done_callback(d.deletions.discard)
 
@@ -362,17 +381,3 @@ def tell(outcome: FaxStored | DownloadFailed, trace: Mapping[str, str]) -> None:
     DOWNLOADS_FAILED.labels(reason=reason).inc()
     fields = fax_fields(outcome.fax.fax_id, outcome.fax.delivery_id, trace, reason=reason)
     log.info("download failed: %s: %s", reason, outcome.detail, extra=fields)
-
-
-async def handle_batch(d: Downloads, batch: Sequence[Parsed[FaxNotified]]) -> None:
-    """Faxes in parallel; the notifications of one fax one after the other. Returns when every
-    fax is done; raises (after all are done) if any failed, so the batch is redelivered."""
-    by_fax: dict[str, list[Parsed[FaxNotified]]] = defaultdict(list)
-    for item in batch:
-        by_fax[str(item.model.fax_id)].append(item)
-
-    async def in_order(items: list[Parsed[FaxNotified]]) -> None:
-        for item in items:
-            await handle(d, item.model, item.trace, source_of(item.record))
-
-    await run_all(in_order(items) for items in by_fax.values())

@@ -18,7 +18,18 @@ class DownloaderSettings(ServiceSettings, EfaxSettings, StorageSettings):
     downloader_encrypt: bool = Field(
         default=False, description="Ask the object store to encrypt each fax (SSE-S3)."
     )
-    downloader_batch_size: int = Field(default=64, ge=1)
+    downloader_batch_size: int = Field(default=64, ge=1, description="Records taken per poll.")
+    downloader_max_in_flight: int = Field(
+        default=256,
+        ge=1,
+        description="Faxes taken and not yet finished: beyond it the stage takes no more.",
+    )
+    downloader_max_uncommitted: int = Field(
+        default=2000,
+        ge=1,
+        description="Faxes taken and not yet committed (finished behind one that waits): "
+        "beyond it the stage takes no more; a crash redoes at most these.",
+    )
     downloader_attempts: int = Field(default=6, ge=1, description="Tries per download.")
     downloader_backoff_max_s: float = Field(default=30.0, gt=0)
     downloader_store_attempts: int = Field(default=12, ge=1, description="Tries per store write.")

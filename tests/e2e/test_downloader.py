@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from aiokafka.partitioner import murmur2
 
 from faxrelay.localstack import ACCESS_KEY, SECRET_KEY
 from sandbox import Faults
@@ -22,7 +23,7 @@ from shared.contracts import DOWNLOAD_FAILED
 from shared.efax import EfaxClient
 from shared.settings import EfaxApp, StorageSettings
 from shared.storage import FaxStore, token_sharing
-from tests.e2e.conftest import BOTH_BROKERS, System, read_topic, wait_until
+from tests.e2e.conftest import BOTH_BROKERS, System, read_topic, running_system, wait_until
 from tests.e2e.test_walking_skeleton import decode_events, stored_objects
 
 pytestmark = pytest.mark.e2e
@@ -292,3 +293,50 @@ def test_the_downloader_and_the_poller_do_not_end_each_others_tokens(system: Sys
     assert_each_stored_once_with_the_served_bytes(system, faxes)
     issued = system.sandbox.stats().get("tokens_issued", 0) - before
     assert issued <= 1, f"{issued} tokens issued while both polled and downloaded"
+
+
+def partition_of(fax_id: str, partitions: int = 3) -> int:
+    """The partition of `fax.notified` a fax's notification lands on (keyed by fax id, the
+    producers' default partitioner; the test stack's topics have 3 partitions)."""
+    return (murmur2(fax_id.encode()) & 0x7FFFFFFF) % partitions
+
+
+@BOTH_BROKERS
+def test_a_fax_told_to_wait_30_s_waits_alone_while_the_faxes_behind_it_are_stored(
+    broker_kind: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    env = {  # Retry-After is obeyed up to 60 s; no polling (it would take the injected 429)
+        "FAXRELAY_DOWNLOADER_BACKOFF_MAX_S": "60",
+        "FAXRELAY_POLLER_INTERVAL_S": "3600",
+    }
+    data_dir = tmp_path_factory.mktemp(f"wait-alone-{broker_kind}")
+    with running_system(data_dir, broker_kind, extra_env=env) as system:  # type: ignore[arg-type]
+        (user,) = system.take_users(1)
+        warm_up = create(system, [user], 3)  # the fresh stack's groups joined, its topics made
+        assert_each_stored_once_with_the_served_bytes(system, warm_up, timeout=90)
+        throttled, *others = create(system, [user], 40, deliver=False)
+        home = partition_of(throttled.fax_id)
+        behind = [f.fax_id for f in others if partition_of(f.fax_id) == home][:6]
+        assert behind, "40 faxes over 3 partitions: some share the throttled one's"
+
+        def stored() -> set[str]:
+            return {k.rsplit("/", 1)[1].split(".")[0] for k in stored_objects(system, user)}
+
+        def throttled_calls() -> int:
+            return int(system.sandbox.stats().get("injected_rate_limit", 0))
+
+        system.sandbox.set_faults(Faults(fax_rate_limits_next=1, retry_after_s=30))
+        system.sandbox.redeliver([throttled.fax_id])
+        wait_until(lambda: throttled_calls() == 1, 60, "the throttled fax told to wait 30 s")
+        system.sandbox.redeliver(behind)
+        wait_until(
+            lambda: set(behind) <= stored(),
+            25,
+            f"the {len(behind)} faxes behind it stored while it waits",
+            progress=lambda: len(set(behind) & stored()),
+        )
+        assert throttled.fax_id not in stored(), "it waits the 30 s it was told to"
+        wait_until(lambda: throttled.fax_id in stored(), 90, "the throttled fax stored after")
+        counts = events_per_fax(system, user, len(behind) + 1)
+        assert set(counts) == {throttled.fax_id, *behind, *(f.fax_id for f in warm_up)}
+        assert all(n == 1 for n in counts.values()), counts

@@ -1,7 +1,8 @@
-"""Exactly-once on Apache Kafka: 1,000 faxes while the verifier and the router are SIGKILLed and
-restarted at random moments. With FAXRELAY_KAFKA_EXACTLY_ONCE=true a `read_committed` reader of
-the user topics sees every fax exactly once; with it off, every fax at least once, and a fax seen
-twice carries the same event id both times (at-least-once)."""
+"""Exactly-once on Apache Kafka: 1,000 faxes while the verifier, the downloader and the router
+are SIGKILLed and restarted at random moments, the poller running beside them. With
+FAXRELAY_KAFKA_EXACTLY_ONCE=true a `read_committed` reader of the user topics sees every fax
+exactly once; with it off, every fax at least once, and a fax seen twice carries the same event
+id both times (at-least-once)."""
 
 from __future__ import annotations
 
@@ -79,22 +80,26 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     return consumer.partitions_for_topic(topic) or set()
 
 
-KILLS = 6
+STAGES = ("verifier", "downloader", "router")
+KILLS = 3 * len(STAGES)
 
 
 def kill_at_random(system: System, stop: threading.Event, kills: list[str]) -> None:
-    """SIGKILL and restart the verifier or the router, KILLS times, 2-6 s apart. The thread then
-    lives until the test ends: the services it restarted die with the thread that started them
-    (the local stack's children get SIGTERM when their parent thread ends, PR_SET_PDEATHSIG)."""
+    """SIGKILL and restart every stage three times, in a random order, 2-6 s apart. The thread
+    then lives until the test ends: the services it restarted die with the thread that started
+    them (the local stack's children get SIGTERM when their parent thread ends,
+    PR_SET_PDEATHSIG)."""
     rng = random.Random()
+    order = list(STAGES) * (KILLS // len(STAGES))
+    rng.shuffle(order)
     while len(kills) < KILLS and not stop.wait(rng.uniform(2.0, 6.0)):
-        name = rng.choice(["verifier", "router"])
+        name = order[len(kills)]
         system.restart_service(name, sig=signal.SIGKILL)
         kills.append(name)
     stop.wait()
 
 
-def test_exactly_once_1000_faxes_through_kills_of_verifier_and_router(stack: tuple) -> None:
+def test_exactly_once_1000_faxes_through_kills_of_every_stage(stack: tuple) -> None:
     system, on = stack
     users = system.take_users(USERS)
     topics = [f"faxes.user.{u}" for u in users]
@@ -130,7 +135,8 @@ def test_exactly_once_1000_faxes_through_kills_of_verifier_and_router(stack: tup
         f"exactly-once {'on' if on else 'off'}: {len(sent)} faxes, kills {Counter(kills)}, "
         f"{len(events)} events, {len(counts)} distinct, {duplicates} duplicates"
     )
-    assert len(kills) == KILLS
+    assert Counter(kills) == dict.fromkeys(STAGES, KILLS // len(STAGES))
+    assert "poller" in system.stack.processes, "the poller announces beside the webhooks"
     assert set(counts) == expected, "every fax, and nothing else, reached its user"
     if on:
         assert duplicates == 0, f"{duplicates} duplicates with exactly-once on"

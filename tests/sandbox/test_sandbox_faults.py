@@ -79,6 +79,18 @@ def test_slow_answers_are_delayed(sb: Sandbox, efax: Efax) -> None:
         efax.request("GET", "/faxes/received", timeout=0.1)
 
 
+def test_a_share_of_fax_calls_answers_slowly(sb: Sandbox, efax: Efax) -> None:
+    efax.token()
+    sb.set_faults(fax_slow_rate=0.5, fax_slow_s=0.2)
+    took = []
+    for _ in range(20):
+        started = time.monotonic()
+        assert efax.received().status_code == 200
+        took.append(time.monotonic() - started)
+    slow = sum(1 for t in took if t >= 0.2)
+    assert 2 <= slow <= 18, took
+
+
 def test_garbled_and_truncated_base64_for_chosen_faxes(sb: Sandbox, efax: Efax) -> None:
     garbled, truncated, fine = sb.create_faxes(user_id=USER_A1, count=3, deliver=False)
     sb.set_faults(

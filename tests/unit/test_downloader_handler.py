@@ -1,4 +1,5 @@
-"""The downloader's handler in memory, with a fake eFax and an in-memory store."""
+"""The downloader's handling of one record, with a fake eFax and an in-memory store: what it
+decides to announce, and that it announces a stored fax once, whoever redelivers it."""
 
 from __future__ import annotations
 
@@ -7,10 +8,9 @@ from typing import Any
 from unittest.mock import patch
 
 import pytest
-from faststream import FastStream
-from faststream.kafka import KafkaBroker
+from aiokafka import ConsumerRecord
 
-from services.downloader.app import create_app
+from services.downloader.logic import Downloads, handle_record
 from services.downloader.settings import DownloaderSettings
 from shared.contracts import (
     CORRELATION_HEADER,
@@ -18,38 +18,39 @@ from shared.contracts import (
     FAX_NOTIFIED,
     FAX_STORED,
     DownloadFailed,
+    FaxNotified,
     FaxStored,
 )
+from shared.kafka import Outgoing
 from tests.builders import APP_ID, notified
-from tests.fakes import (
-    PDF,
-    Collector,
-    FakeEfax,
-    FakeStore,
-    failing_outputs,
-    running,
-    settlements,
-)
+from tests.fakes import PDF, FakeEfax, FakeStore
 
 
-def app(
-    store: FakeStore | None = None,
-) -> tuple[FastStream, KafkaBroker, FakeStore, FakeEfax, Collector]:
-    broker, efax = KafkaBroker(), FakeEfax({uuid.UUID(APP_ID)})
-    store = store or FakeStore()
+def downloads(store: FakeStore | None = None) -> tuple[Downloads, FakeStore, FakeEfax]:
+    efax, store = FakeEfax({uuid.UUID(APP_ID)}), store or FakeStore()
     settings = DownloaderSettings(downloader_attempts=1, downloader_store_attempts=1)
-    service = create_app(settings, broker=broker, efax=efax, store=store)  # type: ignore[arg-type]
-    return service, broker, store, efax, Collector(broker, FAX_STORED, DOWNLOAD_FAILED)
+    return Downloads.of(settings, efax, store), store, efax  # type: ignore[arg-type]
+
+
+def record(
+    value: bytes | FaxNotified, offset: int = 0, partition: int = 0, headers: tuple = ()
+) -> ConsumerRecord[bytes, bytes]:
+    body = value.model_dump_json().encode() if isinstance(value, FaxNotified) else value
+    return ConsumerRecord(FAX_NOTIFIED, partition, offset, 0, 0, None, body, None, 0, 0, headers)
+
+
+async def announce(d: Downloads, r: ConsumerRecord[bytes, bytes]) -> list[Outgoing]:
+    """Handle a record and write its outcome, as the stage does."""
+    outgoing, written = await handle_record(d, r)
+    if written is not None:
+        written()
+    return list(outgoing)
 
 
 async def test_a_notified_fax_is_stored_then_announced_keyed_by_fax_id() -> None:
-    service, broker, store, _, out = app()
+    d, store, _ = downloads()
     fax = notified()
-    async with running(service, broker) as br:
-        await br.publish(
-            fax.model_dump_json().encode(), FAX_NOTIFIED, headers={CORRELATION_HEADER: "c-3"}
-        )
-    (sent,) = out.sent
+    (sent,) = await announce(d, record(fax, headers=((CORRELATION_HEADER, b"c-3"),)))
     event = FaxStored.model_validate_json(sent.value)
     assert (sent.topic, sent.key) == (FAX_STORED, str(fax.fax_id).encode())
     assert sent.headers[CORRELATION_HEADER] == "c-3"
@@ -57,66 +58,48 @@ async def test_a_notified_fax_is_stored_then_announced_keyed_by_fax_id() -> None
     assert store.metadata[event.stored.key]["stored-by"] == f"{FAX_NOTIFIED}/0/0"
 
 
-async def test_two_notifications_of_one_fax_in_a_batch_give_one_download_and_one_event() -> None:
-    service, broker, _, efax, out = app()
-    body = notified().model_dump_json().encode()
-    async with running(service, broker) as br:
-        await br.publish_batch(body, body, topic=FAX_NOTIFIED)
+async def test_two_notifications_of_one_fax_give_one_download_and_one_event() -> None:
+    d, _, efax = downloads()
+    fax = notified()
+    first = await announce(d, record(fax, offset=0))
+    second = await announce(d, record(fax, offset=1))
     assert len(efax.fetched) == 1
-    assert [s.topic for s in out.sent] == [FAX_STORED]
+    assert [o.topic for o in first + second] == [FAX_STORED]
 
 
 async def test_a_fax_of_an_unknown_app_is_reported_failed_and_an_unreadable_one_skipped() -> None:
-    service, broker, _, _, out = app()
-    stranger = notified(app_id=uuid.uuid4())
-    async with running(service, broker) as br:
-        with settlements() as (ack, nack):
-            await br.publish_batch(b"\xff", stranger.model_dump_json().encode(), topic=FAX_NOTIFIED)
-    (sent,) = out.sent
+    d, _, _ = downloads()
+    assert await announce(d, record(b"\xff")) == []
+    (sent,) = await announce(d, record(notified(app_id=uuid.uuid4()), offset=1))
     assert sent.topic == DOWNLOAD_FAILED
     assert DownloadFailed.model_validate_json(sent.value).reason == "unknown_app"
-    assert (ack.call_count, nack.call_count) == (1, 0)
 
 
-async def test_a_failed_publish_nacks_and_leaves_the_fax_unannounced_for_the_redelivery() -> None:
-    service, broker, store, _, out = app()
-    body = notified().model_dump_json().encode()
-    async with running(service, broker) as br:
-        with (
-            settlements() as (ack, nack),
-            failing_outputs(br, FAX_NOTIFIED),
-            pytest.raises(ConnectionError),
-        ):
-            await br.publish(body, FAX_NOTIFIED)
-        assert (ack.call_count, nack.call_count) == (0, 1)
-        assert store.objects
-        await br.publish(body, FAX_NOTIFIED)  # the redelivery announces the stored fax
-    assert [s.topic for s in out.sent] == [FAX_STORED]
+async def test_an_outcome_not_written_is_decided_again_for_the_redelivery() -> None:
+    d, store, _ = downloads()
+    fax = notified()
+    outgoing, _ = await handle_record(d, record(fax))  # stored; the write never happened
+    assert store.objects
+    assert [o.topic for o in outgoing] == [FAX_STORED]
+    assert [o.topic for o in await announce(d, record(fax))] == [FAX_STORED]
 
 
 async def test_a_stored_fax_notified_again_by_another_record_is_not_announced_again() -> None:
     store = FakeStore()
-    body = notified().model_dump_json().encode()
-    first, broker, _, _, _ = app(store)
-    async with running(first, broker) as br:
-        await br.publish(body, FAX_NOTIFIED, partition=0)
-    later, broker, _, _, out = app(store)  # another process, e.g. after a restart
-    async with running(later, broker) as br:
-        await br.publish(body, FAX_NOTIFIED, partition=1)  # the poller's announcement
-    assert out.sent == []
+    fax = notified()
+    first, _, _ = downloads(store)
+    await announce(first, record(fax, partition=0))
+    later, _, _ = downloads(store)  # another process, e.g. after a restart
+    assert await announce(later, record(fax, partition=1)) == []  # the poller's announcement
 
 
 async def test_the_record_that_stored_a_fax_announces_it_again_when_redelivered_elsewhere() -> None:
     store = FakeStore()
-    body = notified().model_dump_json().encode()
-    crashed, broker, _, _, _ = app(store)
-    async with running(crashed, broker) as br:
-        with failing_outputs(br, FAX_NOTIFIED), pytest.raises(ConnectionError):
-            await br.publish(body, FAX_NOTIFIED)  # stored, then the process died unannounced
-    successor, broker, _, _, out = app(store)
-    async with running(successor, broker) as br:
-        await br.publish(body, FAX_NOTIFIED)  # the same record, redelivered to a new copy
-    assert [s.topic for s in out.sent] == [FAX_STORED]
+    fax = notified()
+    crashed, _, _ = downloads(store)
+    await handle_record(crashed, record(fax))  # stored, then the process died unannounced
+    successor, _, _ = downloads(store)
+    assert [o.topic for o in await announce(successor, record(fax))] == [FAX_STORED]
 
 
 class HeaderCheckingStore(FakeStore):
@@ -135,18 +118,13 @@ class HeaderCheckingStore(FakeStore):
         return await super().put(key, data, content_type, metadata, **kw)
 
 
-@pytest.mark.parametrize("number", ["1323\r\n5555555", "13235555555\n", "1323555555é"])
+@pytest.mark.parametrize("number", ["1323\r\n5555555", "13235555555\n", "1323555555\u00e9"])
 async def test_a_fax_whose_number_could_break_a_store_write_is_stored_with_it_unavailable(
     number: str,
 ) -> None:
     store = HeaderCheckingStore()
-    service, broker, _, _, out = app(store)
-    fax = notified(sending_fax_number=number)
-    async with running(service, broker) as br:
-        with settlements() as (ack, nack):
-            await br.publish(fax.model_dump_json().encode(), FAX_NOTIFIED)
-    assert (ack.call_count, nack.call_count) == (1, 0)
-    (sent,) = out.sent
+    d, _, _ = downloads(store)
+    (sent,) = await announce(d, record(notified(sending_fax_number=number)))
     assert sent.topic == FAX_STORED
     (metadata,) = store.metadata.values()
     assert metadata["sending-fax-number"] == "unavailable"
@@ -154,18 +132,11 @@ async def test_a_fax_whose_number_could_break_a_store_write_is_stored_with_it_un
 
 async def test_a_fax_the_store_refuses_for_good_goes_to_failed_not_blocking_its_partition() -> None:
     store = HeaderCheckingStore()
-    service, broker, _, _, out = app(store)
-    fax = notified()
-    async with running(service, broker) as br:
-        with (
-            settlements() as (ack, nack),
-            patch.object(
-                HeaderCheckingStore, "put", side_effect=ValueError("Invalid header value")
-            ) as put,
-        ):
-            await br.publish(fax.model_dump_json().encode(), FAX_NOTIFIED)
-    assert (ack.call_count, nack.call_count) == (1, 0)
+    d, _, _ = downloads(store)
+    with patch.object(
+        HeaderCheckingStore, "put", side_effect=ValueError("Invalid header value")
+    ) as put:
+        (sent,) = await announce(d, record(notified()))
     assert put.call_count == 1, "a request refused for good is not sent again"
-    (sent,) = out.sent
     assert sent.topic == DOWNLOAD_FAILED
     assert DownloadFailed.model_validate_json(sent.value).reason == "unstorable"
