@@ -158,6 +158,10 @@ EXAMPLE_SECRETS = frozenset(
     {
         "minioadmin",
         "change-me-kafka-password",
+        *(
+            f"change-me-kafka-{who}-password"  # the per-service Kafka users of the secured variant
+            for who in ("gateway", "verifier", "downloader", "router", "poller", "init")
+        ),
         "change-me-minio-secret",
         "sandbox-demo-api-key",
         "sandbox-demo-hmac-secret",
