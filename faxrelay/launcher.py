@@ -33,6 +33,10 @@ from shared.settings import EfaxSettings, ServiceSettings
 CONSUMERS = [name for name in SERVICES if name != "gateway"]  # the gateway serves its own port
 METRICS_PORTS = [f"metrics_{name}" for name in CONSUMERS]
 CONFIG = "config.json"
+QUICK = {  # a laptop's stack: a restarted service rejoins and Ctrl-C ends within seconds
+    "FAXRELAY_KAFKA_SESSION_TIMEOUT_MS": "6000",
+    "FAXRELAY_SHUTDOWN_TIMEOUT_S": "10",
+}
 
 
 class _Apps(ServiceSettings, EfaxSettings):
@@ -100,7 +104,7 @@ def up(data_dir: Path, gateway_port: int, rate: str, broker: Broker) -> int:
         write_local_env(stack)
         if stack.app is not None:
             start_sandbox(stack, stack.app, rate)
-        start_services(stack, per_service=metrics_env(stack.ports))
+        start_services(stack, QUICK, per_service=metrics_env(stack.ports))
         print(
             f"gateway: http://127.0.0.1:{gateway_port}/webhooks/efax  logs: {stack.data_dir}/logs"
         )

@@ -293,8 +293,6 @@ class LocalStack:
             "FAXRELAY_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             # Tansu has no InitProducerId: no idempotent producer, no transactions
             "FAXRELAY_KAFKA_IDEMPOTENT_PRODUCER": str(self.broker == "kafka").lower(),
-            "FAXRELAY_KAFKA_SESSION_TIMEOUT_MS": "6000",
-            "FAXRELAY_SHUTDOWN_TIMEOUT_S": "10",
             "FAXRELAY_S3_ENDPOINT": self.s3_endpoint,
             "FAXRELAY_S3_ACCESS_KEY": ACCESS_KEY,
             "FAXRELAY_S3_SECRET_KEY": SECRET_KEY,

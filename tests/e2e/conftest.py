@@ -201,7 +201,7 @@ def running_system(
         stack.ensure_topics(partitions=3)
         with run_in_thread(settings) as sandbox:
             stack.efax_url = sandbox.base_url
-            env = TUNING | (extra_env or {})
+            env = stack.service_env() | TUNING | (extra_env or {})  # what the services get
             start_services(stack, env, per_service_env)
             try:
                 yield System(stack, sandbox, account, gateway_url, env)
