@@ -208,14 +208,11 @@ class Topics:
         tp = TopicPartition(topic, partition)
         self.consumer.assign([tp])
         self.consumer.seek(tp, offset)
-        try:
-            for _ in range(5):
-                batch = (await self.consumer.getmany(tp, timeout_ms=300, max_records=1)).get(tp)
-                if batch:
-                    return batch[0]
-            return None
-        finally:
-            self.consumer.unsubscribe()
+        for _ in range(5):
+            batch = (await self.consumer.getmany(tp, timeout_ms=300, max_records=1)).get(tp)
+            if batch:
+                return batch[0]
+        return None
 
     async def _read(
         self, topic: str, begin: dict[int, int], bounds: Bounds
@@ -226,16 +223,15 @@ class Topics:
         self.consumer.assign(parts)
         for tp in parts:
             self.consumer.seek(tp, begin[tp.partition])
-        try:
-            while True:
-                batches = await self.consumer.getmany(*parts, timeout_ms=150)
-                for batch in batches.values():
-                    for record in batch:
-                        yield record
-                if not batches and await self._at_end(parts, bounds):
-                    return
-        finally:
-            self.consumer.unsubscribe()
+        # Each read assigns anew, never unsubscribes: aiokafka's stop() waits forever for
+        # a fetcher left without an assignment.
+        while True:
+            batches = await self.consumer.getmany(*parts, timeout_ms=150)
+            for batch in batches.values():
+                for record in batch:
+                    yield record
+            if not batches and await self._at_end(parts, bounds):
+                return
 
     async def _at_end(self, parts: list[TopicPartition], bounds: Bounds) -> bool:
         for tp in parts:
