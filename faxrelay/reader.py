@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeAlias
@@ -134,6 +135,7 @@ KEYED_BY_FAX = frozenset({WEBHOOK_RECEIVED, FAX_NOTIFIED, FAX_STORED, DOWNLOAD_F
 """Topics whose records of a fax are on the partition of its id (see the registry's keys)."""
 
 Bounds = dict[int, tuple[int, int]]
+STALL_S = 60  # a read that gets nothing for this long, not even its end, fails
 
 
 class Topics:
@@ -225,16 +227,24 @@ class Topics:
             self.consumer.seek(tp, begin[tp.partition])
         # Each read assigns anew, never unsubscribes: aiokafka's stop() waits forever for
         # a fetcher left without an assignment.
+        stalled_at = time.monotonic() + STALL_S
         while True:
             batches = await self.consumer.getmany(*parts, timeout_ms=150)
             for batch in batches.values():
+                stalled_at = time.monotonic() + STALL_S
                 for record in batch:
                     yield record
             if not batches and await self._at_end(parts, bounds):
                 return
+            if time.monotonic() > stalled_at:
+                raise TimeoutError(f"{topic}: no answer from the broker for {STALL_S} s")
 
     async def _at_end(self, parts: list[TopicPartition], bounds: Bounds) -> bool:
+        """Past the answered end, and a fetch has answered at the position: an empty poll
+        before the first fetch came back is no end."""
         for tp in parts:
+            if self.consumer.highwater(tp) is None:
+                return False
             if await self.consumer.position(tp) < bounds[tp.partition][1]:
                 return False
         return True
