@@ -6,6 +6,7 @@ records of aborted transactions are never counted, found or replayed."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import time
@@ -141,33 +142,53 @@ STALL_S = 60  # a read that gets nothing for this long, not even its end, fails
 class Topics:
     """Reads whole topics, or single records, up to the end seen at the call.
 
-    End offsets are not trusted as the last word: Tansu answers the base offset of a
-    partition's last batch, so the tail is always read until the broker has nothing more."""
+    Each read has a consumer of its own: the metadata it fetches at start knows every topic,
+    where aiokafka narrows a running consumer's to the topics assigned. End offsets are not
+    trusted as the last word: Tansu answers the base offset of a partition's last batch, so
+    the tail is always read until the broker has nothing more."""
 
-    def __init__(self, consumer: AIOKafkaConsumer) -> None:
-        self.consumer = consumer
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self._consumer: AIOKafkaConsumer | None = None
 
-    async def partitions(self, topic: str) -> list[TopicPartition]:
-        await self.consumer.topics()  # fresh metadata
-        found = self.consumer.partitions_for_topic(topic) or set()
-        return [TopicPartition(topic, p) for p in sorted(found)]
+    async def _fresh(self) -> AIOKafkaConsumer:
+        await self.close()
+        consumer = AIOKafkaConsumer(**reader_options(self.settings))
+        self._consumer = consumer
+        await consumer.start()
+        return consumer
 
-    async def bounds(self, topic: str) -> Bounds:
+    async def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is None:
+            return
+        try:
+            await consumer.stop()
+        except asyncio.CancelledError:
+            # aiokafka's stop() of a consumer lets the CancelledError of its own internal
+            # task escape; only a cancellation of ours goes on
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+
+    async def bounds(self, consumer: AIOKafkaConsumer, topic: str) -> Bounds:
         """(first, end) offset per partition as the broker answers them (the last stable
         offset under read_committed)."""
-        parts = await self.partitions(topic)
+        found = consumer.partitions_for_topic(topic) or set()
+        parts = [TopicPartition(topic, p) for p in sorted(found)]
         if not parts:
             return {}
-        first = await self.consumer.beginning_offsets(parts)
-        end = await self.consumer.end_offsets(parts)
+        first = await consumer.beginning_offsets(parts)
+        end = await consumer.end_offsets(parts)
         return {tp.partition: (first[tp], end[tp]) for tp in parts}
 
     async def tails(self, topic: str) -> dict[int, tuple[int, int, Record | None]]:
         """(first, true end, last record) per partition, reading only from the answered end."""
-        bounds = await self.bounds(topic)
+        consumer = await self._fresh()
+        bounds = await self.bounds(consumer, topic)
         start = {p: max(first, end - 1) for p, (first, end) in bounds.items()}
         last: dict[int, Record] = {}
-        async for record in self._read(topic, start, bounds):
+        async for record in _read(consumer, topic, start, bounds):
             last[record.partition] = record
         return {
             p: (first, max(end, last[p].offset + 1) if p in last else end, last.get(p))
@@ -176,22 +197,22 @@ class Topics:
 
     async def read(self, topic: str, key: bytes | None = None) -> list[Record]:
         """Every record to the end; with `key`, only its partition's."""
-        bounds = await self.bounds(topic)
+        consumer = await self._fresh()
+        bounds = await self.bounds(consumer, topic)
         if key is not None and bounds:
             chosen = sorted(bounds)[partition_of(key, len(bounds))]
             bounds = {chosen: bounds[chosen]}
         begin = {p: first for p, (first, _) in bounds.items()}
-        return [r async for r in self._read(topic, begin, bounds)]
+        return [r async for r in _read(consumer, topic, begin, bounds)]
 
     async def read_since(self, topic: str, since: datetime) -> list[Record]:
         """Every record written at `since` or later, to the end. Where the broker cannot look
         a time up, from the beginning: more to read, nothing missed."""
-        bounds = await self.bounds(topic)
+        consumer = await self._fresh()
+        bounds = await self.bounds(consumer, topic)
         at = int(since.timestamp() * 1000)
         try:
-            found = await self.consumer.offsets_for_times(
-                {TopicPartition(topic, p): at for p in bounds}
-            )
+            found = await consumer.offsets_for_times({TopicPartition(topic, p): at for p in bounds})
         except KafkaError:
             found = {}
         begin = {}
@@ -204,57 +225,57 @@ class Topics:
                 begin[p] = end
             else:
                 begin[p] = max(first, hit.offset)
-        return [r async for r in self._read(topic, begin, bounds)]
+        return [r async for r in _read(consumer, topic, begin, bounds)]
 
     async def at(self, topic: str, partition: int, offset: int) -> Record | None:
+        consumer = await self._fresh()
         tp = TopicPartition(topic, partition)
-        self.consumer.assign([tp])
-        self.consumer.seek(tp, offset)
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
         for _ in range(5):
-            batch = (await self.consumer.getmany(tp, timeout_ms=300, max_records=1)).get(tp)
+            batch = (await consumer.getmany(tp, timeout_ms=300, max_records=1)).get(tp)
             if batch:
                 return batch[0]
         return None
 
-    async def _read(
-        self, topic: str, begin: dict[int, int], bounds: Bounds
-    ) -> AsyncIterator[Record]:
-        if not begin:
-            return
-        parts = [TopicPartition(topic, p) for p in begin]
-        self.consumer.assign(parts)
-        for tp in parts:
-            self.consumer.seek(tp, begin[tp.partition])
-        # Each read assigns anew, never unsubscribes: aiokafka's stop() waits forever for
-        # a fetcher left without an assignment.
-        stalled_at = time.monotonic() + STALL_S
-        while True:
-            batches = await self.consumer.getmany(*parts, timeout_ms=150)
-            for batch in batches.values():
-                stalled_at = time.monotonic() + STALL_S
-                for record in batch:
-                    yield record
-            if not batches and await self._at_end(parts, bounds):
-                return
-            if time.monotonic() > stalled_at:
-                raise TimeoutError(f"{topic}: no answer from the broker for {STALL_S} s")
 
-    async def _at_end(self, parts: list[TopicPartition], bounds: Bounds) -> bool:
-        """Past the answered end, and a fetch has answered at the position: an empty poll
-        before the first fetch came back is no end."""
-        for tp in parts:
-            if self.consumer.highwater(tp) is None:
-                return False
-            if await self.consumer.position(tp) < bounds[tp.partition][1]:
-                return False
-        return True
+async def _read(
+    consumer: AIOKafkaConsumer, topic: str, begin: dict[int, int], bounds: Bounds
+) -> AsyncIterator[Record]:
+    if not begin:
+        return
+    parts = [TopicPartition(topic, p) for p in begin]
+    consumer.assign(parts)
+    for tp in parts:
+        consumer.seek(tp, begin[tp.partition])
+    stalled_at = time.monotonic() + STALL_S
+    while True:
+        batches = await consumer.getmany(*parts, timeout_ms=150)
+        for batch in batches.values():
+            stalled_at = time.monotonic() + STALL_S
+            for record in batch:
+                yield record
+        if not batches and await _at_end(consumer, parts, bounds):
+            return
+        if time.monotonic() > stalled_at:
+            raise TimeoutError(f"{topic}: no answer from the broker for {STALL_S} s")
+
+
+async def _at_end(consumer: AIOKafkaConsumer, parts: list[TopicPartition], bounds: Bounds) -> bool:
+    """Past the answered end, and a fetch has answered at the position: an empty poll before
+    the first fetch came back is no end."""
+    for tp in parts:
+        if consumer.highwater(tp) is None:
+            return False
+        if await consumer.position(tp) < bounds[tp.partition][1]:
+            return False
+    return True
 
 
 @contextlib.asynccontextmanager
 async def reading(settings: ServiceSettings) -> AsyncIterator[Topics]:
-    consumer = AIOKafkaConsumer(**reader_options(settings))
+    topics = Topics(settings)
     try:
-        await consumer.start()
-        yield Topics(consumer)
+        yield topics
     finally:
-        await consumer.stop()
+        await topics.close()

@@ -305,7 +305,9 @@ def test_a_forged_stored_record_naming_another_users_object_gets_no_link(
             if str(fax.fax_id).encode() in r.value
         )
     )
-    forged_fax = genuine.fax.model_copy(update={"fax_id": uuid.uuid4(), "user_id": user_b})
+    forged_fax = genuine.fax.model_copy(
+        update={"fax_id": uuid.uuid4(), "user_id": uuid.UUID(user_b)}
+    )
     forged = FaxStored(fax=forged_fax, stored=genuine.stored)
     producer = KafkaProducer(bootstrap_servers=system.stack.bootstrap_servers)
     try:
