@@ -31,7 +31,7 @@ from shared.contracts import (
     WebhookReceived,
     WebhookRejected,
 )
-from shared.kafka import client_options, header
+from shared.kafka import KafkaAdmin, client_options, header
 from shared.settings import ServiceSettings
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
@@ -142,13 +142,14 @@ STALL_S = 60  # a read that gets nothing for this long, not even its end, fails
 class Topics:
     """Reads whole topics, or single records, up to the end seen at the call.
 
-    Each read has a consumer of its own: the metadata it fetches at start knows every topic,
-    where aiokafka narrows a running consumer's to the topics assigned. End offsets are not
+    Partitions come from the admin adapter; each read has a consumer of its own (aiokafka
+    narrows a running consumer's metadata to the topics assigned). End offsets are not
     trusted as the last word: Tansu answers the base offset of a partition's last batch, so
     the tail is always read until the broker has nothing more."""
 
-    def __init__(self, settings: ServiceSettings) -> None:
+    def __init__(self, settings: ServiceSettings, admin: KafkaAdmin) -> None:
         self.settings = settings
+        self.admin = admin
         self._consumer: AIOKafkaConsumer | None = None
 
     async def _fresh(self) -> AIOKafkaConsumer:
@@ -174,10 +175,10 @@ class Topics:
     async def bounds(self, consumer: AIOKafkaConsumer, topic: str) -> Bounds:
         """(first, end) offset per partition as the broker answers them (the last stable
         offset under read_committed)."""
-        found = consumer.partitions_for_topic(topic) or set()
-        parts = [TopicPartition(topic, p) for p in sorted(found)]
+        parts = [TopicPartition(topic, p) for p in self.admin.partitions(topic)]
         if not parts:
             return {}
+        consumer.assign(parts)  # the consumer's metadata then follows these partitions
         first = await consumer.beginning_offsets(parts)
         end = await consumer.end_offsets(parts)
         return {tp.partition: (first[tp], end[tp]) for tp in parts}
@@ -274,8 +275,10 @@ async def _at_end(consumer: AIOKafkaConsumer, parts: list[TopicPartition], bound
 
 @contextlib.asynccontextmanager
 async def reading(settings: ServiceSettings) -> AsyncIterator[Topics]:
-    topics = Topics(settings)
+    admin = KafkaAdmin(settings)
+    topics = Topics(settings, admin)
     try:
         yield topics
     finally:
         await topics.close()
+        admin.close()
