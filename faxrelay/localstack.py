@@ -8,22 +8,25 @@ Used by `faxrelay up` and by the end-to-end tests. Every process started here is
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from minio import Minio
 
 from faxrelay import kafka_broker
+from faxrelay.ports import dying_with_us, free_ports, usable_port, wait_for_port
 from shared.contracts import PIPELINE_TOPICS
 from shared.kafka import KafkaAdmin
 from shared.settings import ServiceSettings
@@ -45,66 +48,50 @@ PORT_NAMES = (
     "kafka_controller",
     "kafka_internal",
 )
+__all__ = [  # bench/ and the tests take these from here
+    "ACCESS_KEY",
+    "SECRET_KEY",
+    "SERVICES",
+    "Broker",
+    "DemoApp",
+    "LocalStack",
+    "free_ports",
+    "start_services",
+    "usable_port",
+    "wait_for_port",
+]
 
 
-def free_ports(count: int, avoid: Iterable[int] = ()) -> list[int]:
-    """Ports free right now whose +10000 gRPC twins, which SeaweedFS also takes, are free too.
-    None is another's twin or one of `avoid` (ports already given) or its twin: SeaweedFS
-    refuses to start when one of its ports is another's twin."""
-    given = set(avoid)
-    ports: list[int] = []
-    holders: list[socket.socket] = []
-    while len(ports) < count:
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        if usable_port(port, given) and _is_free(port + 10000):
-            ports.append(port)
-            given.add(port)
-            holders.append(s)
-        else:
-            s.close()
-    for s in holders:
-        s.close()
-    return ports
+@dataclass(frozen=True)
+class DemoApp:
+    """The eFax App the sandbox plays: the services get its key and secret, the sandbox the same
+    and the gateway's address. The poller watches the first `polled` users (all by default)."""
 
+    app_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    api_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    hmac_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    user_ids: list[str] = field(default_factory=lambda: [str(uuid.uuid4()) for _ in range(3)])
+    polled: int | None = None
 
-def usable_port(port: int, given: set[int]) -> bool:
-    """Neither `port` nor its gRPC twin is given or the twin of one given."""
-    return port + 10000 < 65536 and not {port, port + 10000, port - 10000} & given
+    def services_apps(self) -> str:
+        """FAXRELAY_APPS of the services."""
+        app = {
+            "app_id": self.app_id,
+            "api_key": self.api_key,
+            "hmac_secrets": [self.hmac_secret],
+            "user_ids": self.user_ids[: self.polled],
+        }
+        return json.dumps([app])
 
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def wait_for_port(
-    port: int, timeout: float, process: subprocess.Popen[bytes] | None = None
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(
-                f"process exited with {process.returncode} before port {port} opened"
-            )
-        with socket.socket() as s:
-            s.settimeout(0.2)
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing answered on port {port} within {timeout} s")
-
-
-def dying_with_us(argv: list[str]) -> list[str]:
-    """If this process is killed outright, Linux sends its children SIGTERM (util-linux setpriv),
-    so not even a SIGKILL of the launcher or of pytest leaves a stack running."""
-    setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "TERM", "--", *argv] if setpriv else argv
+    def sandbox_app(self, webhook_url: str) -> dict[str, Any]:
+        """The sandbox's configuration of the same App."""
+        return {
+            "app_id": self.app_id,
+            "api_key": self.api_key,
+            "hmac_secret": self.hmac_secret,
+            "webhook_url": webhook_url,
+            "user_ids": self.user_ids,
+        }
 
 
 def tansu_binary() -> Path:
@@ -133,6 +120,9 @@ class LocalStack:
     broker: Broker = "tansu"
     secured: bool = False  # Apache Kafka only: clients connect with SASL_SSL (SCRAM-SHA-512)
     sasl_password: str = field(default_factory=lambda: "local-" + os.urandom(12).hex())
+    app: DemoApp | None = None  # None: the eFax accounts come from the environment (FAXRELAY_APPS)
+    efax_url: str | None = None  # the sandbox's address, with `app`
+    gateway_port: int | None = None
 
     @property
     def broker_process(self) -> str:
@@ -296,6 +286,8 @@ class LocalStack:
             admin.close()
 
     def service_env(self) -> dict[str, str]:
+        """The one environment of everything that runs on this stack: the services, and the
+        operator's CLI (`faxrelay up` writes it to `local.env`)."""
         env = {
             "FAXRELAY_LOCAL_STACK": "true",
             "FAXRELAY_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
@@ -307,6 +299,11 @@ class LocalStack:
             "FAXRELAY_LOG_FORMAT": "text",
             "FAXRELAY_METRICS_PORT": "0",  # five services on one host: ports given per service
         }
+        if self.gateway_port is not None:
+            env["FAXRELAY_GATEWAY_PORT"] = str(self.gateway_port)
+        if self.app is not None and self.efax_url is not None:
+            env["FAXRELAY_APPS"] = self.app.services_apps()
+            env["FAXRELAY_EFAX_API_BASE_URL"] = self.efax_url
         tls = self.tls
         if tls is not None:
             env |= {
@@ -343,3 +340,16 @@ class LocalStack:
             self.stop_process(name)
         self.stop_broker()
         self.stop_process("seaweedfs")
+
+
+def start_services(
+    stack: LocalStack,
+    env: Mapping[str, str] | None = None,
+    per_service: Mapping[str, Mapping[str, str]] | None = None,
+) -> None:
+    """The one way to start the system on a running stack: every service with the stack's
+    environment, `env` over it and `per_service[name]` over that, then wait for the gateway."""
+    for name in SERVICES:
+        stack.start_service(name, {**(env or {}), **(per_service or {}).get(name, {})})
+    if stack.gateway_port is not None:
+        wait_for_port(stack.gateway_port, 30, stack.processes["gateway"])

@@ -13,15 +13,14 @@ from cloudevents.core.bindings import kafka as ce_kafka
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from faxrelay.config import BackfillSettings
 from shared.clients import efax_client
 from shared.efax import ReceivedFax, ReceivedPage
 from shared.kafka import make_broker, raw_bodies, records, security
 from shared.polling import publish_notified, scan
-from shared.settings import EfaxSettings, ServiceSettings, StorageSettings
+from shared.settings import ServiceSettings
 
-
-class BackfillSettings(ServiceSettings, EfaxSettings, StorageSettings):
-    """The poller's own settings (same variables), without reaching into the poller."""
+__all__ = ["BackfillSettings", "backfill", "event_line", "tail"]
 
 
 def event_line(headers: dict[str, bytes], key: bytes | None, value: bytes) -> str:

@@ -169,6 +169,13 @@ class KafkaAdmin:
     def topics(self) -> set[str]:
         return set(self._client.list_topics())
 
+    def partitions(self, topic: str) -> list[int]:
+        """The partitions of `topic`, none when it does not exist (never creates it)."""
+        if topic not in self.topics():
+            return []
+        (described,) = self._client.describe_topics([topic])
+        return sorted(int(p["partition"]) for p in described["partitions"])
+
     def ensure_topics(
         self,
         names: Iterable[str],

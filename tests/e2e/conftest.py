@@ -9,17 +9,16 @@ only that test's faxes. Only the users in `polled_users` are polled; the others 
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from faxrelay.localstack import SERVICES, Broker, LocalStack, free_ports, wait_for_port
+from faxrelay.localstack import Broker, DemoApp, LocalStack, free_ports, start_services
 from sandbox import AppConfig, RunningSandbox, SandboxSettings, run_in_thread
 from shared.kafka import client_options
 from shared.settings import ServiceSettings
@@ -31,19 +30,16 @@ POLLED = 4
 BUCKET = "faxes-e2e"
 
 
-@dataclass
-class Account:
-    app_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    api_key: str = "e2e-api-key-" + uuid.uuid4().hex
-    hmac_secret: str = "e2e-hmac-secret-" + uuid.uuid4().hex
-    user_ids: list[str] = field(default_factory=lambda: [str(uuid.uuid4()) for _ in range(USERS)])
+def new_account() -> DemoApp:
+    """The session's eFax App: many users (each test takes its own), the first POLLED polled."""
+    return DemoApp(user_ids=[str(uuid.uuid4()) for _ in range(USERS)], polled=POLLED)
 
 
 @dataclass
 class System:
     stack: LocalStack
     sandbox: RunningSandbox
-    account: Account
+    account: DemoApp
     gateway_url: str
     env: dict[str, str]
     bucket: str = BUCKET
@@ -141,27 +137,15 @@ def read_topic(
         consumer.close()
 
 
-def service_env(stack: LocalStack, sandbox_url: str, account: Account, gateway_port: int) -> dict:
-    apps = [
-        {
-            "app_id": account.app_id,
-            "api_key": account.api_key,
-            "hmac_secrets": [account.hmac_secret],
-            "user_ids": account.user_ids[:POLLED],
-        }
-    ]
-    return {
-        "FAXRELAY_APPS": json.dumps(apps),
-        "FAXRELAY_EFAX_API_BASE_URL": sandbox_url,
-        "FAXRELAY_GATEWAY_PORT": str(gateway_port),
-        "FAXRELAY_S3_BUCKET": BUCKET,
-        "FAXRELAY_KAFKA_SESSION_TIMEOUT_MS": "3000",
-        "FAXRELAY_POLLER_INTERVAL_S": "2",
-        "FAXRELAY_POLLER_RECENTLY_ANNOUNCED_S": "20",
-        "FAXRELAY_DOWNLOADER_BACKOFF_MAX_S": "2",
-        "FAXRELAY_LOG_LEVEL": "INFO",
-        "FAXRELAY_HEARTBEAT_INTERVAL_S": "1",
-    }
+TUNING = {  # faster beats than an installation's, for tests that wait on them
+    "FAXRELAY_S3_BUCKET": BUCKET,
+    "FAXRELAY_KAFKA_SESSION_TIMEOUT_MS": "3000",
+    "FAXRELAY_POLLER_INTERVAL_S": "2",
+    "FAXRELAY_POLLER_RECENTLY_ANNOUNCED_S": "20",
+    "FAXRELAY_DOWNLOADER_BACKOFF_MAX_S": "2",
+    "FAXRELAY_LOG_LEVEL": "INFO",
+    "FAXRELAY_HEARTBEAT_INTERVAL_S": "1",
+}
 
 
 @pytest.fixture(scope="session")
@@ -195,8 +179,8 @@ def running_system(
 ) -> Iterator[System]:
     """The whole system on a fresh stack; every log's tail is printed when it stops.
     `per_service_env` adds to one service's environment (a metrics port each, say)."""
-    stack = LocalStack(data_dir, persistent=False, broker=broker, secured=secured)
-    account = Account()
+    account = new_account()
+    stack = LocalStack(data_dir, persistent=False, broker=broker, secured=secured, app=account)
     promised = [  # ports the caller chose for the services: the stack's must differ
         int(value)
         for env in [extra_env or {}, *(per_service_env or {}).values()]
@@ -204,18 +188,11 @@ def running_system(
         if name.endswith("_PORT")
     ]
     stack.assign_ports(avoid=promised)  # first, so that the gateway's port is none of them
-    (gateway_port,) = free_ports(1, avoid=[*stack.ports.values(), *promised])
+    (stack.gateway_port,) = free_ports(1, avoid=[*stack.ports.values(), *promised])
+    gateway_url = f"http://127.0.0.1:{stack.gateway_port}"
     settings = SandboxSettings(
         port=0,
-        apps=[
-            AppConfig(
-                app_id=account.app_id,
-                api_key=account.api_key,
-                hmac_secret=account.hmac_secret,
-                webhook_url=f"http://127.0.0.1:{gateway_port}/webhooks/efax",
-                user_ids=account.user_ids,
-            )
-        ],
+        apps=[AppConfig(**account.sandbox_app(f"{gateway_url}/webhooks/efax"))],
         time_scale=0.002,
         page_kb=20,
     )
@@ -223,12 +200,11 @@ def running_system(
         stack.start()
         stack.ensure_topics(partitions=3)
         with run_in_thread(settings) as sandbox:
-            env = service_env(stack, sandbox.base_url, account, gateway_port) | (extra_env or {})
-            for name in SERVICES:
-                stack.start_service(name, env | (per_service_env or {}).get(name, {}))
-            wait_for_port(gateway_port, 30, stack.processes["gateway"])
+            stack.efax_url = sandbox.base_url
+            env = stack.service_env() | TUNING | (extra_env or {})  # what the services get
+            start_services(stack, env, per_service_env)
             try:
-                yield System(stack, sandbox, account, f"http://127.0.0.1:{gateway_port}", env)
+                yield System(stack, sandbox, account, gateway_url, env)
             finally:
                 stack.stop()  # the services first, while the sandbox still answers
     finally:

@@ -7,7 +7,10 @@ import contextlib
 import hashlib
 import hmac
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -16,10 +19,17 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from kafka import KafkaProducer
 
 from faxrelay.cli import main
 from sandbox import Faults
-from shared.contracts import DOWNLOAD_FAILED, FAX_NOTIFIED, WEBHOOK_RECEIVED
+from shared.contracts import (
+    DOWNLOAD_FAILED,
+    FAX_NOTIFIED,
+    FAX_STORED,
+    WEBHOOK_RECEIVED,
+    FaxStored,
+)
 from shared.kafka import KafkaAdmin
 from shared.settings import ServiceSettings
 from tests.e2e.conftest import System, read_topic, wait_until
@@ -278,3 +288,60 @@ def test_the_router_signs_links_for_the_public_endpoint_and_they_open_through_it
     finally:
         del system.env["FAXRELAY_S3_PUBLIC_ENDPOINT"]
         system.restart_service("router")
+
+
+def test_a_forged_stored_record_naming_another_users_object_gets_no_link(
+    system: System, cli, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 24: one forged `fax.stored` (a new fax id, user B as owner, user A's object key)."""
+    user_a, user_b = system.take_users(2)
+    (fax,) = system.sandbox.create_faxes(app_id=system.account.app_id, user_id=user_a, count=1)
+    routed(system, user_a, 1)
+    (key,) = stored_objects(system, user_a)
+    genuine = FaxStored.model_validate_json(
+        next(
+            r.value
+            for r in read_topic(system.stack.bootstrap_servers, FAX_STORED, at_least=1, timeout=10)
+            if str(fax.fax_id).encode() in r.value
+        )
+    )
+    forged_fax = genuine.fax.model_copy(
+        update={"fax_id": uuid.uuid4(), "user_id": uuid.UUID(user_b)}
+    )
+    forged = FaxStored(fax=forged_fax, stored=genuine.stored)
+    producer = KafkaProducer(bootstrap_servers=system.stack.bootstrap_servers)
+    try:
+        producer.send(
+            FAX_STORED, forged.model_dump_json().encode(), key=str(forged_fax.fax_id).encode()
+        ).get(timeout=30)
+    finally:
+        producer.close()
+    capsys.readouterr()
+    assert main(["link", str(forged_fax.fax_id)]) == 1  # `cli` set the services' environment
+    out, err = capsys.readouterr()
+    assert out == "", "no link printed"
+    assert "no link signed" in err, err
+    assert genuine.stored.key == key
+    assert cli("link", str(fax.fax_id)).startswith("http"), "the genuine fax still gets one"
+
+
+def test_find_into_a_reader_that_stops_reading_ends_quietly(system: System) -> None:
+    """`faxrelay find X | head -0`, as a process with the services' environment."""
+    (user,) = system.take_users(1)
+    (fax,) = system.sandbox.create_faxes(app_id=system.account.app_id, user_id=user, count=1)
+    routed(system, user, 1)
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "faxrelay.cli", "find", str(fax.fax_id)],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **system.env},
+            check=False,
+            timeout=120,
+        )
+    finally:
+        os.close(write)
+    assert done.stderr.decode() == "", done.stderr.decode()
+    assert done.returncode == 141
