@@ -28,7 +28,7 @@ from shared.contracts import PIPELINE_TOPICS
 from shared.kafka import KafkaAdmin
 from shared.settings import ServiceSettings
 
-SERVICES = ("gateway", "verifier", "downloader", "router", "poller")
+SERVICES = ("gateway", "verifier", "downloader", "router", "poller", "reader")
 ACCESS_KEY = "local-stack-access"  # not a word that shows in log lines (they redact keys)
 SECRET_KEY = "faxrelay-local-secret"  # noqa: S105 - the embedded store's own key, loopback only
 BROKER_BUCKET = "tansu"
