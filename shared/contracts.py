@@ -28,6 +28,7 @@ from pydantic import (
     ConfigDict,
     Field,
     NonNegativeInt,
+    RootModel,
 )
 
 if TYPE_CHECKING:
@@ -503,6 +504,11 @@ class FaxReadData(_TopicModel):
         )
 
 
+class UserEventData(RootModel[FaxReceivedData | FaxReadData]):
+    """The `data` of an event on a user's topic: by ce_type, com.faxrelay.fax.received.v1
+    (FaxReceivedData) or com.faxrelay.fax.read.v1 (FaxReadData)."""
+
+
 # --- the topic registry -----------------------------------------------------------------------
 
 DAY_MS = 24 * 3600 * 1000
@@ -584,7 +590,7 @@ TOPICS: tuple[Topic, ...] = (
 
 USER_TOPIC = Topic(
     "faxes.user.{user_id}",
-    FaxReceivedData,
+    UserEventData,
     "user_id",
     "One CloudEvent per fax for its owner, Kafka protocol binding, binary mode: attributes in "
     "ce_* headers (ce_specversion 1.0, ce_id = fax id, ce_source, "
