@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import multiprocessing.connection
+import os
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -19,6 +22,15 @@ _state: list[tuple[Limits, PageReader]] = []  # the child's own: its limits and 
 
 def _start(limits: Limits, options: OcrOptions) -> None:
     _state.append((limits, PageReader(options)))
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
+
+
+def _exit_with_parent() -> None:
+    """A reader killed outright (kill -9) leaves no reading process behind, even mid-render."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
 
 
 def _read(data: bytes) -> FaxText | Failure:
