@@ -16,6 +16,7 @@ import httpx
 import pypdfium2 as pdfium  # type: ignore[import-untyped]
 import pytest
 from kafka import KafkaProducer
+from minio.helpers import DictType
 
 from bench.reader import cer
 from shared.contracts import (
@@ -146,7 +147,7 @@ def store_and_announce(system: System, user: str, data: bytes) -> FaxStored:
         pages=1,
     )
     key = object_key(fax, "PDF")
-    metadata = {"fax-id": str(fax.fax_id), "user-id": str(fax.user_id)}
+    metadata: DictType = {"fax-id": str(fax.fax_id), "user-id": str(fax.user_id)}
     system.stack.minio().put_object(
         system.bucket, key, io.BytesIO(data), len(data), "application/pdf", metadata=metadata
     )
