@@ -43,6 +43,7 @@ def create_app(
         the_store = store or fax_store(s, threads=s.reader_max_in_flight)
         if readers is None:
             built.append(Readers(s.reader_processes, s.limits(), s.ocr_options()))
+            await built[0].warm()
         ready.append(Reading(the_store, readers or built[0], s.reader_seconds_per_fax))
 
     async def work(record: ConsumerRecord[bytes, bytes]) -> Decision:

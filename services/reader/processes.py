@@ -33,6 +33,10 @@ def _exit_with_parent() -> None:
         os._exit(1)
 
 
+def _ready() -> bool:
+    return bool(_state)
+
+
 def _read(data: bytes) -> FaxText | Failure:
     """In the child: the fax's text, or why not (UnreadableFax does not pickle, its reason
     does). Anything else a library raises on a malformed file is a corrupt fax."""
@@ -78,6 +82,16 @@ class Readers:
             raise
         finally:
             self._free.put_nowait(pool)
+
+    async def warm(self) -> None:
+        """Start every reading process and load its models now, not at the first fax."""
+        loop = asyncio.get_running_loop()
+        pools = [self._free.get_nowait() for _ in range(self._free.qsize())]
+        try:
+            await asyncio.gather(*(loop.run_in_executor(pool, _ready) for pool in pools))
+        finally:
+            for pool in pools:
+                self._free.put_nowait(pool)
 
     def _replace(self, pool: ProcessPoolExecutor) -> ProcessPoolExecutor:
         kill(pool)
