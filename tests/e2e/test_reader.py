@@ -91,6 +91,12 @@ def test_documents_are_read_into_a_second_event_and_a_text_object(reading: Syste
         document = stored.json()
         assert [p["text"] for p in document["pages"]] == read
         assert document["pages"][0]["words"], "word boxes"
+    # The text is PHI: the logs carry counts and ids, never a line of a fax.
+    logs = system.stack.log_file("reader").read_text() + system.stack.log_file("router").read_text()
+    lines = [line for f in faxes for t in page_texts(system, f.fax_id) for line in t.split("\n")]
+    sentences = [line for line in lines if len(line) >= 20]
+    assert sentences
+    assert not [line for line in sentences if line in logs]
 
 
 @BOTH_BROKERS
