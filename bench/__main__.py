@@ -8,7 +8,7 @@ import argparse
 import signal
 import sys
 
-from bench import gateway, hop, pipeline, recovery
+from bench import gateway, hop, pipeline, reader_stage, recovery
 
 
 def main() -> None:
@@ -77,6 +77,11 @@ def main() -> None:
     h.add_argument("--broker", choices=["tansu", "kafka"], default="kafka")
     h.add_argument("--rate", type=float, default=20.0, help="records/s")
     h.add_argument("--records", type=int, default=200)
+    rd = sub.add_parser("reader", help="the reader stage: pages/s vs the engine, stored -> read")
+    rd.add_argument("--broker", choices=["tansu", "kafka"], default="tansu")
+    rd.add_argument("--backlog", type=int, default=20, help="1-page faxes for pages/s")
+    rd.add_argument("--faxes", type=int, default=20, help="steady faxes for the latency")
+    rd.add_argument("--rate", type=float, default=0.5, help="faxes/s, below capacity")
     sub.add_parser("smoke", help="every benchmark once, tiny settings (CI; figures not judged)")
     args = parser.parse_args()
     command = args.command or "all"
@@ -122,6 +127,9 @@ def main() -> None:
                     seconds=args.fault_seconds,
                 ),
             )
+
+    if command == "reader":  # not in "all": minutes of OCR
+        reader_stage.main(args.broker, args.backlog, args.faxes, args.rate)
 
     if command in ("hop", "all"):
         if command == "all":

@@ -17,15 +17,18 @@ from dataclasses import dataclass
 
 from services.downloader.settings import DownloaderSettings
 from services.poller.settings import PollerSettings
+from services.reader.settings import ReaderSettings
 from services.router.settings import RouterSettings
 from services.verifier.settings import VerifierSettings
 from shared.contracts import (
     DOWNLOAD_FAILED,
     FAX_NOTIFIED,
+    FAX_READ,
     FAX_STORED,
     OUTBOUND_NOTIFIED,
     PING_RECEIVED,
     PIPELINE_TOPICS,
+    READ_FAILED,
     USER_TOPIC,
     WEBHOOK_RECEIVED,
     WEBHOOK_REJECTED,
@@ -86,6 +89,8 @@ def group_of(settings: type[ServiceSettings], field: str) -> str:
 VERIFIER_GROUP = group_of(VerifierSettings, "verifier_group_id")
 DOWNLOADER_GROUP = group_of(DownloaderSettings, "downloader_group_id")
 ROUTER_GROUP = group_of(RouterSettings, "router_group_id")
+ROUTER_READ_GROUP = group_of(RouterSettings, "router_read_group_id")
+READER_GROUP = group_of(ReaderSettings, "reader_group_id")
 POLLER_GROUP = group_of(PollerSettings, "poller_group_id")
 
 PRINCIPALS: tuple[Principal, ...] = (
@@ -121,9 +126,17 @@ PRINCIPALS: tuple[Principal, ...] = (
         "faxrelay-router",
         (
             reads(FAX_STORED),
+            reads(FAX_READ),
             Acl("topic", USER_TOPIC_PREFIX, ("Write", "Describe", "Create"), prefixed=True),
             *consumer(ROUTER_GROUP),
+            *consumer(ROUTER_READ_GROUP),
         ),
+    ),
+    # Reads the stored faxes from the store (not from eFax: it has no eFax key).
+    Principal(
+        "reader",
+        "faxrelay-reader",
+        (reads(FAX_STORED), writes(FAX_READ), writes(READ_FAILED), *consumer(READER_GROUP)),
     ),
     # Reads no record: its copies share the users through the group's assignment of the shard
     # topic, which it creates.
@@ -147,8 +160,16 @@ PRINCIPALS: tuple[Principal, ...] = (
         "keda",
         "faxrelay-keda",
         (
-            *(Acl("topic", t, DESCRIBE) for t in (WEBHOOK_RECEIVED, FAX_NOTIFIED, FAX_STORED)),
-            *(Acl("group", g, DESCRIBE) for g in (VERIFIER_GROUP, DOWNLOADER_GROUP, ROUTER_GROUP)),
+            *(
+                Acl("topic", t, DESCRIBE)
+                for t in (WEBHOOK_RECEIVED, FAX_NOTIFIED, FAX_STORED, FAX_READ)
+            ),
+            *(
+                Acl("group", g, DESCRIBE)
+                for g in (
+                    VERIFIER_GROUP, DOWNLOADER_GROUP, ROUTER_GROUP, ROUTER_READ_GROUP, READER_GROUP
+                )
+            ),
         ),
     ),
 )  # fmt: skip

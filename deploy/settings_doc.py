@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings
 from services.downloader.settings import DownloaderSettings
 from services.gateway.settings import GatewaySettings
 from services.poller.settings import PollerSettings
+from services.reader.settings import ReaderSettings
 from services.router.settings import RouterSettings
 from services.verifier.settings import VerifierSettings
 
@@ -29,6 +30,7 @@ SERVICES: dict[str, type[BaseSettings]] = {
     "downloader": DownloaderSettings,
     "router": RouterSettings,
     "poller": PollerSettings,
+    "reader": ReaderSettings,
 }
 
 # Meanings of the fields whose class gives no description (a description there wins).
@@ -69,6 +71,8 @@ MEANINGS = {
     "router_user_topic_partitions": "Partitions of the per-user topics the router creates.",
     "router_event_source": "CloudEvents `source` of the events to users.",
     "router_batch_size": "Records handled per batch (one offset commit per batch).",
+    "router_read_group_id": "Consumer group of the router on fax.read (apart from fax.stored's).",
+    "reader_group_id": "Consumer group of the reader.",
     "poller_cursor_prefix": "Object key prefix of the poller's cursors in the bucket.",
 }
 

@@ -39,7 +39,9 @@ async def consume(bootstrap: str, user_id: str, out: Path, group: str, limit: in
             )
             event = ce_kafka.from_binary_event(message)
             fax_id = event.get_id()
-            if fax_id not in seen:
+            if event.get_type() == "com.faxrelay.fax.read.v1":
+                pass  # the fax's text, once read (docs/subscribers.md): not a second fax
+            elif fax_id not in seen:
                 data = event.get_data()
                 assert isinstance(data, dict)
                 document = await asyncio.to_thread(download, data["download_url"])

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -31,7 +31,7 @@ from shared.contracts import PIPELINE_TOPICS
 from shared.kafka import KafkaAdmin
 from shared.settings import ServiceSettings
 
-SERVICES = ("gateway", "verifier", "downloader", "router", "poller")
+SERVICES = ("gateway", "verifier", "downloader", "router", "poller", "reader")
 ACCESS_KEY = "local-stack-access"  # not a word that shows in log lines (they redact keys)
 SECRET_KEY = "faxrelay-local-secret"  # noqa: S105 - the embedded store's own key, loopback only
 BROKER_BUCKET = "tansu"
@@ -346,10 +346,12 @@ def start_services(
     stack: LocalStack,
     env: Mapping[str, str] | None = None,
     per_service: Mapping[str, Mapping[str, str]] | None = None,
+    services: Sequence[str] = SERVICES,
 ) -> None:
-    """The one way to start the system on a running stack: every service with the stack's
-    environment, `env` over it and `per_service[name]` over that, then wait for the gateway."""
-    for name in SERVICES:
+    """The one way to start the system on a running stack: each of `services` (all of them by
+    default) with the stack's environment, `env` over it and `per_service[name]` over that, then
+    wait for the gateway."""
+    for name in services:
         stack.start_service(name, {**(env or {}), **(per_service or {}).get(name, {})})
     if stack.gateway_port is not None:
         wait_for_port(stack.gateway_port, 30, stack.processes["gateway"])

@@ -15,6 +15,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from faxrelay.config import BackfillSettings
 from shared.clients import efax_client
+from shared.contracts import FAX_READ_EVENT_TYPE
 from shared.efax import ReceivedFax, ReceivedPage
 from shared.kafka import make_broker, raw_bodies, records, security
 from shared.polling import publish_notified, scan
@@ -29,6 +30,12 @@ def event_line(headers: dict[str, bytes], key: bytes | None, value: bytes) -> st
     data = event.get_data()
     assert isinstance(data, dict)
     document = data["document"]
+    if event.get_type() == FAX_READ_EVENT_TYPE:  # the fax's text, once read: counts only
+        return (
+            f"{event.get_time():%Y-%m-%d %H:%M:%S} fax {event.get_subject()} read: "
+            f"{data['page_count']} pages ({data['reported_pages']} reported), "
+            f"confidence {data['confidence']:.0f}"
+        )
     return (
         f"{event.get_time():%Y-%m-%d %H:%M:%S} fax {event.get_id()} "
         f"from {data['sending_fax_number'] or '?'} to {data['receiving_fax_number']} "

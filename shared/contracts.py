@@ -28,6 +28,7 @@ from pydantic import (
     ConfigDict,
     Field,
     NonNegativeInt,
+    RootModel,
 )
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ OUTBOUND_NOTIFIED = "fax.outbound.notified"
 FAX_NOTIFIED = "fax.notified"
 FAX_STORED = "fax.stored"
 DOWNLOAD_FAILED = "fax.download.failed"
+FAX_READ = "fax.read"
+READ_FAILED = "fax.read.failed"
 
 CORRELATION_HEADER = "correlation_id"
 TRACEPARENT_HEADER = "traceparent"  # W3C trace context of the fax (shared/tracing.py)
@@ -130,6 +133,22 @@ class DownloadFailure(StrEnum):
     TOO_LARGE = "too_large"
     RETRIES_EXHAUSTED = "retries_exhausted"
     UNSTORABLE = "unstorable"
+
+
+class ReadFailureReason(StrEnum):
+    """Why a stored fax could not be read (the reader's reasons, plus the stage's own)."""
+
+    CORRUPT = "corrupt"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    ENCRYPTED = "encrypted"
+    ACTIVE_CONTENT = "active_content"
+    PAGE_TOO_LARGE = "page_too_large"
+    TOO_MANY_PAGES = "too_many_pages"
+    NO_PAGES = "no_pages"
+    PAGE_TIMEOUT = "page_timeout"
+    FAX_TIMEOUT = "fax_timeout"  # the whole fax ran past its time; its reading process killed
+    READER_CRASHED = "reader_crashed"  # the reading process died (memory, a fault) twice
+    OBJECT_MISSING = "object_missing"  # no object under the stored key, or not this fax's
 
 
 # --- what eFax sends -------------------------------------------------------------------------
@@ -373,6 +392,121 @@ class FaxReceivedData(_TopicModel):
 
 
 FAX_RECEIVED_EVENT_TYPE = "com.faxrelay.fax.received.v1"
+FAX_READ_EVENT_TYPE = "com.faxrelay.fax.read.v1"
+READ_TEXT_LIMIT_CHARS = 32_000
+"""Text of all pages carried in a read record or event; past it each page carries a prefix
+(text_truncated) and the whole text is in the text object."""
+TEXT_EXAMPLE = "REFERRAL\nPatient: Jane Example\nDate of birth: 01/02/1960"
+
+
+class PageRead(_TopicModel):
+    """One page as read."""
+
+    number: int = Field(ge=1, description="Page number, from 1.", examples=[1])
+    text: str = Field(
+        description="The page's text, or its first part when text_truncated.",
+        examples=[TEXT_EXAMPLE],
+    )
+    text_truncated: bool = Field(
+        default=False, description="True when text is a prefix: the whole is in the text object."
+    )
+    confidence: float = Field(
+        ge=0,
+        le=100,
+        description="Mean word confidence, 0..100 (0 for a blank page).",
+        examples=[91.5],
+    )
+    orientation: Literal[0, 90, 180, 270] = Field(
+        description="Clockwise degrees the page was turned from upright (it was read upright).",
+        examples=[0],
+    )
+    blank: bool = Field(description="A blank page (or speckle only): marked, not read.")
+
+
+class TextObject(_TopicModel):
+    """Where the full text of a fax lives: JSON next to the image, one entry per page."""
+
+    bucket: str = Field(description="Bucket name.", examples=["faxes"])
+    key: str = Field(
+        description="Object key: the image's key with .text.json for its extension.",
+        examples=[f"{USER_ID_EXAMPLE}/2024/05/10/{FAX_ID_EXAMPLE}.text.json"],
+    )
+    size: NonNegativeInt = Field(description="Bytes.")
+
+
+class FaxRead(_TopicModel):
+    """`fax.read`: the text of a stored fax, page by page. Keyed by fax_id. Reading the same
+    fax again yields the same record (it is built from the stored text object)."""
+
+    fax: FaxNotified = Field(description="The notification that led here (identity, owner).")
+    stored: StoredObject = Field(description="The image that was read.")
+    text_object: TextObject = Field(description="The full text (with word boxes), stored.")
+    pages: list[PageRead] = Field(description="Every page found, in order.")
+    page_count: NonNegativeInt = Field(description="Pages found in the image.", examples=[2])
+    reported_pages: NonNegativeInt | None = Field(
+        default=None,
+        description="Pages eFax reported (absent when it did not say).",
+        examples=[2],
+    )
+    confidence: float = Field(
+        ge=0,
+        le=100,
+        description="Mean confidence of the pages that are not blank.",
+        examples=[91.5],
+    )
+    read_at: datetime = Field(description="When the fax was first read (UTC).")
+
+
+class ReadFailed(_TopicModel):
+    """`fax.read.failed`: a stored fax that could not be read. Its image was delivered anyway.
+    Replay by re-publishing the fax.stored record."""
+
+    fax: FaxNotified = Field(description="The notification that led here.")
+    stored: StoredObject = Field(description="The image that could not be read.")
+    reason: ReadFailureReason = Field(description="Why.", examples=["corrupt"])
+    detail: str = Field(description="Counts and sizes only, never content.")
+    failed_at: datetime = Field(default_factory=now_utc, description="When (UTC).")
+
+
+class FaxReadData(_TopicModel):
+    """The `data` of the second CloudEvent a user receives for a fax, once it was read."""
+
+    fax_id: UUID = Field(description="eFax fax id.", examples=[FAX_ID_EXAMPLE])
+    user_id: UUID = Field(description="Owner of the fax.", examples=[USER_ID_EXAMPLE])
+    app_id: UUID = Field(description="eFax App ID.", examples=[APP_ID_EXAMPLE])
+    document: StoredObject = Field(description="The stored image that was read.")
+    text_object: TextObject = Field(description="The full text, stored next to the image.")
+    pages: list[PageRead] = Field(description="Every page found, in order.")
+    page_count: NonNegativeInt = Field(description="Pages found in the image.", examples=[2])
+    reported_pages: NonNegativeInt | None = Field(
+        default=None, description="Pages eFax reported.", examples=[2]
+    )
+    confidence: float = Field(ge=0, le=100, description="Mean confidence of non-blank pages.")
+    read_at: datetime = Field(description="When the fax was first read (UTC).")
+    text_url: str | None = Field(
+        default=None, description="Presigned GET link to the full text object; expires."
+    )
+    text_url_expires_at: datetime | None = Field(default=None, description="Link expiry.")
+
+    @classmethod
+    def from_read(cls, read: FaxRead) -> FaxReadData:
+        return cls(
+            fax_id=read.fax.fax_id,
+            user_id=read.fax.user_id,
+            app_id=read.fax.app_id,
+            document=read.stored,
+            text_object=read.text_object,
+            pages=read.pages,
+            page_count=read.page_count,
+            reported_pages=read.reported_pages,
+            confidence=read.confidence,
+            read_at=read.read_at,
+        )
+
+
+class UserEventData(RootModel[FaxReceivedData | FaxReadData]):
+    """The `data` of an event on a user's topic: by ce_type, com.faxrelay.fax.received.v1
+    (FaxReceivedData) or com.faxrelay.fax.read.v1 (FaxReadData)."""
 
 
 # --- the topic registry -----------------------------------------------------------------------
@@ -442,17 +576,29 @@ TOPICS: tuple[Topic, ...] = (
         DOWNLOAD_FAILED, DownloadFailed, "fax_id",
         "Faxes that could not be stored, ready to replay.", 30, stage="failed",
     ),
+    Topic(
+        FAX_READ, FaxRead, "fax_id",
+        "The text of stored faxes, page by page (a prefix past a bound; the whole in the "
+        "store).", 30, compacted=True, stage="read",
+    ),
+    Topic(
+        READ_FAILED, ReadFailed, "fax_id",
+        "Stored faxes that could not be read, with a reason (the fax was delivered).", 30,
+        stage="unread",
+    ),
 )  # fmt: skip
 
 USER_TOPIC = Topic(
     "faxes.user.{user_id}",
-    FaxReceivedData,
+    UserEventData,
     "user_id",
     "One CloudEvent per fax for its owner, Kafka protocol binding, binary mode: attributes in "
     "ce_* headers (ce_specversion 1.0, ce_id = fax id, ce_source, "
     f"ce_type {FAX_RECEIVED_EVENT_TYPE}, ce_time = completion time, ce_subject = fax id, "
     "ce_partitionkey = user id), content-type application/json, the fax's W3C trace context "
-    "in traceparent, key = user id, value = this data. Drop duplicates by ce_id.",
+    "in traceparent, key = user id, value = this data. Drop duplicates by ce_id. Once the fax "
+    f"is read, a second event follows: ce_type {FAX_READ_EVENT_TYPE}, ce_id = fax id + "
+    "'.read', data FaxReadData (the text per page); it never delays the first.",
     7,
     stage="routed",
 )

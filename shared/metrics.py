@@ -30,7 +30,7 @@ from prometheus_client import (
     start_http_server,
 )
 
-from shared.contracts import DownloadFailure, RejectReason
+from shared.contracts import DownloadFailure, ReadFailureReason, RejectReason
 
 __all__ = [
     "CONSUMER_LAG",
@@ -41,13 +41,19 @@ __all__ = [
     "EFAX_UNAUTHORIZED_AFTER_REFRESH",
     "EVENTS_ROUTED",
     "FAXES_NOTIFIED",
+    "FAXES_READ",
     "FAXES_ROUTED",
     "FAXES_STORED",
     "FAX_AGE_AT_ROUTING_SECONDS",
     "OBJECT_STORE_REQUEST_SECONDS",
+    "PAGES_READ",
+    "PAGE_CONFIDENCE",
+    "PAGE_READ_SECONDS",
     "POLLER_CURSOR_AGE_SECONDS",
     "POLLER_INTERVAL_SECONDS",
     "POLLER_SCANS",
+    "READS_FAILED",
+    "READ_EVENTS_ROUTED",
     "STORED_REFUSED",
     "TOKEN_REFRESHES",
     "WEBHOOKS_ACCEPTED",
@@ -131,6 +137,28 @@ FAX_AGE_AT_ROUTING_SECONDS = Histogram(
     "From the fax's completion on eFax to its CloudEvent being written.",
     buckets=_AGE,
 )
+READ_EVENTS_ROUTED = Counter(
+    "faxrelay_read_events_routed_total",
+    "fax.read CloudEvents written, by outcome (routed, or refused: the text object is not the "
+    "fax's).",
+    ["outcome"],
+)
+# reader
+FAXES_READ = Counter("faxrelay_faxes_read_total", "Faxes read and announced on fax.read.")
+PAGES_READ = Counter("faxrelay_pages_read_total", "Pages read, by kind (text or blank).", ["kind"])
+PAGE_READ_SECONDS = Histogram(
+    "faxrelay_page_read_duration_seconds",
+    "OCR time of one page (rendering and recognition), in the reading process.",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30),
+)
+PAGE_CONFIDENCE = Histogram(
+    "faxrelay_page_confidence",
+    "Mean word confidence (0..100) of each page read that is not blank.",
+    buckets=(10, 20, 30, 40, 50, 60, 70, 80, 85, 90, 95, 100),
+)
+READS_FAILED = Counter(
+    "faxrelay_reads_failed_total", "Faxes announced on fax.read.failed, by reason.", ["reason"]
+)
 # poller
 POLLER_SCANS = Counter(
     "faxrelay_poller_scans_total", "Scans of one user's faxes on eFax, by outcome.", ["outcome"]
@@ -166,6 +194,12 @@ def _start_at_zero() -> None:
         FAXES_NOTIFIED.labels(source=source)
     for destination in ("user", "rule"):
         EVENTS_ROUTED.labels(destination=destination)
+    for failure_reason in ReadFailureReason:
+        READS_FAILED.labels(reason=failure_reason.value)
+    for kind in ("text", "blank"):
+        PAGES_READ.labels(kind=kind)
+    for outcome in ("routed", "refused"):
+        READ_EVENTS_ROUTED.labels(outcome=outcome)
 
 
 _start_at_zero()

@@ -160,7 +160,7 @@ EXAMPLE_SECRETS = frozenset(
         "change-me-kafka-password",
         *(
             f"change-me-kafka-{who}-password"  # the per-service Kafka users of the secured variant
-            for who in ("gateway", "verifier", "downloader", "router", "poller", "init")
+            for who in ("gateway", "verifier", "downloader", "router", "poller", "reader", "init")
         ),
         "change-me-minio-secret",
         "sandbox-demo-api-key",

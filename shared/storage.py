@@ -45,6 +45,13 @@ def object_keys(fax: FaxNotified) -> set[str]:
     return {object_key(fax, image_format) for image_format in EXTENSIONS}
 
 
+def text_key(fax: FaxNotified) -> str:
+    """Where a fax's text is stored: next to its image, derived the same way (whatever the
+    image's format, one text per fax)."""
+    day = fax.completed_at.strftime("%Y/%m/%d")
+    return f"{fax.user_id}/{day}/{fax.fax_id}.text.json"
+
+
 @dataclass(frozen=True)
 class ExistingObject:
     stored: StoredObject

@@ -97,6 +97,35 @@ PANELS: list[tuple[str, str, list[tuple[str, str]]]] = [
             for q in (50, 95)
         ],
     ),
+    (
+        "Reader: pages read and failed faxes by reason (per minute)",
+        "short",
+        [
+            ("pages: {{kind}}", "sum by (kind) (rate(faxrelay_pages_read_total[5m])) * 60"),
+            (
+                "failed: {{reason}}",
+                "sum by (reason) (rate(faxrelay_reads_failed_total[5m])) * 60",
+            ),
+        ],
+    ),
+    (
+        "Reader: seconds per page (p50, p95) and page confidence (p10)",
+        "short",
+        [
+            *(
+                (
+                    f"seconds p{q}",
+                    f"histogram_quantile(0.{q}, sum by (le) "
+                    "(rate(faxrelay_page_read_duration_seconds_bucket[5m])))",
+                )
+                for q in (50, 95)
+            ),
+            (
+                "confidence p10",
+                "histogram_quantile(0.10, sum by (le) (rate(faxrelay_page_confidence_bucket[5m])))",
+            ),
+        ],
+    ),
 ]
 
 

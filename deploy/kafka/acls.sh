@@ -31,9 +31,18 @@ acl User:faxrelay-downloader --group faxrelay-downloader --resource-pattern-type
 acl User:faxrelay-downloader --transactional-id faxrelay-faxrelay-downloader- --resource-pattern-type prefixed --operation Write --operation Describe
 # router
 acl User:faxrelay-router --topic fax.stored --resource-pattern-type literal --operation Read --operation Describe
+acl User:faxrelay-router --topic fax.read --resource-pattern-type literal --operation Read --operation Describe
 acl User:faxrelay-router --topic faxes.user. --resource-pattern-type prefixed --operation Write --operation Describe --operation Create
 acl User:faxrelay-router --group faxrelay-router --resource-pattern-type literal --operation Read --operation Describe
 acl User:faxrelay-router --transactional-id faxrelay-faxrelay-router- --resource-pattern-type prefixed --operation Write --operation Describe
+acl User:faxrelay-router --group faxrelay-router-read --resource-pattern-type literal --operation Read --operation Describe
+acl User:faxrelay-router --transactional-id faxrelay-faxrelay-router-read- --resource-pattern-type prefixed --operation Write --operation Describe
+# reader
+acl User:faxrelay-reader --topic fax.stored --resource-pattern-type literal --operation Read --operation Describe
+acl User:faxrelay-reader --topic fax.read --resource-pattern-type literal --operation Write --operation Describe
+acl User:faxrelay-reader --topic fax.read.failed --resource-pattern-type literal --operation Write --operation Describe
+acl User:faxrelay-reader --group faxrelay-reader --resource-pattern-type literal --operation Read --operation Describe
+acl User:faxrelay-reader --transactional-id faxrelay-faxrelay-reader- --resource-pattern-type prefixed --operation Write --operation Describe
 # poller
 acl User:faxrelay-poller --topic fax.notified --resource-pattern-type literal --operation Write --operation Describe
 acl User:faxrelay-poller --topic fax.poller.shards --resource-pattern-type literal --operation Read --operation Describe --operation Create
@@ -46,11 +55,16 @@ acl User:faxrelay-init --topic fax.outbound.notified --resource-pattern-type lit
 acl User:faxrelay-init --topic fax.notified --resource-pattern-type literal --operation Create --operation Describe
 acl User:faxrelay-init --topic fax.stored --resource-pattern-type literal --operation Create --operation Describe
 acl User:faxrelay-init --topic fax.download.failed --resource-pattern-type literal --operation Create --operation Describe
+acl User:faxrelay-init --topic fax.read --resource-pattern-type literal --operation Create --operation Describe
+acl User:faxrelay-init --topic fax.read.failed --resource-pattern-type literal --operation Create --operation Describe
 # keda
 acl User:faxrelay-keda --topic fax.webhook.received --resource-pattern-type literal --operation Describe
 acl User:faxrelay-keda --topic fax.notified --resource-pattern-type literal --operation Describe
 acl User:faxrelay-keda --topic fax.stored --resource-pattern-type literal --operation Describe
+acl User:faxrelay-keda --topic fax.read --resource-pattern-type literal --operation Describe
 acl User:faxrelay-keda --group faxrelay-verifier --resource-pattern-type literal --operation Describe
 acl User:faxrelay-keda --group faxrelay-downloader --resource-pattern-type literal --operation Describe
 acl User:faxrelay-keda --group faxrelay-router --resource-pattern-type literal --operation Describe
+acl User:faxrelay-keda --group faxrelay-router-read --resource-pattern-type literal --operation Describe
+acl User:faxrelay-keda --group faxrelay-reader --resource-pattern-type literal --operation Describe
 echo "faxrelay ACLs and quotas set"

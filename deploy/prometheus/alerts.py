@@ -146,6 +146,13 @@ def rules(hours: BusinessHours) -> list[Rule]:
             "It is on fax.download.failed; `faxrelay replay failed` brings it back.",
         ),
         Rule(
+            "FaxrelayReadFailed",
+            "sum by (reason) (increase(faxrelay_reads_failed_total[15m])) > 0",
+            "warning",
+            "a stored fax could not be read ({{ $labels.reason }})",
+            "It was delivered without its text; it is on fax.read.failed with its reason.",
+        ),
+        Rule(
             "FaxrelayRejectedSignaturesAboveNormal",
             f"sum(rate({rejected}[10m]))\n"
             f"  > 3 * sum(rate({rejected}[1d]))\n"

@@ -14,6 +14,30 @@ class ReaderSettings(ServiceSettings, StorageSettings):
     )
 
     reader_group_id: str = "faxrelay-reader"
+    reader_processes: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Reading processes of one copy, one OCR thread each: faxes read at once "
+        "(a long fax holds one process, not the others).",
+    )
+    reader_seconds_per_fax: float = Field(
+        default=600.0,
+        gt=0,
+        description="Time to read one fax, rendering included; past it its reading process is "
+        "killed and the fax fails (fax_timeout).",
+    )
+    reader_batch_size: int = Field(default=16, ge=1, description="Records taken per poll.")
+    reader_max_in_flight: int = Field(
+        default=8,
+        ge=1,
+        description="Faxes taken and not yet read (each holds its image in memory).",
+    )
+    reader_max_uncommitted: int = Field(
+        default=500,
+        ge=1,
+        description="Faxes taken and not yet committed; a crash rereads at most these.",
+    )
     reader_max_pages: int = Field(
         default=50, ge=1, description="Pages per fax; a longer fax fails with too_many_pages."
     )

@@ -1,10 +1,10 @@
-"""Router: `fax.stored` -> one CloudEvent per destination (the user's topic and rule topics)."""
+"""Router: `fax.stored` -> one CloudEvent per destination (the user's topic and rule topics);
+`fax.read` -> a second one, the text, to the same destinations (a consumer group of its own)."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import timedelta
 from functools import partial
 
 from faststream import FastStream
@@ -13,16 +13,15 @@ from faststream.kafka.annotations import KafkaMessage
 
 from services.router.logic import (
     Routing,
-    Rules,
     TopicAdmin,
     UserTopics,
-    check_topic_template,
-    load_rules,
+    checked,
     route_and_make_topics,
+    route_reads_and_make_topics,
 )
 from services.router.settings import RouterSettings
 from shared.clients import fax_store
-from shared.contracts import FAX_STORED, USER_TOPIC, FaxStored, now_utc
+from shared.contracts import FAX_READ, FAX_STORED, USER_TOPIC, FaxRead, FaxStored, now_utc
 from shared.health import supervised
 from shared.kafka import KafkaAdmin, Sink, batch_subscriber, declare, make_broker, parsed
 from shared.storage import FaxStore
@@ -36,34 +35,35 @@ def create_app(
     admin: TopicAdmin | None = None,
 ) -> FastStream:
     s = settings
-    template = check_topic_template(s.router_user_topic_template)
-    rules = load_rules(s.router_rules_file) if s.router_rules_file else Rules()
+    template, rules = checked(s)
     broker = broker or make_broker(s)
     app = supervised(FastStream(broker), s)
     declare(broker, replace(USER_TOPIC, name=template))
-    expiry = timedelta(seconds=s.router_presign_expiry_s)
     ready: list[tuple[Routing, UserTopics]] = []  # made at startup
     built: list[KafkaAdmin] = []
 
     @app.on_startup
     async def connect() -> None:
-        the_store = store or fax_store(s)
         if admin is None:
             built.append(await asyncio.to_thread(KafkaAdmin, s))  # one for the process
-        presign = the_store.presigned_url if expiry.total_seconds() > 0 else None
-        routing = Routing(rules, template, s.router_event_source, presign, expiry, the_store.find)
+        routing = Routing.of(s, rules, template, store or fax_store(s))
         ready.append((routing, UserTopics.of(admin or built[0], s)))
 
-    sink = Sink(broker, s, s.router_group_id)
+    sink, read_sink = Sink(broker, s, s.router_group_id), Sink(broker, s, s.router_read_group_id)
 
     @batch_subscriber(broker, FAX_STORED, s, s.router_group_id, s.router_batch_size)
     async def on_fax_stored(message: KafkaMessage) -> None:
         decide = partial(route_and_make_topics, *ready[0], now=now_utc())
         await sink.write(parsed(message, FaxStored), lambda item: item.record, decide)
 
+    @batch_subscriber(broker, FAX_READ, s, s.router_read_group_id, s.router_batch_size)
+    async def on_fax_read(message: KafkaMessage) -> None:  # apart: never delays fax.stored
+        decide = partial(route_reads_and_make_topics, *ready[0], now=now_utc())
+        await read_sink.write(parsed(message, FaxRead), lambda item: item.record, decide)
+
     @app.after_shutdown
     async def close_clients() -> None:
-        await sink.close()
+        await asyncio.gather(sink.close(), read_sink.close())
         for client in built:
             client.close()
 

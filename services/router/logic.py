@@ -20,7 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from services.router.settings import RouterSettings
 from shared.contracts import (
+    FAX_READ_EVENT_TYPE,
     FAX_RECEIVED_EVENT_TYPE,
+    FaxRead,
+    FaxReadData,
     FaxReceivedData,
     FaxStored,
 )
@@ -30,9 +33,10 @@ from shared.metrics import (
     EVENTS_ROUTED,
     FAX_AGE_AT_ROUTING_SECONDS,
     FAXES_ROUTED,
+    READ_EVENTS_ROUTED,
     STORED_REFUSED,
 )
-from shared.storage import ExistingObject, object_keys
+from shared.storage import ExistingObject, object_keys, text_key
 from shared.tracing import traced
 
 log = logging.getLogger("faxrelay.router")
@@ -233,6 +237,13 @@ def fax_received_event(
     return ce_kafka.to_binary_event(event)
 
 
+def checked(settings: RouterSettings) -> tuple[str, Rules]:
+    """The topic template and the rules, refused at start when not valid."""
+    template = check_topic_template(settings.router_user_topic_template)
+    path = settings.router_rules_file
+    return template, load_rules(path) if path else Rules()
+
+
 @dataclass(frozen=True)
 class Routing:
     """What routing needs besides the fax: the rules, the names, the download links, and the
@@ -244,6 +255,18 @@ class Routing:
     presign: Presign | None
     expiry: timedelta
     lookup: Lookup
+
+    @classmethod
+    def of(cls, settings: RouterSettings, rules: Rules, template: str, store: Store) -> Routing:
+        expiry = timedelta(seconds=settings.router_presign_expiry_s)
+        presign = store.presigned_url if expiry.total_seconds() > 0 else None
+        return cls(rules, template, settings.router_event_source, presign, expiry, store.find)
+
+
+class Store(Protocol):
+    def presigned_url(self, key: str, expires: timedelta) -> str: ...
+
+    async def find(self, key: str) -> ExistingObject | None: ...
 
 
 def route(fax: FaxStored, trace: Mapping[str, str], r: Routing, now: datetime) -> list[Outgoing]:
@@ -296,6 +319,95 @@ def tell(batch: Sequence[Parsed[FaxStored]], r: Routing, now: datetime) -> None:
             age_s,
             extra=fields,
         )
+
+
+# --- the read event: `fax.read` -> a second CloudEvent to the same destinations -------------
+
+
+def read_refusal(read: FaxRead, found: ExistingObject | None) -> str | None:
+    """Why a `fax.read` record must not be announced, or None: the same trust as `fax.stored`
+    (`refusal`), held to its text object, which must be under the key derived from its fax and
+    be, by the metadata the reader wrote, this fax's of this user."""
+    if not keys_of_its_fax(read):
+        return "its keys are not the ones its fax and its text are stored under"
+    if found is None:
+        return "no text object under its key"
+    if (found.fax_id, found.user_id) != (str(read.fax.fax_id), str(read.fax.user_id)):
+        return "the text object under its key belongs to another fax or user"
+    return None
+
+
+def keys_of_its_fax(read: FaxRead) -> bool:
+    return read.stored.key in object_keys(read.fax) and read.text_object.key == text_key(read.fax)
+
+
+def read_event_id(read: FaxRead) -> str:
+    """Not the received event's id (the fax id): subscribers drop duplicates by id."""
+    return f"{read.fax.fax_id}.read"
+
+
+def fax_read_event(
+    read: FaxRead, source: str, presign: Presign | None, expiry: timedelta, now: datetime
+) -> ce_kafka.KafkaMessage:
+    """The second CloudEvent of a fax: what was read. Deterministic but for the text link."""
+    f = read.fax
+    data = FaxReadData.from_read(read)
+    if presign is not None and expiry.total_seconds() > 0:
+        data.text_url = presign(read.text_object.key, expiry)
+        data.text_url_expires_at = now + expiry
+    attributes: dict[str, Any] = {
+        "id": read_event_id(read),
+        "source": source,
+        "type": FAX_READ_EVENT_TYPE,
+        "subject": str(f.fax_id),
+        "time": read.read_at,
+        "datacontenttype": "application/json",
+        "partitionkey": str(f.user_id),
+    }
+    event = CloudEvent(attributes=attributes, data=data.model_dump(mode="json"))
+    return ce_kafka.to_binary_event(event)
+
+
+async def route_reads_and_make_topics(
+    r: Routing, topics: UserTopics, batch: Sequence[Parsed[FaxRead]], *, now: datetime
+) -> Decision:
+    """The read events of a batch's genuine records, to wherever their fax went (the user's
+    topic and the topics of the rules it matches), their topics made first."""
+
+    async def found(read: FaxRead) -> ExistingObject | None:
+        return await r.lookup(read.text_object.key) if keys_of_its_fax(read) else None
+
+    objects = await asyncio.gather(*(found(p.model) for p in batch))
+    outgoing: list[Outgoing] = []
+    kept: list[Parsed[FaxRead]] = []
+    for item, existing in zip(batch, objects, strict=True):
+        read = item.model
+        fields = fax_fields(read.fax.fax_id, read.fax.delivery_id, item.trace)
+        reason = read_refusal(read, existing)
+        if reason is not None:
+            READ_EVENTS_ROUTED.labels(outcome="refused").inc()
+            log.warning("fax.read record refused, not announced: %s", reason, extra=fields)
+            continue
+        kept.append(item)
+        with traced("route read fax", item.trace, fax_id=read.fax.fax_id) as trace:
+            event = fax_read_event(read, r.source, r.presign, r.expiry, now)
+            headers = {**trace, **{k: v.decode() for k, v in event.headers.items()}}
+            as_stored = FaxStored(fax=read.fax, stored=read.stored)
+            key = str(read.fax.user_id).encode()
+            outgoing.extend(
+                Outgoing(topic, key, event.value, headers)
+                for topic in destinations(as_stored, r.rules, r.template)
+            )
+    await topics.ensure(o.topic for o in outgoing)
+    return outgoing, partial(tell_reads, kept)
+
+
+def tell_reads(batch: Sequence[Parsed[FaxRead]]) -> None:
+    for item in batch:
+        READ_EVENTS_ROUTED.labels(outcome="routed").inc()
+        fax = item.model.fax
+        fields = fax_fields(fax.fax_id, fax.delivery_id, item.trace)
+        log.info("read fax routed: %d pages", item.model.page_count, extra=fields)
 
 
 class TopicAdmin(Protocol):

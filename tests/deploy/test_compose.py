@@ -163,6 +163,7 @@ SECRETS_ALLOWED: dict[str, set[str]] = {
     "verifier": {"kafka", "efax_hmac"},
     "downloader": {"kafka", "s3", "efax_api"},
     "router": {"kafka", "s3"},
+    "reader": {"kafka", "s3"},
     "poller": {"kafka", "s3", "efax_api"},
     # eFax's stand-in holds the demo App's keys as eFax does; none of ours.
     "sandbox": {"efax_api", "efax_hmac"},

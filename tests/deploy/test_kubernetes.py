@@ -36,7 +36,12 @@ from tests.deploy.settings_env import (
 )
 from tests.deploy.test_compose import SECRETS_ALLOWED
 
-CONSUMERS = {"verifier": WEBHOOK_RECEIVED, "downloader": FAX_NOTIFIED, "router": FAX_STORED}
+CONSUMERS = {
+    "verifier": WEBHOOK_RECEIVED,
+    "downloader": FAX_NOTIFIED,
+    "router": FAX_STORED,
+    "reader": FAX_STORED,
+}
 # FAXRELAY_KAFKA_SASL_MECHANISM -> KEDA's `sasl`.
 KEDA_SASL = {"PLAIN": "plaintext", "SCRAM-SHA-256": "scram_sha256", "SCRAM-SHA-512": "scram_sha512"}
 

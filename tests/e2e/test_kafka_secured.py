@@ -14,8 +14,7 @@ from cloudevents.core.bindings import kafka as ce_kafka
 from kafka.admin import KafkaAdminClient
 from kafka.errors import NoBrokersAvailable, UnrecognizedBrokerVersion
 
-from faxrelay.localstack import SERVICES
-from tests.e2e.conftest import System, read_topic, running_system, wait_until
+from tests.e2e.conftest import SYSTEM_SERVICES, System, read_topic, running_system, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 
@@ -91,7 +90,7 @@ def test_the_sasl_password_never_appears_in_any_log(secured: System) -> None:
     secured.sandbox.create_faxes(app_id=secured.account.app_id, user_id=user, count=2)
     read_topic(secured.stack.client_settings(), f"faxes.user.{user}", at_least=2, timeout=120)
     logs = sorted((secured.stack.data_dir / "logs").glob("*.log"))
-    assert {p.stem for p in logs} >= set(SERVICES)
+    assert {p.stem for p in logs} >= set(SYSTEM_SERVICES)
     for path in logs:
         text = Path(path).read_text(errors="replace")
         assert secured.stack.sasl_password not in text, path.name
@@ -101,7 +100,9 @@ def test_the_sasl_password_never_appears_in_any_log(secured: System) -> None:
 
 def test_every_service_stays_up_over_sasl(secured: System) -> None:
     wait_until(
-        lambda: all(secured.stack.heartbeat_file(n).exists() for n in SERVICES if n != "gateway"),
+        lambda: all(
+            secured.stack.heartbeat_file(n).exists() for n in SYSTEM_SERVICES if n != "gateway"
+        ),
         60,
         "every consumer beats",
     )

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from deploy.tooling import tool
-from faxrelay.localstack import SERVICES, free_ports, wait_for_port
+from faxrelay.localstack import free_ports, wait_for_port
 from tests.builders import sign
-from tests.e2e.conftest import System, running_system, wait_until
+from tests.e2e.conftest import SYSTEM_SERVICES, System, running_system, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -31,8 +31,8 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[System,
     all five every second."""
     prometheus = tool("prometheus")  # built into .faxrelay-cache the first time (minutes)
     tmp = tmp_path_factory.mktemp("metrics")
-    *ports, prometheus_port = free_ports(len(SERVICES))
-    consumers = [name for name in SERVICES if name != "gateway"]
+    *ports, prometheus_port = free_ports(len(SYSTEM_SERVICES))
+    consumers = [name for name in SYSTEM_SERVICES if name != "gateway"]
     per_service = {
         name: {"FAXRELAY_METRICS_PORT": str(port), "FAXRELAY_METRICS_LAG_INTERVAL_S": "2"}
         for name, port in zip(consumers, ports, strict=True)
@@ -88,7 +88,7 @@ def test_prometheus_scrapes_every_service(observed: tuple[System, str]) -> None:
     _, prometheus = observed
 
     def all_up() -> bool:
-        return {r["metric"]["job"] for r in query(prometheus, "up == 1")} == set(SERVICES)
+        return {r["metric"]["job"] for r in query(prometheus, "up == 1")} == set(SYSTEM_SERVICES)
 
     wait_until(all_up, 60, "every service is a healthy scrape target")
 

@@ -42,7 +42,7 @@ def test_both_forms_hold_the_same_rules() -> None:
     resource = yaml.safe_load(render_prometheus_rule(hours))
     assert resource["kind"] == "PrometheusRule"
     assert resource["spec"]["groups"] == rule_file["groups"]
-    assert len(rule_file["groups"][0]["rules"]) == 6
+    assert len(rule_file["groups"][0]["rules"]) == 7
 
 
 def test_the_header_is_the_command_that_writes_the_file(tmp_path: Path) -> None:

@@ -1,0 +1,68 @@
+"""Reader: `fax.stored` -> the image from the store -> its text, stored next to it ->
+`fax.read` (or `fax.read.failed` with a reason). Delivery never waits for it: the router
+announces the received fax from `fax.stored` alone.
+
+Each fax is a task of its own (`shared.stage`), read in a reading process of its own that is
+killed past its time: a 50-page fax holds one process, never the 1-page faxes behind it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import ConsumerRecord
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+
+from services.reader.logic import Reader, Reading, handle_record
+from services.reader.processes import Readers
+from services.reader.settings import ReaderSettings
+from shared.clients import fax_store
+from shared.contracts import FAX_READ, FAX_STORED, READ_FAILED, TOPICS_BY_NAME
+from shared.health import supervised
+from shared.kafka import Decision, declare, make_broker
+from shared.stage import StageRunner
+from shared.storage import FaxStore
+
+
+def create_app(
+    settings: ReaderSettings,
+    *,
+    broker: KafkaBroker | None = None,
+    store: FaxStore | None = None,
+    readers: Reader | None = None,
+) -> FastStream:
+    s = settings
+    broker = broker or make_broker(s)
+    app = supervised(FastStream(broker), s)
+    declare(broker, TOPICS_BY_NAME[FAX_READ], TOPICS_BY_NAME[READ_FAILED])
+    ready: list[Reading] = []  # made at startup
+    built: list[Readers] = []
+
+    @app.on_startup
+    async def connect() -> None:
+        the_store = store or fax_store(s, threads=s.reader_max_in_flight)
+        if readers is None:
+            built.append(Readers(s.reader_processes, s.limits(), s.ocr_options()))
+            await built[0].warm()
+        ready.append(Reading(the_store, readers or built[0], s.reader_seconds_per_fax))
+
+    async def work(record: ConsumerRecord[bytes, bytes]) -> Decision:
+        return await handle_record(ready[0], record)
+
+    runner = StageRunner(
+        work,
+        broker,
+        s,
+        s.reader_group_id,
+        max_in_flight=s.reader_max_in_flight,
+        max_uncommitted=s.reader_max_uncommitted,
+    )
+    runner.subscribe(FAX_STORED, s, s.reader_batch_size)
+    app.on_shutdown(runner.stop)
+
+    @app.after_shutdown
+    async def close_readers() -> None:
+        for pool in built:
+            await asyncio.to_thread(pool.close)
+
+    return app

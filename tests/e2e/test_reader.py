@@ -1,0 +1,222 @@
+"""The reader on the real stack: sandbox faxes with known text are read into a second event on
+the owner's topic and into a text object next to the image; delivery never waits for reading;
+bad images get their reason and are still delivered; a reader killed mid-fax loses nothing."""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import httpx
+import pypdfium2 as pdfium  # type: ignore[import-untyped]
+import pytest
+from kafka import KafkaProducer
+from minio.helpers import DictType
+
+from bench.reader import cer
+from shared.contracts import (
+    FAX_READ,
+    FAX_READ_EVENT_TYPE,
+    FAX_RECEIVED_EVENT_TYPE,
+    FAX_STORED,
+    READ_FAILED,
+    FaxNotified,
+    FaxStored,
+    Source,
+    StoredObject,
+)
+from shared.storage import object_key, text_key
+from tests.e2e.conftest import BOTH_BROKERS, System, read_topic, wait_until
+from tests.e2e.test_walking_skeleton import decode_events
+
+pytestmark = pytest.mark.e2e
+CER_BOUND = 0.05  # the whole fax, header lines and tables included
+
+
+@pytest.fixture(scope="module")
+def reading(system: System) -> Iterator[System]:
+    """The session's system with the reader running (it runs without: see conftest)."""
+    system.stack.start_service("reader", system.env)
+    yield system
+    system.stack.stop_process("reader")
+
+
+def events_of(system: System, user: str, count: int, timeout: float = 240) -> list:
+    records = read_topic(
+        system.stack.bootstrap_servers, f"faxes.user.{user}", at_least=count, timeout=timeout
+    )
+    return decode_events(records)
+
+
+def page_texts(system: System, fax_id: str) -> list[str]:
+    truth = system.sandbox.truth(fax_id)
+    assert truth is not None
+    return [page["text"] for page in truth["pages"]]
+
+
+@BOTH_BROKERS
+def test_documents_are_read_into_a_second_event_and_a_text_object(reading: System) -> None:
+    system = reading
+    (user,) = system.take_users(1)
+    faxes = system.sandbox.create_faxes(
+        app_id=system.account.app_id, user_id=user, count=2, pages=2, content="documents"
+    )
+    events = events_of(system, user, 4)
+    by_type: dict[str, dict[str, object]] = {}
+    for event in events:
+        by_type.setdefault(event.get_type(), {})[event.get_id()] = event
+    assert set(by_type[FAX_RECEIVED_EVENT_TYPE]) == {f.fax_id for f in faxes}
+    assert set(by_type[FAX_READ_EVENT_TYPE]) == {f"{f.fax_id}.read" for f in faxes}
+    for fax in faxes:
+        event = by_type[FAX_READ_EVENT_TYPE][f"{fax.fax_id}.read"]
+        data = event.get_data()  # type: ignore[attr-defined]
+        assert event.get_subject() == fax.fax_id  # type: ignore[attr-defined]
+        assert (data["page_count"], data["reported_pages"]) == (2, 2)
+        truth = page_texts(system, fax.fax_id)
+        read = [page["text"] for page in data["pages"]]
+        error = cer("\n".join(truth), "\n".join(read))
+        print(f"fax {fax.fax_id}: CER {error:.4f}")  # shown with -s: the figure reached
+        assert error <= CER_BOUND, f"fax {fax.fax_id}: CER {error:.3f}"
+        assert all(0 < page["confidence"] <= 100 for page in data["pages"])
+        assert {page["orientation"] for page in data["pages"]} == {0}
+        # The full text, stored next to the image, and served by the event's link.
+        assert data["text_object"]["key"] == data["document"]["key"].replace(".pdf", ".text.json")
+        stored = httpx.get(data["text_url"], timeout=30)
+        assert stored.status_code == 200
+        document = stored.json()
+        assert [p["text"] for p in document["pages"]] == read
+        assert document["pages"][0]["words"], "word boxes"
+    # The text is PHI: the logs carry counts and ids, never a line of a fax.
+    logs = system.stack.log_file("reader").read_text() + system.stack.log_file("router").read_text()
+    lines = [line for f in faxes for t in page_texts(system, f.fax_id) for line in t.split("\n")]
+    sentences = [line for line in lines if len(line) >= 20]
+    assert sentences
+    assert not [line for line in sentences if line in logs]
+
+
+@BOTH_BROKERS
+def test_the_received_event_does_not_wait_for_a_stopped_reader(reading: System) -> None:
+    system = reading
+    (user,) = system.take_users(1)
+    system.stack.stop_process("reader")
+    try:
+        (fax,) = system.sandbox.create_faxes(
+            app_id=system.account.app_id, user_id=user, count=1, content="documents"
+        )
+        (received,) = events_of(system, user, 1, timeout=120)
+        assert received.get_type() == FAX_RECEIVED_EVENT_TYPE
+        assert received.get_id() == fax.fax_id
+    finally:
+        system.stack.start_service("reader", system.env)
+    # Nothing was lost: started again, the reader reads what it missed.
+    types = [e.get_type() for e in events_of(system, user, 2)]
+    assert sorted(types) == sorted([FAX_RECEIVED_EVENT_TYPE, FAX_READ_EVENT_TYPE])
+
+
+def pdf_without_pages() -> bytes:
+    out = io.BytesIO()
+    pdfium.PdfDocument.new().save(out)
+    return out.getvalue()
+
+
+def pdf_with_a_huge_page() -> bytes:
+    """One page of 30,000 x 30,000 pixels at the reader's 204 dpi (a decompression bomb)."""
+    document = pdfium.PdfDocument.new()
+    document.new_page(30_000 * 72 / 204, 30_000 * 72 / 204)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+BAD_IMAGES = {
+    "corrupt": b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrunc",
+    "no_pages": pdf_without_pages(),
+    "page_too_large": pdf_with_a_huge_page(),
+    "unsupported_format": b"GIF89a" + bytes(200),
+}
+
+
+def store_and_announce(system: System, user: str, data: bytes) -> FaxStored:
+    """What the downloader does for a fax eFax served as `data`: the object, with the metadata
+    the downloader writes, and its fax.stored record."""
+    fax = FaxNotified(
+        fax_id=uuid.uuid4(),
+        app_id=uuid.UUID(system.account.app_id),
+        user_id=uuid.UUID(user),
+        source=Source.WEBHOOK,
+        completed_at=datetime.now(UTC),
+        pages=1,
+    )
+    key = object_key(fax, "PDF")
+    metadata: DictType = {"fax-id": str(fax.fax_id), "user-id": str(fax.user_id)}
+    system.stack.minio().put_object(
+        system.bucket, key, io.BytesIO(data), len(data), "application/pdf", metadata=metadata
+    )
+    stored = FaxStored(
+        fax=fax,
+        stored=StoredObject(
+            bucket=system.bucket, key=key, size=len(data), sha256="", content_type="application/pdf"
+        ),
+    )
+    producer = KafkaProducer(bootstrap_servers=system.stack.bootstrap_servers)
+    try:
+        producer.send(FAX_STORED, stored.model_dump_json().encode(), key=str(fax.fax_id).encode())
+        producer.flush(30)
+    finally:
+        producer.close()
+    return stored
+
+
+@BOTH_BROKERS
+def test_each_bad_image_gets_its_reason_and_its_fax_is_still_delivered(reading: System) -> None:
+    system = reading
+    users = system.take_users(len(BAD_IMAGES))
+    sent = {
+        reason: store_and_announce(system, user, data)
+        for (reason, data), user in zip(BAD_IMAGES.items(), users, strict=True)
+    }
+    failed: dict[str, str] = {}
+
+    def all_failed() -> bool:
+        records = read_topic(system.stack.bootstrap_servers, READ_FAILED, at_least=1, timeout=5)
+        for record in records:
+            value = json.loads(record.value)  # type: ignore[attr-defined]
+            failed[value["fax"]["fax_id"]] = value["reason"]
+        return all(str(s.fax.fax_id) in failed for s in sent.values())
+
+    wait_until(all_failed, 180, "every bad image on fax.read.failed", progress=lambda: len(failed))
+    for reason, stored in sent.items():
+        assert failed[str(stored.fax.fax_id)] == reason
+        (event,) = events_of(system, str(stored.fax.user_id), 1, timeout=60)
+        assert event.get_type() == FAX_RECEIVED_EVENT_TYPE  # delivered, and no read event
+        assert text_key(stored.fax) not in {
+            o.object_name for o in system.stack.minio().list_objects(system.bucket, recursive=True)
+        }
+
+
+@BOTH_BROKERS
+def test_a_reader_killed_mid_fax_loses_nothing(reading: System) -> None:
+    system = reading
+    (user,) = system.take_users(1)
+    (fax,) = system.sandbox.create_faxes(
+        app_id=system.account.app_id, user_id=user, count=1, pages=6, content="documents"
+    )
+    events_of(system, user, 1, timeout=120)  # stored and delivered: the reader has it now
+    time.sleep(1.0)  # into its pages (6 pages take several seconds)
+    system.stack.stop_process("reader", sig=signal.SIGKILL)
+    system.stack.start_service("reader", system.env)
+    events = events_of(system, user, 2)
+    reads = [e for e in events if e.get_type() == FAX_READ_EVENT_TYPE]
+    assert reads, "the fax was read after the restart"
+    assert {e.get_id() for e in reads} == {f"{fax.fax_id}.read"}
+    links = ("text_url", "text_url_expires_at")  # signed at each sending
+    same = {json.dumps({k: v for k, v in e.get_data().items() if k not in links}) for e in reads}
+    assert len(same) == 1  # one read, however often it was announced
+    records = read_topic(system.stack.bootstrap_servers, FAX_READ, at_least=1, timeout=5)
+    mine = [r for r in records if json.loads(r.value)["fax"]["fax_id"] == fax.fax_id]  # type: ignore[attr-defined]
+    assert mine
