@@ -170,15 +170,17 @@ def add_operator_verbs(commands: argparse._SubParsersAction[argparse.ArgumentPar
 def add_replay(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = commands.add_parser(
         "replay",
-        help="publish failed or rejected faxes again",
+        help="publish failed, rejected or unread faxes again",
         description="failed: the original notifications of fax.download.failed go back to "
         "fax.notified (the downloader skips faxes already stored and announced). rejected: the "
         "original deliveries of fax.webhook.rejected go back to fax.webhook.received and are "
         "verified again (forged ones are rejected again; duplicates collapse). Rejections for "
         "'duplicate' are left out unless --reason duplicate. Each is checked against its "
-        "topic's contract before it is sent.",
+        "topic's contract before it is sent. unread: the stored records of fax.read.failed go "
+        "back to fax.stored, so the reader reads them again (the router may announce the "
+        "received event again, with the same id).",
     )
-    p.add_argument("kind", choices=("failed", "rejected"))
+    p.add_argument("kind", choices=("failed", "rejected", "unread"))
     p.add_argument("--reason", help="only this reason, e.g. gone or bad_signature")
     p.add_argument(
         "--since",

@@ -15,6 +15,7 @@ from pydantic import Field
 from pydantic_settings import EnvSettingsSource
 
 from services.downloader.settings import DownloaderSettings
+from services.reader.settings import ReaderSettings
 from services.router.settings import RouterSettings
 from services.verifier.settings import VerifierSettings
 from shared.settings import EfaxSettings, ServiceSettings, StorageSettings
@@ -35,6 +36,8 @@ class OpsSettings(ServiceSettings):
     downloader_group_id: str = _field(DownloaderSettings, "downloader_group_id")  # type: ignore[assignment]
     router_group_id: str = _field(RouterSettings, "router_group_id")  # type: ignore[assignment]
     router_user_topic_template: str = _field(RouterSettings, "router_user_topic_template")  # type: ignore[assignment]
+    router_read_group_id: str = _field(RouterSettings, "router_read_group_id")  # type: ignore[assignment]
+    reader_group_id: str = _field(ReaderSettings, "reader_group_id")  # type: ignore[assignment]
 
 
 class OpsStoreSettings(OpsSettings, RouterSettings):

@@ -30,20 +30,34 @@ from faxrelay.reader import (
 from shared.contracts import (
     DOWNLOAD_FAILED,
     FAX_NOTIFIED,
+    FAX_READ,
     FAX_STORED,
     PIPELINE_TOPICS,
+    READ_FAILED,
     TOPICS_BY_NAME,
     WEBHOOK_RECEIVED,
     WEBHOOK_REJECTED,
     DownloadFailed,
     FaxStored,
+    ReadFailed,
     RejectReason,
     WebhookRejected,
+    read_event_id,
 )
 from shared.kafka import KafkaAdmin, header
 from shared.storage import EXTENSIONS, object_key
 
-Kind = Literal["failed", "rejected"]
+Kind = Literal["failed", "rejected", "unread"]
+REPLAY_SOURCE: dict[str, str] = {
+    "failed": DOWNLOAD_FAILED,
+    "rejected": WEBHOOK_REJECTED,
+    "unread": READ_FAILED,
+}
+REPLAY_TARGET: dict[str, str] = {
+    "failed": FAX_NOTIFIED,
+    "rejected": WEBHOOK_RECEIVED,
+    "unread": FAX_STORED,
+}
 
 
 def user_topic_prefix(template: str) -> str:
@@ -83,7 +97,7 @@ class StageStatus:
         }
 
 
-REASONED = (WEBHOOK_REJECTED, DOWNLOAD_FAILED)
+REASONED = (WEBHOOK_REJECTED, DOWNLOAD_FAILED, READ_FAILED)
 
 
 def stage_plan(settings: OpsSettings, topics: set[str]) -> dict[str, tuple[list[str], str | None]]:
@@ -95,6 +109,11 @@ def stage_plan(settings: OpsSettings, topics: set[str]) -> dict[str, tuple[list[
         "routed": (sorted(t for t in topics if t.startswith(prefix)), None),
         "rejected": ([WEBHOOK_REJECTED], None),
         "failed": ([DOWNLOAD_FAILED], None),
+        # the reader, off the delivery path: its backlog of stored faxes, what it read (and the
+        # router's lag announcing that), and what it could not read
+        "to read": ([FAX_STORED], settings.reader_group_id),
+        "read": ([FAX_READ], settings.router_read_group_id),
+        "unread": ([READ_FAILED], None),
     }
 
 
@@ -196,7 +215,8 @@ async def find(settings: OpsSettings, reader: Topics, fax_id: str) -> FaxHistory
     events: list[Record] = []
     if user_id:
         topic = settings.router_user_topic_template.format(user_id=user_id)
-        events = [r for r in await reader.read(topic) if header(r, "ce_id") == fax_id]
+        ids = {fax_id, read_event_id(fax_id)}  # the received event, then the read one
+        events = [r for r in await reader.read(topic) if header(r, "ce_id") in ids]
     return FaxHistory(fax_id, found, user_id, stored, events)
 
 
@@ -253,7 +273,7 @@ async def replays(
 ) -> list[Replay]:
     """What `faxrelay replay failed|rejected` would publish, one per fax (failed) or delivery
     (rejected). Duplicate rejections are left out unless asked for by --reason."""
-    source = DOWNLOAD_FAILED if kind == "failed" else WEBHOOK_REJECTED
+    source = REPLAY_SOURCE[kind]
     chosen: dict[str, Replay] = {}
     for record in await reader.read(source):
         replay = replay_of(record)
@@ -267,7 +287,7 @@ async def replays(
             continue
         if fax_id is not None and replay.fax_id != fax_id:
             continue
-        chosen[str(replay.fax_id) if kind == "failed" else replay.value.decode()] = replay
+        chosen[replay.value.decode() if kind == "rejected" else str(replay.fax_id)] = replay
     return list(chosen.values())
 
 
@@ -280,6 +300,10 @@ def replay_of(record: Record) -> Replay | None:
         return Replay(
             fax_id, model.reason, FAX_NOTIFIED, fax_id.encode(), model.fax, model.failed_at
         )
+    if isinstance(model, ReadFailed):  # read again from the stored record (the reader's input)
+        fax_id = str(model.fax.fax_id)
+        stored = FaxStored(fax=model.fax, stored=model.stored)
+        return Replay(fax_id, model.reason, FAX_STORED, fax_id.encode(), stored, model.failed_at)
     if isinstance(model, WebhookRejected):
         named = claimed_fax_id(model.delivery)
         key = named.encode() if named and len(named) <= 64 else None  # as the gateway keys it
@@ -287,17 +311,18 @@ def replay_of(record: Record) -> Replay | None:
     return None
 
 
-async def already_stored(reader: Topics, chosen: list[Replay]) -> set[str]:
-    """The faxes of `chosen` that `fax.stored` announced after all (the poller found them, or
-    an earlier replay took them): a replay would only be collapsed as a duplicate. Reads
-    `fax.stored` from an hour before the earliest failure or rejection (clock skew)."""
+async def already_stored(reader: Topics, chosen: list[Replay], kind: Kind = "failed") -> set[str]:
+    """The faxes of `chosen` that were stored after all (the poller found them, or an earlier
+    replay took them), or for `unread` read after all: a replay would only be collapsed as a
+    duplicate. Reads from an hour before the earliest failure or rejection (clock skew)."""
+    done_topic = FAX_READ if kind == "unread" else FAX_STORED
     wanted = {r.fax_id for r in chosen if r.fax_id is not None}
     if not wanted:
         return set()
     since = min(r.at for r in chosen) - timedelta(hours=1)
     return {
         fax_id
-        for record in await reader.read_since(FAX_STORED, since)
+        for record in await reader.read_since(done_topic, since)
         if (fax_id := fax_id_of(record)) in wanted
     }
 

@@ -22,12 +22,16 @@ from pydantic import BaseModel, ValidationError
 from shared.contracts import (
     DOWNLOAD_FAILED,
     FAX_NOTIFIED,
+    FAX_READ,
     FAX_STORED,
+    READ_FAILED,
     TOPICS_BY_NAME,
     WEBHOOK_RECEIVED,
     DownloadFailed,
     FaxNotified,
+    FaxRead,
     FaxStored,
+    ReadFailed,
     WebhookReceived,
     WebhookRejected,
 )
@@ -82,7 +86,7 @@ def verified_fax(record: Record) -> FaxNotified | None:
     model = parsed(record)
     if isinstance(model, FaxNotified):
         return model
-    if isinstance(model, FaxStored | DownloadFailed):
+    if isinstance(model, FaxStored | DownloadFailed | FaxRead | ReadFailed):
         return model.fax
     return None
 
@@ -112,6 +116,10 @@ def _reason_of(model: BaseModel | None) -> str:
         return f"{model.reason}: {model.detail} ({model.attempts} attempts)"
     if isinstance(model, FaxStored):
         return f"stored {model.stored.key}"
+    if isinstance(model, FaxRead):  # counts only: the text is PHI
+        return f"read {model.page_count} of {model.reported_pages} pages"
+    if isinstance(model, ReadFailed):
+        return f"{model.reason}: {model.detail}"
     if isinstance(model, FaxNotified):
         return f"source {model.source}"
     if isinstance(model, WebhookReceived):
@@ -122,7 +130,7 @@ def _reason_of(model: BaseModel | None) -> str:
 def reason_code(record: Record) -> str:
     """The reason of a rejection or a failure, for `status`."""
     model = parsed(record)
-    if isinstance(model, WebhookRejected | DownloadFailed):
+    if isinstance(model, WebhookRejected | DownloadFailed | ReadFailed):
         return str(model.reason)
     return "None"
 
@@ -132,7 +140,9 @@ def partition_of(key: bytes, partitions: int) -> int:
     return int((murmur2(key) & 0x7FFFFFFF) % partitions)
 
 
-KEYED_BY_FAX = frozenset({WEBHOOK_RECEIVED, FAX_NOTIFIED, FAX_STORED, DOWNLOAD_FAILED})
+KEYED_BY_FAX = frozenset(
+    {WEBHOOK_RECEIVED, FAX_NOTIFIED, FAX_STORED, DOWNLOAD_FAILED, FAX_READ, READ_FAILED}
+)
 """Topics whose records of a fax are on the partition of its id (see the registry's keys)."""
 
 Bounds = dict[int, tuple[int, int]]

@@ -26,6 +26,7 @@ from faxrelay.config import (
 )
 from faxrelay.live import USER_TOPICS
 from faxrelay.ops import (
+    REPLAY_TARGET,
     FaxHistory,
     Kind,
     RefusedKey,
@@ -184,14 +185,14 @@ def run_replay(
     async def choose() -> tuple[list[Replay], set[str]]:
         async with reading(settings) as reader:
             chosen = await replays(reader, kind, reason=reason, since=since, fax_id=fax_id)
-            stored = set() if include_stored else await already_stored(reader, chosen)
+            stored = set() if include_stored else await already_stored(reader, chosen, kind)
             return chosen, stored
 
     chosen, stored = asyncio.run(choose())
     if stored:
         chosen = [r for r in chosen if r.fax_id not in stored]
         print(f"left out {len(stored)} stored since (--include-stored replays them too)")
-    target = "fax.notified" if kind == "failed" else "fax.webhook.received"
+    target = REPLAY_TARGET[kind]
     by_reason = Counter(str(r.reason) for r in chosen)
     summary = ", ".join(f"{n} {reason}" for reason, n in by_reason.most_common()) or "none"
     if dry_run:

@@ -393,6 +393,14 @@ class FaxReceivedData(_TopicModel):
 
 FAX_RECEIVED_EVENT_TYPE = "com.faxrelay.fax.received.v1"
 FAX_READ_EVENT_TYPE = "com.faxrelay.fax.read.v1"
+
+
+def read_event_id(fax_id: UUID | str) -> str:
+    """The read event's CloudEvent id: not the received event's (the fax id), because
+    subscribers drop duplicates by id."""
+    return f"{fax_id}.read"
+
+
 READ_TEXT_LIMIT_CHARS = 32_000
 """Text of all pages carried in a read record or event; past it each page carries a prefix
 (text_truncated) and the whole text is in the text object."""

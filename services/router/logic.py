@@ -26,6 +26,7 @@ from shared.contracts import (
     FaxReadData,
     FaxReceivedData,
     FaxStored,
+    read_event_id,
 )
 from shared.kafka import Decision, Outgoing, Parsed
 from shared.logs import fax_fields
@@ -341,11 +342,6 @@ def keys_of_its_fax(read: FaxRead) -> bool:
     return read.stored.key in object_keys(read.fax) and read.text_object.key == text_key(read.fax)
 
 
-def read_event_id(read: FaxRead) -> str:
-    """Not the received event's id (the fax id): subscribers drop duplicates by id."""
-    return f"{read.fax.fax_id}.read"
-
-
 def fax_read_event(
     read: FaxRead, source: str, presign: Presign | None, expiry: timedelta, now: datetime
 ) -> ce_kafka.KafkaMessage:
@@ -356,7 +352,7 @@ def fax_read_event(
         data.text_url = presign(read.text_object.key, expiry)
         data.text_url_expires_at = now + expiry
     attributes: dict[str, Any] = {
-        "id": read_event_id(read),
+        "id": read_event_id(read.fax.fax_id),
         "source": source,
         "type": FAX_READ_EVENT_TYPE,
         "subject": str(f.fax_id),

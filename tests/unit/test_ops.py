@@ -10,7 +10,10 @@ from datetime import timedelta
 
 import pytest
 
+from faxrelay.config import OpsSettings
 from faxrelay.ops import (
+    REASONED,
+    REPLAY_TARGET,
     RefusedKey,
     Replay,
     history_of,
@@ -19,12 +22,15 @@ from faxrelay.ops import (
     publish_replays,
     replay_of,
     stage_of,
+    stage_plan,
 )
-from faxrelay.reader import REPLAY_HEADER, Record, fax_id_of, reason_of
+from faxrelay.reader import REPLAY_HEADER, Record, fax_id_of, reason_code, reason_of
 from shared.contracts import (
     DOWNLOAD_FAILED,
     FAX_NOTIFIED,
+    FAX_READ,
     FAX_STORED,
+    READ_FAILED,
     USER_TOPIC_TEMPLATE,
     WEBHOOK_RECEIVED,
     WEBHOOK_REJECTED,
@@ -32,6 +38,7 @@ from shared.contracts import (
     DownloadFailure,
     FaxNotified,
     FaxStored,
+    ReadFailed,
     RejectReason,
     WebhookRejected,
 )
@@ -150,3 +157,29 @@ def test_user_topics_are_the_routed_stage() -> None:
         stage_of(USER_TOPIC_TEMPLATE.format(user_id=uuid.uuid4()), USER_TOPIC_TEMPLATE) == "routed"
     )
     assert stage_of(WEBHOOK_REJECTED, USER_TOPIC_TEMPLATE) == "rejected"
+
+
+def test_a_read_failure_is_replayed_as_its_stored_record_for_the_reader_to_read_again() -> None:
+    fax = stored()
+    failed = ReadFailed(fax=fax.fax, stored=fax.stored, reason="corrupt", detail="0 pages")
+    replay = replay_of(record(READ_FAILED, failed.model_dump_json().encode()))
+    assert replay is not None
+    assert (replay.topic, replay.key) == (FAX_STORED, str(fax.fax.fax_id).encode())
+    assert (replay.reason, replay.at) == ("corrupt", failed.failed_at)
+    again = FaxStored.model_validate_json(replay.value)
+    assert (again.fax, again.stored) == (fax.fax, fax.stored)
+    assert REPLAY_TARGET["unread"] == FAX_STORED
+
+
+def test_status_shows_the_read_stage_its_backlog_and_its_failures() -> None:
+    settings = OpsSettings(local_stack=True)
+    plan = stage_plan(settings, {FAX_READ, READ_FAILED})
+    assert plan["to read"] == ([FAX_STORED], settings.reader_group_id)
+    assert plan["read"] == ([FAX_READ], settings.router_read_group_id)
+    assert plan["unread"] == ([READ_FAILED], None)
+    assert READ_FAILED in REASONED
+    fax = stored()
+    failed = ReadFailed(fax=fax.fax, stored=fax.stored, reason="encrypted", detail="d")
+    unread = record(READ_FAILED, failed.model_dump_json().encode())
+    assert (fax_id_of(unread), reason_code(unread)) == (str(fax.fax.fax_id), "encrypted")
+    assert reason_of(unread) == "encrypted: d"
