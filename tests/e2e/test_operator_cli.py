@@ -113,13 +113,17 @@ def test_status_json_counts_every_stage_with_lag_and_reasons(system: System, cli
     system.sandbox.create_faxes(app_id=system.account.app_id, user_id=user, count=3)
     routed(system, user, 3)
     stages = json.loads(cli("status", "--json"))["stages"]
-    assert set(stages) == {"received", "verified", "stored", "routed", "rejected", "failed"}
+    assert set(stages) == {
+        *("received", "verified", "stored", "routed", "rejected", "failed"),
+        *("to read", "read", "unread"),  # the reader's stage, off the delivery path
+    }
     for name in ("received", "verified", "stored", "routed"):
         assert stages[name]["records"] >= 3, name
         assert "lag" in stages[name]
     assert stages["verified"]["lag"] is not None
     assert stages["routed"]["lag"] is None
     assert isinstance(stages["rejected"]["reasons"], dict)
+    assert isinstance(stages["unread"]["reasons"], dict)
     text = cli("status")
     print(text)
     assert text.splitlines()[0].split()[:4] == ["stage", "records", "lag", "oldest"]
