@@ -24,7 +24,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from faxrelay.localstack import Broker, LocalStack
-from shared.kafka import KafkaAdmin, batch_options, batch_subscriber
+from shared.kafka import KafkaAdmin, batch_options, batch_subscriber, producer_options
 from shared.settings import ServiceSettings
 
 CONSUMERS = ("aiokafka", "faststream", "faxrelay")
@@ -100,7 +100,9 @@ async def measure(bootstrap: str, consumer: str, rate: float, records: int) -> l
         if len(latencies) >= records:
             all_seen.set()
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, **producer_options(enable_idempotence=False)
+    )
     await producer.start()
     if consumer == "aiokafka":
         stop = await raw_consumer(bootstrap, topic, settings, seen)

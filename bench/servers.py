@@ -33,6 +33,7 @@ from faxrelay.localstack import ACCESS_KEY, SECRET_KEY
 from services.gateway.app import create_app
 from services.gateway.asgi import Gateway
 from services.gateway.settings import GatewaySettings
+from shared.kafka import producer_options
 
 WEBHOOK_PATH = "/webhooks/efax"
 Scope = dict[str, Any]
@@ -103,10 +104,7 @@ def gateway_app(bootstrap: str, port: int, linger_ms: int | None) -> Gateway:
         return create_app(settings)
     broker = KafkaBroker(
         bootstrap,
-        acks="all",
-        enable_idempotence=False,
-        linger_ms=linger_ms,
-        max_request_size=8 * 1024 * 1024,
+        **producer_options(enable_idempotence=False, linger_ms=linger_ms),
         log_level=logging.WARNING,
     )
     return create_app(settings, broker=broker)

@@ -74,7 +74,7 @@ def writes(topic: str) -> Acl:
 
 def consumer(group_id: str) -> tuple[Acl, ...]:
     """A consumer group, and the transactional ids its exactly-once producers take
-    (`<prefix>-<group>-<topic>-<partition>`, shared/kafka.py `Transactions`)."""
+    (`<prefix>-<group>-<topic>-<partition>`, shared/kafka/exactly_once.py `Transactions`)."""
     prefix = ServiceSettings.model_fields["kafka_transactional_id_prefix"].default
     return (
         Acl("group", group_id, ("Read", "Describe")),

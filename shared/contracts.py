@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -30,9 +30,6 @@ from pydantic import (
     NonNegativeInt,
     RootModel,
 )
-
-if TYPE_CHECKING:
-    from shared.efax import ReceivedFax
 
 WEBHOOK_RECEIVED = "fax.webhook.received"
 WEBHOOK_REJECTED = "fax.webhook.rejected"
@@ -310,23 +307,6 @@ class FaxNotified(_TopicModel):
             receiving_fax_number=notification.receiving_fax_number,
             originating_fax_tsid=notification.originating_fax_tsid,
             delivery_id=delivery_id,
-        )
-
-    @classmethod
-    def from_listing(cls, app_id: UUID, user_id: UUID, fax: ReceivedFax) -> FaxNotified:
-        """A fax found by listing a user's received faxes (polling, backfill)."""
-        return cls(
-            fax_id=fax.fax_id,
-            app_id=app_id,
-            user_id=user_id,
-            source=Source.POLLING,
-            completed_at=fax.completed_at,
-            completed_timestamp=fax.completed_timestamp[:64],
-            pages=fax.pages,
-            duration=fax.duration,
-            sending_fax_number=fax.originating_fax_number[:32],
-            receiving_fax_number=fax.destination_fax_number[:32],
-            originating_fax_tsid=fax.originating_fax_tsid[:64],
         )
 
 

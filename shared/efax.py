@@ -20,7 +20,13 @@ from uuid import UUID
 import httpx
 from pydantic import BaseModel, NonNegativeInt, ValidationError, field_validator
 
-from shared.contracts import listed_number, listed_tsid, parse_efax_timestamp
+from shared.contracts import (
+    FaxNotified,
+    Source,
+    listed_number,
+    listed_tsid,
+    parse_efax_timestamp,
+)
 from shared.images import FaxImage as FaxImage
 from shared.images import ImageError as ImageError
 from shared.images import read_image
@@ -81,6 +87,24 @@ class ReceivedFax(BaseModel):
         parsed = parse_efax_timestamp(self.completed_timestamp)
         assert isinstance(parsed, datetime)
         return parsed.astimezone(UTC)
+
+
+def from_listing(app_id: UUID, user_id: UUID, fax: ReceivedFax) -> FaxNotified:
+    """The `fax.notified` message of a fax found by listing a user's received faxes (polling,
+    backfill)."""
+    return FaxNotified(
+        fax_id=fax.fax_id,
+        app_id=app_id,
+        user_id=user_id,
+        source=Source.POLLING,
+        completed_at=fax.completed_at,
+        completed_timestamp=fax.completed_timestamp[:64],
+        pages=fax.pages,
+        duration=fax.duration,
+        sending_fax_number=fax.originating_fax_number[:32],
+        receiving_fax_number=fax.destination_fax_number[:32],
+        originating_fax_tsid=fax.originating_fax_tsid[:64],
+    )
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,13 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from faststream import FastStream
+from faststream.kafka import KafkaBroker
 
 from shared import metrics
 from shared.kafka import KafkaAdmin, KafkaSettingsError, check_connection
@@ -40,47 +42,96 @@ def is_fresh(path: Path, every_s: float, now: float | None = None) -> bool:
     return age < STALE_AFTER_BEATS * every_s
 
 
-def supervised(app: FastStream, settings: ServiceSettings) -> FastStream:
-    """`app` with its Kafka settings checked before it connects, a heartbeat while it runs,
-    /metrics served (FastStream's consume and publish metrics, the domain metrics and the lag of
-    its consumer groups), and a hard exit if its graceful stop overruns."""
-    tasks: list[asyncio.Task[None]] = []
-    stops: list[Callable[[], None]] = []
-    path, every_s = settings.heartbeat_file, settings.heartbeat_interval_s
-    if app.broker is not None:
-        app.broker.add_middleware(metrics.kafka_middleware(service_name(settings)))
-        for middleware in telemetry_middleware():
-            app.broker.add_middleware(middleware)
+def instrument(broker: KafkaBroker, settings: ServiceSettings) -> None:
+    """FastStream's consume and publish metrics, and a span per record, on `broker`."""
+    broker.add_middleware(metrics.kafka_middleware(service_name(settings)))
+    for middleware in telemetry_middleware():
+        broker.add_middleware(middleware)
+
+
+def refuse_bad_kafka_settings_at_start(app: FastStream, settings: ServiceSettings) -> None:
+    """Before `app` connects, a connection the broker refuses ends it with status 2 and one
+    line naming the setting."""
 
     @app.on_startup
     async def refuse_bad_kafka_settings() -> None:
         await refuse_to_start_on_bad_kafka_settings(settings)
 
+
+def beat_while_running(app: FastStream, settings: ServiceSettings) -> None:
+    """Touch FAXRELAY_HEARTBEAT_FILE from the event loop while `app` runs (none when unset)."""
+    path = settings.heartbeat_file
+    if path is not None:
+        background(app, lambda: beat(path, settings.heartbeat_interval_s))
+
+
+def serve_metrics(app: FastStream, settings: ServiceSettings) -> None:
+    """/metrics on FAXRELAY_METRICS_PORT from a thread while `app` runs (none on port 0)."""
+    stops: list[Callable[[], None]] = []
+
     @app.after_startup
-    async def start_beating_and_serving_metrics() -> None:
-        if path is not None:
-            tasks.append(asyncio.create_task(beat(path, every_s)))
+    async def start_serving_metrics() -> None:
         stop = metrics.serve(settings.metrics_host, settings.metrics_port)
         if stop is not None:
             stops.append(stop)
-            groups = consumed(app)
-            if groups:
-                watch = metrics.LagWatch(
-                    partial(KafkaAdmin, settings), groups, settings.metrics_lag_interval_s
-                )
-                tasks.append(asyncio.create_task(watch.run()))
 
     @app.on_shutdown
-    async def stop_beating_and_bound_the_stop() -> None:
-        exit_if_not_stopped_within(settings.shutdown_timeout_s)
+    async def stop_serving_metrics() -> None:
+        for stop in stops:
+            await asyncio.to_thread(stop)
+
+
+def watch_lag(
+    app: FastStream,
+    settings: ServiceSettings,
+    admin_factory: Callable[[], Any] | None = None,
+) -> None:
+    """faxrelay_consumer_lag_records of `app`'s consumer groups, while metrics are served
+    (read through `admin_factory`, by default a `KafkaAdmin`)."""
+    if settings.metrics_port == 0:
+        return
+    factory = admin_factory or partial(KafkaAdmin, settings)
+
+    def run() -> Awaitable[None]:
+        groups = consumed(app)  # the subscribers exist by the time the app has started
+        watch = metrics.LagWatch(factory, groups, settings.metrics_lag_interval_s)
+        return watch.run() if groups else asyncio.sleep(0)
+
+    background(app, run)
+
+
+def background(app: FastStream, work: Callable[[], Awaitable[None]]) -> None:
+    """Run `work()` as a task from after `app` started until it stops."""
+    tasks: list[asyncio.Task[None]] = []
+
+    @app.after_startup
+    async def start() -> None:
+        tasks.append(asyncio.ensure_future(work()))
+
+    @app.on_shutdown
+    async def cancel() -> None:
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for stop in stops:
-            await asyncio.to_thread(stop)
 
-    return app
+
+def bound_the_stop(
+    app: FastStream, limit_s: float, exit_process: Callable[[float], None] | None = None
+) -> None:
+    """If `app`'s graceful stop (hooks, broker, closers) has not ended `limit_s` seconds after
+    it began (a stop hung on a broker that is gone flushes forever), `exit_process(limit_s)`:
+    by default `exit_now`. A stop that ends in time disarms it. Call it first in a composition
+    root, so that its watch begins before any other stop hook."""
+
+    @app.on_shutdown
+    async def arm() -> None:
+        watchdog = exit_if_not_stopped_within(limit_s, exit_process or exit_now)
+
+        async def disarm() -> None:
+            watchdog.cancel()
+
+        app.after_shutdown(disarm)  # added now: it runs after every other closer
 
 
 def service_name(settings: ServiceSettings) -> str:
@@ -107,15 +158,19 @@ async def refuse_to_start_on_bad_kafka_settings(settings: ServiceSettings) -> No
         raise SystemExit(2) from None
 
 
-def exit_if_not_stopped_within(limit: float) -> None:
+def exit_if_not_stopped_within(
+    limit: float, exit_process: Callable[[float], None] | None = None
+) -> threading.Timer:
     """Call as a graceful stop begins: if the process still runs `limit` seconds later (a stop
-    hung on a broker that is gone flushes forever), it exits outright."""
-    watchdog = threading.Timer(limit, _exit_now, args=(limit,))
+    hung on a broker that is gone flushes forever), it exits outright (`exit_process`, by
+    default `exit_now`). Cancel the returned timer once the stop has ended."""
+    watchdog = threading.Timer(limit, exit_process or exit_now, args=(limit,))
     watchdog.daemon = True  # a stop that finishes in time exits as usual
     watchdog.start()
+    return watchdog
 
 
-def _exit_now(limit: float) -> None:
+def exit_now(limit: float) -> None:
     log.error(
         "graceful stop took over %.0f s; exiting now (uncommitted work is redelivered)", limit
     )

@@ -64,6 +64,7 @@ __all__ = [
     "multiprocess_dir",
     "observe_efax",
     "serve",
+    "start_at_zero",
     "timed_store_call",
 ]
 
@@ -182,9 +183,10 @@ CONSUMER_LAG = Gauge(
 )
 
 
-def _start_at_zero() -> None:
+def start_at_zero() -> None:
     """Known label values exist from the start at 0, so the first increase is seen as one
-    (a series born at 1 has no increase for Prometheus)."""
+    (a series born at 1 has no increase for Prometheus). Called when metrics are first served
+    (`serve`, `exposition`), never at import; calling it again changes nothing."""
     for failure in DownloadFailure:
         DOWNLOADS_FAILED.labels(reason=failure.value)
     for reason in RejectReason:
@@ -200,9 +202,6 @@ def _start_at_zero() -> None:
         PAGES_READ.labels(kind=kind)
     for outcome in ("routed", "refused"):
         READ_EVENTS_ROUTED.labels(outcome=outcome)
-
-
-_start_at_zero()
 
 
 def observe_efax(endpoint: str, status: int | str, seconds: float) -> None:
@@ -270,6 +269,7 @@ def serve(host: str, port: int) -> Callable[[], None] | None:
     """Serve /metrics from a daemon thread; the returned callable stops it. A port already taken
     is logged, not fatal: the pipeline matters more than its numbers (the scrape target is then
     down, which Prometheus reports)."""
+    start_at_zero()
     if port == 0:
         return None
     try:
@@ -298,6 +298,7 @@ def multiprocess_dir() -> str | None:
 
 def exposition(multiprocess_dir: str | None) -> tuple[bytes, bytes]:
     """The gateway's /metrics body and content type; with several workers, all of theirs."""
+    start_at_zero()
     if multiprocess_dir is None:
         return generate_latest(REGISTRY), CONTENT_TYPE_LATEST.encode()
     registry = CollectorRegistry()

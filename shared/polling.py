@@ -9,8 +9,8 @@ from uuid import UUID
 
 from faststream.kafka import KafkaBroker
 
-from shared.contracts import FAX_NOTIFIED, FaxNotified
-from shared.efax import PAGE_LIMIT, ReceivedFax, ReceivedPage
+from shared.contracts import FAX_NOTIFIED
+from shared.efax import PAGE_LIMIT, ReceivedFax, ReceivedPage, from_listing
 from shared.kafka import Outgoing, publish_all
 from shared.tracing import traced
 
@@ -57,7 +57,7 @@ def notified(app_id: UUID, user_id: UUID, faxes: list[ReceivedFax]) -> list[Outg
     records: list[Outgoing] = []
     for f in faxes:
         with traced("fax found by polling", link_current=True, fax_id=f.fax_id) as trace:
-            fax = FaxNotified.from_listing(app_id, user_id, f)
+            fax = from_listing(app_id, user_id, f)
             records.append(Outgoing.of(FAX_NOTIFIED, fax, str(f.fax_id), trace))
     return records
 

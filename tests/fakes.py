@@ -215,7 +215,6 @@ def failing_outputs(broker: KafkaBroker, *inputs: str) -> Iterator[None]:
 
 @contextlib.asynccontextmanager
 async def running(app: FastStream, broker: KafkaBroker) -> AsyncIterator[KafkaBroker]:
-    """`app` started in memory with its lifespan hooks; its bounded stop never ends pytest."""
-    with patch("shared.health._exit_now"):
-        async with TestKafkaBroker(broker) as br, TestApp(app):
-            yield br
+    """`app` started in memory with its lifespan hooks (a stop that ends disarms its watchdog)."""
+    async with TestKafkaBroker(broker) as br, TestApp(app):
+        yield br

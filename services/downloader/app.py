@@ -14,10 +14,10 @@ from faststream.kafka import KafkaBroker
 
 from services.downloader.logic import Downloads, handle_record
 from services.downloader.settings import DownloaderSettings
+from shared import health
 from shared.clients import efax_client, fax_store
 from shared.contracts import DOWNLOAD_FAILED, FAX_NOTIFIED, FAX_STORED, TOPICS_BY_NAME
 from shared.efax import EfaxClient
-from shared.health import supervised
 from shared.kafka import Decision, declare, make_broker
 from shared.stage import StageRunner
 from shared.storage import FaxStore
@@ -32,7 +32,13 @@ def create_app(
 ) -> FastStream:
     s = settings
     broker = broker or make_broker(s)
-    app = supervised(FastStream(broker), s)
+    app = FastStream(broker)
+    health.bound_the_stop(app, s.shutdown_timeout_s)  # first: it watches every closer
+    health.instrument(broker, s)
+    health.refuse_bad_kafka_settings_at_start(app, s)
+    health.beat_while_running(app, s)
+    health.serve_metrics(app, s)
+    health.watch_lag(app, s)
     declare(broker, TOPICS_BY_NAME[FAX_STORED], TOPICS_BY_NAME[DOWNLOAD_FAILED])
     ready: list[Downloads] = []  # made at startup
 

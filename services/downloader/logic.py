@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -36,6 +35,7 @@ from shared.efax import EfaxClient, EfaxError, ImageError
 from shared.kafka import Decision, Outgoing, propagated
 from shared.logs import fax_fields
 from shared.metrics import DOWNLOADS_FAILED, FAXES_STORED
+from shared.recent import Recent
 from shared.storage import CONTENT_TYPES, ExistingObject, FaxStore, object_key, refused_for_good
 from shared.tracing import annotate, traced
 
@@ -283,22 +283,13 @@ def _failed(
 # --- handling a batch of `fax.notified` -------------------------------------------------------
 
 
-class Announced:
+ANNOUNCED_SIZE = 100_000
+
+
+def announced_lately() -> Recent[str]:
     """Keys of the faxes this process announced lately (bounded): a batch redelivered after a
     nack, or a second notification in one batch, announces them again without asking the store."""
-
-    def __init__(self, size: int = 100_000) -> None:
-        self.size = size
-        self._keys: OrderedDict[str, None] = OrderedDict()
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._keys
-
-    def add(self, key: str) -> None:
-        self._keys[key] = None
-        self._keys.move_to_end(key)
-        if len(self._keys) > self.size:
-            self._keys.popitem(last=False)
+    return Recent(size=ANNOUNCED_SIZE)
 
 
 @dataclass
@@ -312,7 +303,7 @@ class Downloads:
     pages: PageBudget  # pages in flight at once
     delete_after_store: bool = False
     deletions: set[asyncio.Task[bool]] = field(default_factory=set)
-    announced: Announced = field(default_factory=Announced)
+    announced: Recent[str] = field(default_factory=announced_lately)
 
     @classmethod
     def of(cls, settings: DownloaderSettings, efax: EfaxClient, store: FaxStore) -> Downloads:
@@ -363,7 +354,7 @@ def announced(d: Downloads, outcome: FaxStored | DownloadFailed, trace: Mapping[
     """Once the outcome is written: count and log it, remember it, delete the fax upstream."""
     tell(outcome, trace)
     if isinstance(outcome, FaxStored):
-        d.announced.add(outcome.stored.key)
+        d.announced.remember(outcome.stored.key)
         if d.delete_after_store:  # in the background: never blocks the pipeline
             deletion = asyncio.create_task(delete_upstream(d.efax, outcome.fax, d.policy))
             d.deletions.add(deletion)

@@ -16,10 +16,10 @@ from faststream.kafka import KafkaBroker
 from services.poller import shards
 from services.poller.scan import Polling
 from services.poller.settings import PollerSettings
+from shared import health
 from shared.clients import efax_client, fax_store
 from shared.contracts import FAX_NOTIFIED, TOPICS_BY_NAME
 from shared.efax import EfaxClient
-from shared.health import supervised
 from shared.kafka import consumer_options, declare, make_broker, publish_all
 from shared.storage import FaxStore
 
@@ -32,7 +32,13 @@ def create_app(
     store: FaxStore | None = None,
 ) -> FastStream:
     broker = broker or make_broker(settings)
-    app = supervised(FastStream(broker), settings)
+    app = FastStream(broker)
+    health.bound_the_stop(app, settings.shutdown_timeout_s)  # first: it watches every closer
+    health.instrument(broker, settings)
+    health.refuse_bad_kafka_settings_at_start(app, settings)
+    health.beat_while_running(app, settings)
+    health.serve_metrics(app, settings)
+    health.watch_lag(app, settings)
     declare(broker, TOPICS_BY_NAME[FAX_NOTIFIED])
     s = settings
     pairs = [(a.app_id, u) for a in s.apps if a.api_key is not None for u in a.user_ids]

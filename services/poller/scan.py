@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -25,27 +25,23 @@ from shared.metrics import (
     POLLER_SCANS,
 )
 from shared.polling import ScanResult, notified, scan
+from shared.recent import Recent
 from shared.storage import FaxStore
 from shared.tracing import traced
 
 log = logging.getLogger("faxrelay.poller")
 
 
-@dataclass
-class RecentlyAnnounced:
-    """Faxes announced lately, process-wide: eFax lists them until the downloader fetched them."""
+RecentlyAnnounced = Recent[UUID]
+"""Faxes announced lately, process-wide: eFax lists them until the downloader fetched them.
+`RecentlyAnnounced(seconds)`."""
 
-    seconds: float
-    _at: dict[UUID, float] = field(default_factory=dict)
 
-    def fresh(self, faxes: list[ReceivedFax], now: float | None = None) -> list[ReceivedFax]:
-        now = time.monotonic() if now is None else now
-        self._at = {k: t for k, t in self._at.items() if now - t < self.seconds}
-        return [f for f in faxes if f.fax_id not in self._at]
-
-    def remember(self, fax_ids: Iterable[UUID], now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        self._at.update(dict.fromkeys(fax_ids, now))
+def not_announced_lately(
+    recent: Recent[UUID], faxes: list[ReceivedFax], now: float | None = None
+) -> list[ReceivedFax]:
+    """The faxes not announced lately."""
+    return [f for f in faxes if not recent.seen(f.fax_id, now=now)]
 
 
 @dataclass
@@ -97,9 +93,9 @@ class Polling:
 
 
 async def announce(p: Polling, app_id: UUID, user_id: UUID, faxes: list[ReceivedFax]) -> None:
-    fresh = p.recent.fresh(faxes)
+    fresh = not_announced_lately(p.recent, faxes)
     await p.publish(notified(app_id, user_id, fresh))
-    p.recent.remember(f.fax_id for f in fresh)  # only once acknowledged
+    p.recent.remember(*(f.fax_id for f in fresh))  # only once acknowledged
     FAXES_NOTIFIED.labels(source="poller").inc(len(fresh))
     for fax in fresh:
         log.debug("fax notified by polling", extra=fax_fields(fax.fax_id, None, None))

@@ -16,9 +16,9 @@ from faststream.kafka import KafkaBroker
 from services.reader.logic import Reader, Reading, handle_record
 from services.reader.processes import Readers
 from services.reader.settings import ReaderSettings
+from shared import health
 from shared.clients import fax_store
 from shared.contracts import FAX_READ, FAX_STORED, READ_FAILED, TOPICS_BY_NAME
-from shared.health import supervised
 from shared.kafka import Decision, declare, make_broker
 from shared.stage import StageRunner
 from shared.storage import FaxStore
@@ -33,7 +33,13 @@ def create_app(
 ) -> FastStream:
     s = settings
     broker = broker or make_broker(s)
-    app = supervised(FastStream(broker), s)
+    app = FastStream(broker)
+    health.bound_the_stop(app, s.shutdown_timeout_s)  # first: it watches every closer
+    health.instrument(broker, s)
+    health.refuse_bad_kafka_settings_at_start(app, s)
+    health.beat_while_running(app, s)
+    health.serve_metrics(app, s)
+    health.watch_lag(app, s)
     declare(broker, TOPICS_BY_NAME[FAX_READ], TOPICS_BY_NAME[READ_FAILED])
     ready: list[Reading] = []  # made at startup
     built: list[Readers] = []

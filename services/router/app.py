@@ -20,9 +20,9 @@ from services.router.logic import (
     route_reads_and_make_topics,
 )
 from services.router.settings import RouterSettings
+from shared import health
 from shared.clients import fax_store
 from shared.contracts import FAX_READ, FAX_STORED, USER_TOPIC, FaxRead, FaxStored, now_utc
-from shared.health import supervised
 from shared.kafka import KafkaAdmin, Sink, batch_subscriber, declare, make_broker, parsed
 from shared.storage import FaxStore
 
@@ -37,7 +37,13 @@ def create_app(
     s = settings
     template, rules = checked(s)
     broker = broker or make_broker(s)
-    app = supervised(FastStream(broker), s)
+    app = FastStream(broker)
+    health.bound_the_stop(app, s.shutdown_timeout_s)  # first: it watches every closer
+    health.instrument(broker, s)
+    health.refuse_bad_kafka_settings_at_start(app, s)
+    health.beat_while_running(app, s)
+    health.serve_metrics(app, s)
+    health.watch_lag(app, s)
     declare(broker, replace(USER_TOPIC, name=template))
     ready: list[tuple[Routing, UserTopics]] = []  # made at startup
     built: list[KafkaAdmin] = []

@@ -12,6 +12,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from services.verifier.logic import DuplicateWindow, Verification, decide_batch
 from services.verifier.settings import VerifierSettings
+from shared import health
 from shared.contracts import (
     FAX_NOTIFIED,
     OUTBOUND_NOTIFIED,
@@ -20,7 +21,6 @@ from shared.contracts import (
     WEBHOOK_RECEIVED,
     WEBHOOK_REJECTED,
 )
-from shared.health import supervised
 from shared.kafka import Decision, Sink, batch_subscriber, declare, make_broker, records
 
 OUTPUTS = (FAX_NOTIFIED, WEBHOOK_REJECTED, PING_RECEIVED, OUTBOUND_NOTIFIED)
@@ -28,7 +28,13 @@ OUTPUTS = (FAX_NOTIFIED, WEBHOOK_REJECTED, PING_RECEIVED, OUTBOUND_NOTIFIED)
 
 def create_app(settings: VerifierSettings, *, broker: KafkaBroker | None = None) -> FastStream:
     broker = broker or make_broker(settings)
-    app = supervised(FastStream(broker), settings)
+    app = FastStream(broker)
+    health.bound_the_stop(app, settings.shutdown_timeout_s)  # first: it watches every closer
+    health.instrument(broker, settings)
+    health.refuse_bad_kafka_settings_at_start(app, settings)
+    health.beat_while_running(app, settings)
+    health.serve_metrics(app, settings)
+    health.watch_lag(app, settings)
     secrets = {
         str(a.app_id): [s.get_secret_value().encode() for s in a.hmac_secrets]
         for a in settings.apps

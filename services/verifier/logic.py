@@ -6,8 +6,6 @@ import hashlib
 import hmac
 import json
 import logging
-import time
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,6 +33,7 @@ from shared.contracts import (
 from shared.kafka import Decision, Outgoing, propagated
 from shared.logs import fax_fields
 from shared.metrics import DELIVERIES_DUPLICATE, DELIVERIES_REJECTED, FAXES_NOTIFIED
+from shared.recent import Recent
 from shared.tracing import annotate, traced
 
 log = logging.getLogger("faxrelay.verifier")
@@ -160,29 +159,9 @@ def verify(
     return FaxNotified.from_inbound(notification, delivery.delivery_id, written)
 
 
-class DuplicateWindow:
-    """Keys seen within the last `seconds`, at most `size` of them (oldest forgotten first)."""
-
-    def __init__(self, seconds: float, size: int) -> None:
-        self.seconds = seconds
-        self.size = size
-        self._seen: OrderedDict[str, float] = OrderedDict()
-
-    def seen(self, *keys: str, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        for key in keys:
-            at = self._seen.get(key)
-            if at is not None and now - at < self.seconds:
-                return True
-        return False
-
-    def remember(self, *keys: str, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        for key in keys:
-            self._seen[key] = now
-            self._seen.move_to_end(key)
-        while len(self._seen) > self.size:
-            self._seen.popitem(last=False)
+DuplicateWindow = Recent[str]
+"""Delivery keys seen within the last `seconds`, at most `size` of them (oldest forgotten
+first): `DuplicateWindow(seconds, size)`."""
 
 
 def duplicate_keys(verified: Verified) -> tuple[str, ...]:

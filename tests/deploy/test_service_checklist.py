@@ -16,7 +16,7 @@ from faxrelay.localstack import SERVICES as LAUNCHED
 from tests.deploy.conftest import ROOT
 
 NAMES = sorted(p.parent.name for p in (ROOT / "services").glob("*/__init__.py"))
-MAX_APP_LINES = 70
+MAX_APP_LINES = 80  # a consumer spells out its supervision (shared.health): six lines
 
 
 def imports(path: Path) -> set[str]:

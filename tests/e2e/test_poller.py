@@ -18,7 +18,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from sandbox import Faults
 from shared.contracts import DOWNLOAD_FAILED, FAX_NOTIFIED
-from tests.e2e.conftest import BOTH_BROKERS, System, wait_until
+from tests.e2e.conftest import BOTH_BROKERS, System, running_system, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -314,3 +314,63 @@ def test_a_fax_whose_download_failed_is_set_back_by_the_downloader_and_polled_ag
         system.sandbox.clear_faults()
     # ...and the poller announces it again once its recently-announced window (6 s) passed
     assert_each_once(system, [fax], timeout=60)
+
+
+# A fax eFax lists later than its completed time (review of issue 14: the cursor followed the
+# poller's clock, so such a fax waited for the hourly full scan).
+POLL_INTERVAL_S = 2.0
+LISTING_DELAY_S = 6.0  # real seconds the listing lags the completed time; more than the overlap
+
+
+@pytest.fixture(scope="module")
+def late_listing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    env = {
+        "FAXRELAY_POLLER_INTERVAL_S": str(POLL_INTERVAL_S),
+        "FAXRELAY_POLLER_OVERLAP_S": "1",  # smaller than the listing delay: the bug shows
+        "FAXRELAY_POLLER_FULL_SCAN_EVERY_S": "3600",  # no full scan during the test
+    }
+    with running_system(tmp_path_factory.mktemp("late"), "tansu", extra_env=env) as system:
+        yield system
+
+
+def cursor_exists(system: System, user_id: str) -> bool:
+    key = f"_poller/cursors/{system.account.app_id}/{user_id}.json"
+    try:
+        system.stack.minio().stat_object(system.bucket, key)
+    except Exception:
+        return False
+    return True
+
+
+def stored(system: System, user_id: str) -> set[str]:
+    client = system.stack.minio()
+    objects = client.list_objects(system.bucket, prefix=f"{user_id}/", recursive=True)
+    return {o.object_name.rsplit("/", 1)[1].split(".")[0] for o in objects}
+
+
+def test_faxes_listed_later_than_their_completed_time_are_found_without_the_full_scan(
+    late_listing: System,
+) -> None:
+    system = late_listing
+    user = system.polled_users[0]
+    # the first scan of a user is a full one: wait until it is behind us
+    wait_until(lambda: cursor_exists(system, user), 60, "the poller's first scan of the user")
+    time.sleep(2 * POLL_INTERVAL_S)  # a few empty scans: the old code moved its cursor to "now"
+    time_scale = system.sandbox.settings.time_scale
+    system.sandbox.set_listing(delay_s=LISTING_DELAY_S / time_scale, min_completed_inclusive=False)
+    try:
+        faxes = system.sandbox.create_faxes(
+            app_id=system.account.app_id, user_id=user, count=5, pages=1, deliver=False
+        )
+        created = time.monotonic()
+        wanted = {f.fax_id for f in faxes}
+        wait_until(
+            lambda: wanted <= stored(system, user),
+            60,
+            "faxes listed late stored through polling",
+            progress=lambda: len(wanted & stored(system, user)),
+        )
+    finally:
+        system.sandbox.set_listing(delay_s=0, min_completed_inclusive=True)
+    late = time.monotonic() - created - LISTING_DELAY_S
+    print(f"stored {late:.1f} s after they showed in the listing ({POLL_INTERVAL_S} s interval)")

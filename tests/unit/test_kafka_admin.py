@@ -11,7 +11,7 @@ from shared.settings import ServiceSettings
 def test_missing_topics_are_created_in_one_request_with_their_configs() -> None:
     client = MagicMock()
     client.list_topics.return_value = ["faxes.user.a"]
-    with patch("shared.kafka.KafkaAdminClient", return_value=client):
+    with patch("shared.kafka.admin.KafkaAdminClient", return_value=client):
         admin = KafkaAdmin(ServiceSettings())
     configs = {"retention.ms": "604800000", "min.insync.replicas": "1"}
     created = admin.ensure_topics(["faxes.user.a", "faxes.user.b", "faxes.user.c"], 1, 1, configs)

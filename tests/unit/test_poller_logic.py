@@ -11,7 +11,7 @@ import pytest
 
 from services.poller.cursor import Cursor, full_scan_due, next_cursor, scan_start
 from services.poller.delivery_log import LogState, review_log
-from services.poller.scan import RecentlyAnnounced, next_delay
+from services.poller.scan import RecentlyAnnounced, next_delay, not_announced_lately
 from services.poller.shards import Work, owned_work, shard_of
 from shared.efax import ReceivedFax, ReceivedPage
 from shared.polling import ScanResult, scan
@@ -126,9 +126,9 @@ def test_the_cursor_survives_its_bytes_and_garbage_means_start_over() -> None:
 def test_recently_announced_faxes_are_skipped_until_the_window_passes() -> None:
     recent = RecentlyAnnounced(10)
     a, b = fax(1), fax(2)
-    recent.remember([a.fax_id], now=100)
-    assert recent.fresh([a, b], now=105) == [b]
-    assert recent.fresh([a, b], now=111) == [a, b]
+    recent.remember(a.fax_id, now=100)
+    assert not_announced_lately(recent, [a, b], now=105) == [b]
+    assert not_announced_lately(recent, [a, b], now=111) == [a, b]
 
 
 def test_the_delay_is_the_interval_after_success_retry_after_on_429_else_doubling() -> None:
