@@ -20,6 +20,8 @@ from cloudevents.core.bindings import kafka as ce_kafka
 from kafka.admin import KafkaAdminClient
 from kafka.errors import NoBrokersAvailable, UnrecognizedBrokerVersion
 
+from deploy.kafka_acls import BY_SERVICE
+from faxrelay.kafka_broker import classpath
 from faxrelay.localstack import SERVICES
 from faxrelay.reader import Record, reading
 from shared.contracts import FAX_STORED
@@ -170,3 +172,22 @@ def test_each_service_runs_as_its_own_user_and_the_gateways_cannot_forge_a_store
     for principal in ("gateway", "operator", "verifier"):
         with pytest.raises(TopicAuthorizationFailedError):
             asyncio.run(produce(stack.client_settings(principal), FAX_STORED))
+
+
+def test_the_consumers_write_in_transactions_under_their_own_prefixes(secured: System) -> None:
+    """Exactly-once under the ACLs: the broker knows transactional ids of the verifier, the
+    downloader and the router, each under its own `<prefix>-<group>-` (listed by Kafka's own
+    kafka-transactions tool, as the local admin on the loopback listener)."""
+    (user,) = secured.take_users(1)
+    secured.sandbox.create_faxes(app_id=secured.account.app_id, user_id=user, count=1)
+    committed(secured, f"faxes.user.{user}", at_least=1)
+    admin = f"127.0.0.1:{secured.stack.ports['kafka_internal']}"
+    argv = ["java", "-cp", classpath(), "org.apache.kafka.tools.TransactionsCommand",
+            "--bootstrap-server", admin, "list"]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    ids = {line.split()[0] for line in done.stdout.splitlines()[1:] if line.strip()}
+    for service in ("verifier", "downloader", "router"):
+        acls = BY_SERVICE[service].acls
+        (prefix,) = (a.name for a in acls if a.resource == "transactional-id")
+        assert any(i.startswith(prefix) for i in ids), (service, sorted(ids))
