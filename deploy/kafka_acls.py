@@ -159,26 +159,15 @@ SCALED = tuple(p for p in SERVICE_PRINCIPALS if p.service != "poller")
 REPLAY_TOPICS = (FAX_NOTIFIED, WEBHOOK_RECEIVED)
 
 
-def topics_read(principals: tuple[Principal, ...]) -> tuple[str, ...]:
-    return tuple(
-        dict.fromkeys(
-            a.name
-            for p in principals
-            for a in p.acls
-            if a.resource == "topic" and "Read" in a.operations
-        )
+def read_by(principals: tuple[Principal, ...], resource: str) -> tuple[str, ...]:
+    """The topics (or groups) the principals read, in order, each once."""
+    names = (
+        a.name
+        for p in principals
+        for a in p.acls
+        if a.resource == resource and "Read" in a.operations
     )
-
-
-def groups_read(principals: tuple[Principal, ...]) -> tuple[str, ...]:
-    return tuple(
-        dict.fromkeys(
-            a.name
-            for p in principals
-            for a in p.acls
-            if a.resource == "group" and "Read" in a.operations
-        )
-    )
+    return tuple(dict.fromkeys(names))
 
 
 PRINCIPALS: tuple[Principal, ...] = (
@@ -194,8 +183,8 @@ PRINCIPALS: tuple[Principal, ...] = (
         "keda",
         "faxrelay-keda",
         (
-            *(Acl("topic", t, DESCRIBE) for t in topics_read(SCALED)),
-            *(Acl("group", g, DESCRIBE) for g in groups_read(SCALED)),
+            *(Acl("topic", t, DESCRIBE) for t in read_by(SCALED, "topic")),
+            *(Acl("group", g, DESCRIBE) for g in read_by(SCALED, "group")),
         ),
     ),
     # The operator's CLI (`faxrelay status`, `find`, `tail`, `replay`, `backfill`): reads every
@@ -208,7 +197,7 @@ PRINCIPALS: tuple[Principal, ...] = (
             *(Acl("topic", t, ("Read", "Describe")) for t in PIPELINE_TOPICS),
             Acl("topic", USER_TOPIC_PREFIX, ("Read", "Describe"), prefixed=True),
             *(Acl("topic", t, ("Write",)) for t in REPLAY_TOPICS),
-            *(Acl("group", g, DESCRIBE) for g in groups_read(SERVICE_PRINCIPALS)),
+            *(Acl("group", g, DESCRIBE) for g in read_by(SERVICE_PRINCIPALS, "group")),
         ),
     ),
 )
