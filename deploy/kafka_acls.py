@@ -15,6 +15,15 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
+from kafka.admin import (
+    ACL,
+    ACLOperation,
+    ACLPermissionType,
+    ACLResourcePatternType,
+    ResourcePattern,
+    ResourceType,
+)
+
 from services.downloader.settings import DownloaderSettings
 from services.poller.settings import PollerSettings
 from services.reader.settings import ReaderSettings
@@ -74,7 +83,7 @@ def writes(topic: str) -> Acl:
 
 def consumer(group_id: str) -> tuple[Acl, ...]:
     """A consumer group, and the transactional ids its exactly-once producers take
-    (`<prefix>-<group>-<topic>-<partition>`, shared/kafka/exactly_once.py `Transactions`)."""
+    (`<prefix>-<group>-<topic>-<partition>`, shared/kafka.py `Transactions`)."""
     prefix = ServiceSettings.model_fields["kafka_transactional_id_prefix"].default
     return (
         Acl("group", group_id, ("Read", "Describe")),
@@ -93,62 +102,89 @@ ROUTER_READ_GROUP = group_of(RouterSettings, "router_read_group_id")
 READER_GROUP = group_of(ReaderSettings, "reader_group_id")
 POLLER_GROUP = group_of(PollerSettings, "poller_group_id")
 
-PRINCIPALS: tuple[Principal, ...] = (
+
+def service(
+    name: str,
+    *,
+    reading: tuple[str, ...] = (),
+    writing: tuple[str, ...] = (),
+    group: str | None = None,
+    extra: tuple[Acl, ...] = (),
+    producer_byte_rate: int | None = None,
+) -> Principal:
+    """A service's principal, `faxrelay-<name>`: Read on the topics it consumes in its `group`
+    (with that group's transactional ids, for exactly-once), Write on the topics it produces,
+    and `extra` grants. A new service is one call of this in SERVICE_PRINCIPALS."""
+    acls = (
+        *map(reads, reading),
+        *map(writes, writing),
+        *extra,
+        *(consumer(group) if group else ()),
+    )
+    return Principal(name, f"faxrelay-{name}", acls, producer_byte_rate)
+
+
+SERVICE_PRINCIPALS: tuple[Principal, ...] = (
     # Internet-facing: writes what it was sent to one topic, and nothing else.
-    Principal(
-        "gateway",
-        "faxrelay-gateway",
-        (writes(WEBHOOK_RECEIVED),),
-        producer_byte_rate=GATEWAY_PRODUCER_BYTE_RATE,
-    ),
-    Principal(
+    service("gateway", writing=(WEBHOOK_RECEIVED,), producer_byte_rate=GATEWAY_PRODUCER_BYTE_RATE),
+    service(
         "verifier",
-        "faxrelay-verifier",
-        (
-            reads(WEBHOOK_RECEIVED),
-            *map(writes, (FAX_NOTIFIED, WEBHOOK_REJECTED, PING_RECEIVED, OUTBOUND_NOTIFIED)),
-            *consumer(VERIFIER_GROUP),
-        ),
+        reading=(WEBHOOK_RECEIVED,),
+        writing=(FAX_NOTIFIED, WEBHOOK_REJECTED, PING_RECEIVED, OUTBOUND_NOTIFIED),
+        group=VERIFIER_GROUP,
     ),
-    Principal(
+    service(
         "downloader",
-        "faxrelay-downloader",
-        (
-            reads(FAX_NOTIFIED),
-            writes(FAX_STORED),
-            writes(DOWNLOAD_FAILED),
-            *consumer(DOWNLOADER_GROUP),
-        ),
+        reading=(FAX_NOTIFIED,),
+        writing=(FAX_STORED, DOWNLOAD_FAILED),
+        group=DOWNLOADER_GROUP,
     ),
     # The only writer of the users' topics; it creates them on demand.
-    Principal(
+    # The read faxes in a group of their own, so reading never delays delivery.
+    service(
         "router",
-        "faxrelay-router",
-        (
-            reads(FAX_STORED),
-            reads(FAX_READ),
+        reading=(FAX_STORED, FAX_READ),
+        extra=(
             Acl("topic", USER_TOPIC_PREFIX, ("Write", "Describe", "Create"), prefixed=True),
-            *consumer(ROUTER_GROUP),
             *consumer(ROUTER_READ_GROUP),
         ),
+        group=ROUTER_GROUP,
     ),
-    # Reads the stored faxes from the store (not from eFax: it has no eFax key).
-    Principal(
-        "reader",
-        "faxrelay-reader",
-        (reads(FAX_STORED), writes(FAX_READ), writes(READ_FAILED), *consumer(READER_GROUP)),
-    ),
+    # Reads the stored faxes from the store (it holds no eFax key).
+    service("reader", reading=(FAX_STORED,), writing=(FAX_READ, READ_FAILED), group=READER_GROUP),
     # Reads no record: its copies share the users through the group's assignment of the shard
     # topic, which it creates.
-    Principal(
+    service(
         "poller",
-        "faxrelay-poller",
-        (
-            writes(FAX_NOTIFIED),
+        writing=(FAX_NOTIFIED,),
+        extra=(
             Acl("topic", SHARDS_TOPIC, ("Read", "Describe", "Create")),
             Acl("group", POLLER_GROUP, ("Read", "Describe")),
         ),
     ),
+)
+# KEDA scales the consumers on lag: all but the poller, whose shard topic carries no record.
+SCALED = tuple(p for p in SERVICE_PRINCIPALS if p.service != "poller")
+# What the operator's commands replay into (`faxrelay replay`, `backfill`): records the next
+# stage checks again (the verifier the HMAC, the downloader fetches from eFax by id, the router
+# and the reader the stored object's own metadata: a `fax.stored` record announces or reads a
+# fax only for the owner the downloader wrote on its object).
+REPLAY_TOPICS = (FAX_NOTIFIED, WEBHOOK_RECEIVED, FAX_STORED)
+
+
+def read_by(principals: tuple[Principal, ...], resource: str) -> tuple[str, ...]:
+    """The topics (or groups) the principals read, in order, each once."""
+    names = (
+        a.name
+        for p in principals
+        for a in p.acls
+        if a.resource == resource and "Read" in a.operations
+    )
+    return tuple(dict.fromkeys(names))
+
+
+PRINCIPALS: tuple[Principal, ...] = (
+    *SERVICE_PRINCIPALS,
     # Makes the pipeline topics (and leaves existing ones alone); reads and writes no record.
     Principal(
         "init",
@@ -160,20 +196,51 @@ PRINCIPALS: tuple[Principal, ...] = (
         "keda",
         "faxrelay-keda",
         (
-            *(
-                Acl("topic", t, DESCRIBE)
-                for t in (WEBHOOK_RECEIVED, FAX_NOTIFIED, FAX_STORED, FAX_READ)
-            ),
-            *(
-                Acl("group", g, DESCRIBE)
-                for g in (
-                    VERIFIER_GROUP, DOWNLOADER_GROUP, ROUTER_GROUP, ROUTER_READ_GROUP, READER_GROUP
-                )
-            ),
+            *(Acl("topic", t, DESCRIBE) for t in read_by(SCALED, "topic")),
+            *(Acl("group", g, DESCRIBE) for g in read_by(SCALED, "group")),
         ),
     ),
-)  # fmt: skip
+    # The operator's CLI (`faxrelay status`, `find`, `tail`, `replay`, `backfill`): reads every
+    # pipeline topic and the users' topics without a group, sees the groups' offsets (lag), and
+    # writes only where a replay goes (`replay unread`: `fax.stored`). Never a user's topic.
+    Principal(
+        "operator",
+        "faxrelay-operator",
+        (
+            *(Acl("topic", t, ("Read", "Describe")) for t in PIPELINE_TOPICS),
+            Acl("topic", USER_TOPIC_PREFIX, ("Read", "Describe"), prefixed=True),
+            *(Acl("topic", t, ("Write",)) for t in REPLAY_TOPICS),
+            *(Acl("group", g, DESCRIBE) for g in read_by(SERVICE_PRINCIPALS, "group")),
+        ),
+    ),
+)
 BY_SERVICE = {p.service: p for p in PRINCIPALS}
+
+
+def bindings(principals: tuple[Principal, ...] = PRINCIPALS) -> list[ACL]:
+    """The table as kafka-python-ng's ACL bindings (`KafkaAdminClient.create_acls`), one per
+    operation: how the secured local stack installs it (faxrelay/localstack.py)."""
+    resources = {
+        "topic": ResourceType.TOPIC,
+        "group": ResourceType.GROUP,
+        "transactional-id": ResourceType.TRANSACTIONAL_ID,
+    }
+    return [
+        ACL(
+            principal=f"User:{principal.user}",
+            host="*",
+            operation=ACLOperation[operation.upper()],
+            permission_type=ACLPermissionType.ALLOW,
+            resource_pattern=ResourcePattern(
+                resources[acl.resource],
+                acl.name,
+                ACLResourcePatternType.PREFIXED if acl.prefixed else ACLResourcePatternType.LITERAL,
+            ),
+        )
+        for principal in principals
+        for acl in principal.acls
+        for operation in acl.operations
+    ]
 
 
 def acl_lines(principal: Principal) -> list[str]:

@@ -20,6 +20,10 @@ POM = REPO / "deploy" / "kafka" / "pom.xml"
 CACHE = REPO / ".faxrelay-cache"
 MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 SCRAM_MECHANISM = "SCRAM-SHA-512"
+AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+# The loopback PLAINTEXT listeners (controller, inter-broker, the local admin's) authenticate no
+# one: their principal is ANONYMOUS, which must be a super user once an authorizer runs.
+LOOPBACK_PRINCIPAL = "User:ANONYMOUS"
 
 
 class KafkaUnavailable(RuntimeError):
@@ -125,9 +129,13 @@ def server_properties(
     *,
     tls: Tls | None = None,
     internal_port: int | None = None,
+    super_users: tuple[str, ...] | None = None,
 ) -> str:
     """A single-node KRaft broker. Secured: clients get a SASL_SSL listener on `port` (SCRAM),
-    while the controller and inter-broker listeners stay PLAINTEXT on loopback."""
+    while the controller and inter-broker listeners stay PLAINTEXT on loopback. With
+    `super_users` (SCRAM user names) the broker authorizes every request by its ACLs
+    (StandardAuthorizer, nothing allowed without one) and those users, with the loopback
+    listeners, may do anything."""
     lines = [
         "process.roles=broker,controller",
         "node.id=1",
@@ -166,6 +174,13 @@ def server_properties(
             f"ssl.keystore.location={tls.keystore}",
             f"ssl.keystore.password={tls.password}",
         ]
+        if super_users is not None:
+            supers = [LOOPBACK_PRINCIPAL, *(f"User:{name}" for name in super_users)]
+            lines += [
+                f"authorizer.class.name={AUTHORIZER}",
+                f"super.users={';'.join(supers)}",
+                "allow.everyone.if.no.acl.found=false",
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -190,6 +205,7 @@ def prepare(
     scram_users: dict[str, str] | None = None,
     tls: Tls | None = None,
     internal_port: int | None = None,
+    super_users: tuple[str, ...] | None = None,
 ) -> list[str]:
     """Write the configuration, format the storage once, and return the broker's command line.
     The storage survives restarts: a formatted directory is never formatted again."""
@@ -197,7 +213,14 @@ def prepare(
     log_dirs = directory / "data"
     config = directory / "server.properties"
     config.write_text(
-        server_properties(log_dirs, port, controller_port, tls=tls, internal_port=internal_port)
+        server_properties(
+            log_dirs,
+            port,
+            controller_port,
+            tls=tls,
+            internal_port=internal_port,
+            super_users=super_users,
+        )
     )
     logging_config = directory / "log4j2.properties"
     logging_config.write_text(LOG4J2)

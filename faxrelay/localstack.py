@@ -1,6 +1,7 @@
 """The embedded local stack: SeaweedFS (S3) and a Kafka broker as child processes on loopback.
 The broker is Tansu (the default: pip only, starts in well under a second) or Apache Kafka itself
-(`broker="kafka"`: Java and Maven; optionally `secured`, with SASL_SSL and SCRAM users).
+(`broker="kafka"`: Java and Maven; optionally `secured`, with SASL_SSL, SCRAM users and ACLs:
+each service connects as its own user, allowed only what deploy/kafka_acls.py grants it).
 
 Used by `faxrelay up` and by the end-to-end tests. Every process started here is stopped by
 `stop()`: services first, then the broker, then the store.
@@ -21,15 +22,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from minio import Minio
+from pydantic import SecretStr
 
 from faxrelay import kafka_broker
 from faxrelay.ports import dying_with_us, free_ports, usable_port, wait_for_port
 from shared.contracts import PIPELINE_TOPICS
-from shared.kafka import KafkaAdmin
+from shared.kafka import KafkaAdmin, client_options
 from shared.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from deploy.kafka_acls import Principal
 
 SERVICES = ("gateway", "verifier", "downloader", "router", "poller", "reader")
 ACCESS_KEY = "local-stack-access"  # not a word that shows in log lines (they redact keys)
@@ -37,7 +42,9 @@ SECRET_KEY = "faxrelay-local-secret"  # noqa: S105 - the embedded store's own ke
 BROKER_BUCKET = "tansu"
 BROKERS = ("tansu", "kafka")
 Broker = Literal["tansu", "kafka"]
-SASL_USER = "faxrelay"
+SASL_USER = "faxrelay"  # the secured broker's local admin, a super user (not the services')
+OPERATOR = "operator"  # whose Kafka user the stack's environment gives the operator's CLI
+INIT = "init"  # whose Kafka user creates the pipeline topics
 PORT_NAMES = (
     "s3",
     "master",
@@ -118,8 +125,12 @@ class LocalStack:
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     broker: Broker = "tansu"
-    secured: bool = False  # Apache Kafka only: clients connect with SASL_SSL (SCRAM-SHA-512)
-    sasl_password: str = field(default_factory=lambda: "local-" + os.urandom(12).hex())
+    # Apache Kafka only: clients connect with SASL_SSL (SCRAM-SHA-512), and the broker enforces
+    # the ACLs of deploy/kafka_acls.py: each service as its own user, the CLI as the operator's.
+    secured: bool = False
+    sasl_password: str = field(default_factory=lambda: "local-" + os.urandom(12).hex())  # admin
+    # user -> password of every principal of deploy/kafka_acls.py (filled when secured)
+    passwords: dict[str, str] = field(default_factory=dict)
     app: DemoApp | None = None  # None: the eFax accounts come from the environment (FAXRELAY_APPS)
     efax_url: str | None = None  # the sandbox's address, with `app`
     gateway_port: int | None = None
@@ -222,25 +233,47 @@ class LocalStack:
         if not self.persistent:
             shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True, exist_ok=True)
+        if self.secured and not self.passwords:
+            self.passwords = {
+                p.user: "local-" + os.urandom(12).hex() for p in principals().values()
+            }
         argv = kafka_broker.prepare(
             directory,
             self.ports["kafka"],
             self.ports["kafka_controller"],
-            scram_users={SASL_USER: self.sasl_password} if self.secured else None,
+            scram_users={SASL_USER: self.sasl_password, **self.passwords} if self.secured else None,
             tls=self.tls,
             internal_port=self.ports["kafka_internal"],
+            super_users=(SASL_USER,) if self.secured else None,
         )
         process = self.spawn("kafka", argv)
         wait_for_port(self.ports["kafka"], 120, process)
         deadline = time.monotonic() + 120
         while True:  # the port opens before the broker serves metadata
             try:
-                KafkaAdmin(self.client_settings()).close()
-                return
+                KafkaAdmin(self.admin_settings()).close()
+                break
             except Exception:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
+        if self.secured:
+            self.apply_acls()
+
+    def apply_acls(self) -> None:
+        """Install deploy/kafka_acls.py's table, as the local admin (idempotent: an ACL that
+        exists already is left as it is)."""
+        from kafka.admin import KafkaAdminClient
+
+        from deploy.kafka_acls import bindings
+
+        admin = KafkaAdminClient(**client_options(self.admin_settings()))
+        try:
+            result = admin.create_acls(bindings())
+        finally:
+            admin.close()
+        if result["failed"]:
+            raise RuntimeError(f"the broker refused ACLs: {result['failed']}")
 
     def start_tansu(self) -> None:
         url = f"tcp://127.0.0.1:{self.ports['kafka']}"
@@ -268,18 +301,46 @@ class LocalStack:
     def stop_broker(self) -> None:
         self.stop_process(self.broker_process, timeout=30)
 
-    def client_settings(self) -> ServiceSettings:
-        """How a client of ours reaches this stack's broker."""
+    def client_settings(self, principal: str = OPERATOR) -> ServiceSettings:
+        """How a client of ours reaches this stack's broker; secured, as `principal`'s user (a
+        service, "init", "keda" or the operator: deploy/kafka_acls.py)."""
+        env = {**self.service_env(), **self.credentials(principal)}
         return ServiceSettings.model_validate(
             {
                 k.removeprefix("FAXRELAY_").lower(): v
-                for k, v in self.service_env().items()
+                for k, v in env.items()
                 if k.startswith("FAXRELAY_KAFKA_")
             }
         )
 
+    def admin_settings(self) -> ServiceSettings:
+        """The local admin's: a super user on the secured broker."""
+        settings = self.client_settings()
+        if not self.secured:
+            return settings
+        return settings.model_copy(
+            update={
+                "kafka_sasl_username": SASL_USER,
+                "kafka_sasl_password": SecretStr(self.sasl_password),
+            }
+        )
+
+    def credentials(self, principal: str) -> dict[str, str]:
+        """The Kafka user and password of `principal` on the secured broker (none otherwise,
+        or for a principal deploy/kafka_acls.py does not know)."""
+        if not self.secured:
+            return {}
+        found = principals().get(principal)
+        if found is None:
+            return {}
+        return {
+            "FAXRELAY_KAFKA_SASL_USERNAME": found.user,
+            "FAXRELAY_KAFKA_SASL_PASSWORD": self.passwords[found.user],
+        }
+
     def ensure_topics(self, partitions: int) -> None:
-        admin = KafkaAdmin(self.client_settings())
+        """Create the pipeline topics, secured as the init's user (Create only)."""
+        admin = KafkaAdmin(self.client_settings(INIT))
         try:
             admin.ensure_topics(PIPELINE_TOPICS, partitions, 1)
         finally:
@@ -305,13 +366,12 @@ class LocalStack:
             env["FAXRELAY_APPS"] = self.app.services_apps()
             env["FAXRELAY_EFAX_API_BASE_URL"] = self.efax_url
         tls = self.tls
-        if tls is not None:
+        if tls is not None:  # as the operator; each service gets its own user over it
             env |= {
                 "FAXRELAY_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
                 "FAXRELAY_KAFKA_SASL_MECHANISM": kafka_broker.SCRAM_MECHANISM,
-                "FAXRELAY_KAFKA_SASL_USERNAME": SASL_USER,
-                "FAXRELAY_KAFKA_SASL_PASSWORD": self.sasl_password,
                 "FAXRELAY_KAFKA_SSL_CAFILE": str(tls.ca_file),
+                **self.credentials(OPERATOR),
             }
         return env
 
@@ -319,10 +379,12 @@ class LocalStack:
         return self.data_dir / "heartbeats" / name
 
     def start_service(self, name: str, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+        """Secured, the service always connects as its own Kafka user, whatever `env` says."""
         argv = [sys.executable, "-m", f"services.{name}"]
         self.heartbeat_file(name).parent.mkdir(parents=True, exist_ok=True)
         heartbeat = {"FAXRELAY_HEARTBEAT_FILE": str(self.heartbeat_file(name))}
-        return self.spawn(name, argv, {**self.service_env(), **heartbeat, **env})
+        own = self.credentials(name)
+        return self.spawn(name, argv, {**self.service_env(), **heartbeat, **env, **own})
 
     def stop_process(self, name: str, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
         process = self.processes.pop(name, None)
@@ -340,6 +402,14 @@ class LocalStack:
             self.stop_process(name)
         self.stop_broker()
         self.stop_process("seaweedfs")
+
+
+def principals() -> dict[str, Principal]:
+    """deploy/kafka_acls.py's principals by service. Imported here, not at the top: `deploy`
+    is in the repository, not in the image, and only the secured stack (tests) needs it."""
+    from deploy.kafka_acls import BY_SERVICE
+
+    return BY_SERVICE
 
 
 def start_services(

@@ -33,10 +33,10 @@ acl User:faxrelay-downloader --transactional-id faxrelay-faxrelay-downloader- --
 acl User:faxrelay-router --topic fax.stored --resource-pattern-type literal --operation Read --operation Describe
 acl User:faxrelay-router --topic fax.read --resource-pattern-type literal --operation Read --operation Describe
 acl User:faxrelay-router --topic faxes.user. --resource-pattern-type prefixed --operation Write --operation Describe --operation Create
-acl User:faxrelay-router --group faxrelay-router --resource-pattern-type literal --operation Read --operation Describe
-acl User:faxrelay-router --transactional-id faxrelay-faxrelay-router- --resource-pattern-type prefixed --operation Write --operation Describe
 acl User:faxrelay-router --group faxrelay-router-read --resource-pattern-type literal --operation Read --operation Describe
 acl User:faxrelay-router --transactional-id faxrelay-faxrelay-router-read- --resource-pattern-type prefixed --operation Write --operation Describe
+acl User:faxrelay-router --group faxrelay-router --resource-pattern-type literal --operation Read --operation Describe
+acl User:faxrelay-router --transactional-id faxrelay-faxrelay-router- --resource-pattern-type prefixed --operation Write --operation Describe
 # reader
 acl User:faxrelay-reader --topic fax.stored --resource-pattern-type literal --operation Read --operation Describe
 acl User:faxrelay-reader --topic fax.read --resource-pattern-type literal --operation Write --operation Describe
@@ -64,7 +64,27 @@ acl User:faxrelay-keda --topic fax.stored --resource-pattern-type literal --oper
 acl User:faxrelay-keda --topic fax.read --resource-pattern-type literal --operation Describe
 acl User:faxrelay-keda --group faxrelay-verifier --resource-pattern-type literal --operation Describe
 acl User:faxrelay-keda --group faxrelay-downloader --resource-pattern-type literal --operation Describe
-acl User:faxrelay-keda --group faxrelay-router --resource-pattern-type literal --operation Describe
 acl User:faxrelay-keda --group faxrelay-router-read --resource-pattern-type literal --operation Describe
+acl User:faxrelay-keda --group faxrelay-router --resource-pattern-type literal --operation Describe
 acl User:faxrelay-keda --group faxrelay-reader --resource-pattern-type literal --operation Describe
+# operator
+acl User:faxrelay-operator --topic fax.webhook.received --resource-pattern-type literal --operation Read --operation Describe
+acl User:faxrelay-operator --topic fax.webhook.rejected --resource-pattern-type literal --operation Read --operation Describe
+acl User:faxrelay-operator --topic fax.ping.received --resource-pattern-type literal --operation Read --operation Describe
+acl User:faxrelay-operator --topic fax.outbound.notified --resource-pattern-type literal --operation Read --operation Describe
+acl User:faxrelay-operator --topic fax.notified --resource-pattern-type literal --operation Read --operation Describe
+acl User:faxrelay-operator --topic fax.stored --resource-pattern-type literal --operation Read --operation Describe
+acl User:faxrelay-operator --topic fax.download.failed --resource-pattern-type literal --operation Read --operation Describe
+acl User:faxrelay-operator --topic fax.read --resource-pattern-type literal --operation Read --operation Describe
+acl User:faxrelay-operator --topic fax.read.failed --resource-pattern-type literal --operation Read --operation Describe
+acl User:faxrelay-operator --topic faxes.user. --resource-pattern-type prefixed --operation Read --operation Describe
+acl User:faxrelay-operator --topic fax.notified --resource-pattern-type literal --operation Write
+acl User:faxrelay-operator --topic fax.webhook.received --resource-pattern-type literal --operation Write
+acl User:faxrelay-operator --topic fax.stored --resource-pattern-type literal --operation Write
+acl User:faxrelay-operator --group faxrelay-verifier --resource-pattern-type literal --operation Describe
+acl User:faxrelay-operator --group faxrelay-downloader --resource-pattern-type literal --operation Describe
+acl User:faxrelay-operator --group faxrelay-router-read --resource-pattern-type literal --operation Describe
+acl User:faxrelay-operator --group faxrelay-router --resource-pattern-type literal --operation Describe
+acl User:faxrelay-operator --group faxrelay-reader --resource-pattern-type literal --operation Describe
+acl User:faxrelay-operator --group faxrelay-poller --resource-pattern-type literal --operation Describe
 echo "faxrelay ACLs and quotas set"

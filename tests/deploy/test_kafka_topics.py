@@ -15,6 +15,8 @@ from deploy.kafka_acls import (
     BY_SERVICE,
     GATEWAY_PRODUCER_BYTE_RATE,
     PRINCIPALS,
+    REPLAY_TOPICS,
+    SERVICE_PRINCIPALS,
     USER_TOPIC_PREFIX,
     Acl,
     script,
@@ -87,6 +89,7 @@ def test_every_registry_topic_is_made_by_the_init_and_written_by_its_services_on
     assert not allowed(init, "topic", "Write") | allowed(init, "topic", "Read")
     for topic in PIPELINE_TOPICS:
         granted = {p.service for p in PRINCIPALS if topic in allowed(p.acls, "topic", "Write")}
+        granted.discard("operator")  # its replays: test_the_operator_...
         assert granted, f"{topic}: no principal may write it"
         assert granted == writers.get(topic, set()), topic
     # The users' topics: the router alone writes and creates them.
@@ -118,3 +121,25 @@ def test_the_shipped_acl_files_are_current() -> None:
     assert shipped == script(), "regenerate: python -m deploy.kafka_acls script"
     users = (ROOT / "deploy/k8s/kafka-users/users.yaml").read_text()
     assert users == strimzi(), "regenerate: python -m deploy.kafka_acls strimzi"
+
+
+def test_each_service_is_one_entry_of_the_table_with_its_own_user() -> None:
+    assert {p.service for p in SERVICE_PRINCIPALS} == set(SERVICES)
+    users = [p.user for p in PRINCIPALS]
+    assert len(set(users)) == len(users)
+    assert all(p.user == f"faxrelay-{p.service}" for p in PRINCIPALS)
+
+
+def test_the_operator_reads_everything_but_writes_only_where_replays_go() -> None:
+    """`faxrelay status`, `find`, `tail` read every pipeline topic and the users' topics with
+    no group of their own, see the groups' offsets, and `replay`/`backfill` write records the
+    next stage checks again: never `fax.stored` nor a user's topic, nor a group's offsets."""
+    operator = BY_SERVICE["operator"].acls
+    assert allowed(operator, "topic", "Read") == {*PIPELINE_TOPICS, USER_TOPIC_PREFIX}
+    assert allowed(operator, "topic", "Write") == set(REPLAY_TOPICS)
+    assert "fax.stored" not in REPLAY_TOPICS
+    assert not allowed(operator, "topic", "Create")
+    assert not allowed(operator, "group", "Read")
+    groups = {g for s in SERVICES for g in uses(s).groups}
+    assert allowed(operator, "group", "Describe") == groups
+    assert {a.resource for a in operator} == {"topic", "group"}

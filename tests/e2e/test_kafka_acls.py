@@ -17,19 +17,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka import TopicPartition as AioTopicPartition
 from aiokafka.errors import ClusterAuthorizationFailedError, TopicAuthorizationFailedError
-from kafka.admin import (
-    ACL,
-    ACLOperation,
-    ACLPermissionType,
-    ACLResourcePatternType,
-    KafkaAdminClient,
-    NewTopic,
-    ResourcePattern,
-    ResourceType,
-)
+from kafka.admin import KafkaAdminClient, NewTopic
 from pydantic import SecretStr
 
-from deploy.kafka_acls import BY_SERVICE, PRINCIPALS
+from deploy.kafka_acls import BY_SERVICE, PRINCIPALS, bindings
 from faxrelay import kafka_broker
 from faxrelay.localstack import free_ports, wait_for_port
 from shared.contracts import FAX_STORED, PIPELINE_TOPICS, WEBHOOK_RECEIVED
@@ -37,19 +28,6 @@ from shared.kafka import client_options
 from shared.settings import ServiceSettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
-
-# What the secured variants add to the broker (deploy/compose/kafka-sasl-ssl.yml): an
-# authorizer, and as super user only ANONYMOUS, the loopback PLAINTEXT listeners.
-AUTHORIZER = (
-    "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n"
-    "super.users=User:ANONYMOUS\n"
-    "allow.everyone.if.no.acl.found=false\n"
-)
-RESOURCES = {
-    "topic": ResourceType.TOPIC,
-    "group": ResourceType.GROUP,
-    "transactional-id": ResourceType.TRANSACTIONAL_ID,
-}
 
 
 @dataclass(frozen=True)
@@ -60,39 +38,23 @@ class Broker:
     passwords: dict[str, str]  # SCRAM user -> password
 
 
-def acl_bindings() -> list[ACL]:
-    bindings = []
-    for principal in PRINCIPALS:
-        for acl in principal.acls:
-            pattern = (
-                ACLResourcePatternType.PREFIXED if acl.prefixed else ACLResourcePatternType.LITERAL
-            )
-            for operation in acl.operations:
-                bindings.append(
-                    ACL(
-                        principal=f"User:{principal.user}",
-                        host="*",
-                        operation=getattr(ACLOperation, operation.upper()),
-                        permission_type=ACLPermissionType.ALLOW,
-                        resource_pattern=ResourcePattern(
-                            RESOURCES[acl.resource], acl.name, pattern
-                        ),
-                    )
-                )
-    return bindings
-
-
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     directory = tmp_path_factory.mktemp("kafka-acls")
     port, controller, internal = free_ports(3)
     tls = kafka_broker.make_tls(directory / "tls")
     passwords = {p.user: secrets.token_urlsafe(24) for p in PRINCIPALS}
+    # As the secured variants run it (deploy/compose/kafka-sasl-ssl.yml): StandardAuthorizer,
+    # and as super user only ANONYMOUS, the loopback PLAINTEXT listeners.
     argv = kafka_broker.prepare(
-        directory, port, controller, scram_users=passwords, tls=tls, internal_port=internal
+        directory,
+        port,
+        controller,
+        scram_users=passwords,
+        tls=tls,
+        internal_port=internal,
+        super_users=(),
     )
-    with (directory / "server.properties").open("a") as config:
-        config.write(AUTHORIZER)
     log = (directory / "kafka.log").open("wb")
     process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -104,7 +66,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
             request_timeout_ms=60_000,
         )
         admin.create_topics([NewTopic(t, 1, 1) for t in PIPELINE_TOPICS])
-        result = admin.create_acls(acl_bindings())
+        result = admin.create_acls(bindings())
         assert not result["failed"], result["failed"]
         admin.close()
         yield Broker(port, internal, tls.ca_file, passwords)
