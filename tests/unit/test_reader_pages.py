@@ -8,32 +8,10 @@ from pydantic import ValidationError
 from bench.reader import FINE, STANDARD, g4_tiff, render_fax_page
 from services.reader.pages import Limits, ReadFailure, UnreadableFax, open_fax
 from services.reader.settings import ReaderSettings
+from tests.pdfs import SCRIPT, encrypted_pdf, pdf_bytes
 
 LIMITS = Limits(max_pages=50, max_page_pixels=40_000_000, dpi=300)
 TEXT = "Referral for Margaret Olsen, chart 00482913."
-
-
-def pdf_bytes(
-    *, pages: int = 1, mediabox: str = "0 0 612 792", catalog: str = "", trailer: str = ""
-) -> bytes:
-    """A small PDF written by hand, with a correct cross-reference table."""
-    kids = " ".join(f"{3 + i} 0 R" for i in range(pages))
-    objects = [
-        f"<< /Type /Catalog /Pages 2 0 R {catalog} >>",
-        f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>",
-        *[f"<< /Type /Page /Parent 2 0 R /MediaBox [{mediabox}] >>" for _ in range(pages)],
-    ]
-    out = bytearray(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n{body}\nendobj\n".encode()
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += "".join(f"{offset:010d} 00000 n \n" for offset in offsets).encode()
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R {trailer} >>\n".encode()
-    out += f"startxref\n{xref}\n%%EOF\n".encode()
-    return bytes(out)
 
 
 def image_pdf(pages: list[Image.Image]) -> bytes:
@@ -148,15 +126,11 @@ def test_neither_pdf_nor_tiff_is_unsupported() -> None:
 
 
 def test_encrypted_pdf_is_encrypted() -> None:
-    secret = "<" + "11" * 32 + ">"
-    encrypt = f"/Encrypt << /Filter /Standard /V 1 /R 2 /O {secret} /U {secret} /P -4 >>"
-    data = pdf_bytes(trailer=f"{encrypt} /ID [<{'22' * 16}> <{'22' * 16}>]")
-    assert reason_of(data) == ReadFailure.ENCRYPTED
+    assert reason_of(encrypted_pdf()) == ReadFailure.ENCRYPTED
 
 
 def test_pdf_with_a_script_is_active_content() -> None:
-    script = "/Names << /JavaScript << /Names [(x) << /S /JavaScript /JS (app.alert(1)) >>] >> >>"
-    assert reason_of(pdf_bytes(catalog=script)) == ReadFailure.ACTIVE_CONTENT
+    assert reason_of(pdf_bytes(catalog=SCRIPT)) == ReadFailure.ACTIVE_CONTENT
 
 
 def test_pdf_with_a_form_is_active_content() -> None:
