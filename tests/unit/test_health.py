@@ -6,7 +6,8 @@ import asyncio
 import os
 from pathlib import Path
 
-from shared.health import beat, is_fresh
+from shared.health import beat
+from shared.heartbeat import is_fresh
 
 
 async def test_a_running_loop_keeps_the_heartbeat_fresh(tmp_path: Path) -> None:
