@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -215,6 +216,31 @@ def test_a_crashed_downloader_is_restarted_by_its_policy_and_loses_nothing(lane:
         return announced <= delivered | failed
 
     wait_until(all_arrived, "every announced fax on its user's topic", timeout=180)
+
+
+@pytest.mark.compose
+def test_three_downloaders_share_the_work(lane: Lane) -> None:
+    """`--scale downloader=3`: a third copy joins the consumer group and each of the three stores
+    faxes (the sandbox keeps sending one a second)."""
+    wait_until(lambda: all_healthy(lane), "every service healthy", timeout=300)
+    since = str(int(time.time()))
+    lane.compose("up", "--detach", "--no-build", "--scale", "downloader=3")
+    containers = wait_until(lambda: all_healthy(lane), "three healthy downloaders", timeout=300)
+    assert isinstance(containers, list)
+    names = [str(c["Name"]) for c in containers if c["Service"] == "downloader"]
+    assert len(names) == 3
+
+    def each_stored_a_fax() -> bool:
+        logs = [
+            subprocess.run(  # the services log to stderr
+                ["podman", "logs", "--since", since, name], env=lane.podman_env, check=True,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60,
+            ).stdout
+            for name in names
+        ]  # fmt: skip
+        return all("fax stored:" in log for log in logs)
+
+    wait_until(each_stored_a_fax, "each of the three downloaders stored a fax", timeout=180)
 
 
 @pytest.mark.compose
