@@ -17,8 +17,13 @@ RUN python -m venv /opt/venv
 # Dependencies before the code, so a code change reuses this layer. --require-hashes: only the
 # exact files pinned in deploy/requirements.txt are installed; all of them are wheels, so no
 # compiler is needed here either.
+# deploy/wheelhouse/ is empty in Git: pip takes the wheels from PyPI. A build without PyPI (the
+# compose lane, tests/compose) fills it with the same pinned wheels and passes PIP_NO_INDEX=1.
+ARG PIP_NO_INDEX=0
 COPY deploy/requirements.txt /tmp/requirements.txt
-RUN /opt/venv/bin/pip install --require-hashes --only-binary=:all: -r /tmp/requirements.txt
+COPY deploy/wheelhouse/ /tmp/wheelhouse/
+RUN /opt/venv/bin/pip install --require-hashes --only-binary=:all: --find-links /tmp/wheelhouse \
+        -r /tmp/requirements.txt
 
 # --- runtime: the virtualenv and the source, no pip cache, no build tools, not root --------------
 FROM ${PYTHON_IMAGE} AS runtime

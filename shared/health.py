@@ -9,7 +9,6 @@ import contextlib
 import logging
 import os
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
@@ -25,21 +24,11 @@ from shared.tracing import telemetry_middleware
 
 log = logging.getLogger(__name__)
 
-STALE_AFTER_BEATS = 6
-
 
 async def beat(path: Path, every_s: float) -> None:
     while True:
         await asyncio.to_thread(path.touch)
         await asyncio.sleep(every_s)
-
-
-def is_fresh(path: Path, every_s: float, now: float | None = None) -> bool:
-    try:
-        age = (time.time() if now is None else now) - path.stat().st_mtime
-    except FileNotFoundError:
-        return False
-    return age < STALE_AFTER_BEATS * every_s
 
 
 def instrument(broker: KafkaBroker, settings: ServiceSettings) -> None:

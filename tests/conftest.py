@@ -13,6 +13,10 @@ Where Java, Maven or openssl is missing, the `kafka` tests are not run and the s
 with FAXRELAY_REQUIRE_KAFKA=1 (as in CI) a missing Kafka fails the run instead. What is not run
 is said once right after collection, with the command that installs what is missing, and again
 in the summary.
+
+The compose lane (`compose`, tests/compose) runs only when asked for by name (`make test-compose`,
+`-m compose`): it starts the whole docker-compose.yml on podman, minutes of work. Where podman
+(or root) is missing it is not run, said the same way; FAXRELAY_REQUIRE_COMPOSE=1 (CI) fails.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    deselect_compose_lane(config, items)
     on_kafka = [item for item in items if item.get_closest_marker("kafka")]
     missing = missing_tools()
     if not on_kafka or not missing:
@@ -56,6 +61,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         reporter.write_line("NOT RUN: " + how, red=True, bold=True)
     config.hook.pytest_deselected(items=on_kafka)
     items[:] = [item for item in items if item not in on_kafka]
+
+
+def deselect_compose_lane(config: pytest.Config, items: list[pytest.Item]) -> None:
+    on_compose = [item for item in items if item.get_closest_marker("compose")]
+    if not on_compose:
+        return
+    asked = config.option.markexpr or ""
+    if "compose" in asked and "not compose" not in asked:
+        from tests.compose.lane import install_command as compose_install
+        from tests.compose.lane import missing_tools as compose_missing
+
+        missing = compose_missing()
+        if not missing:
+            return
+        how = (
+            f"{len(on_compose)} tests of the compose lane need podman as root "
+            f"({', '.join(missing)} not found): {compose_install(missing)}"
+        )
+        if os.environ.get("FAXRELAY_REQUIRE_COMPOSE") == "1":
+            raise pytest.UsageError(f"FAXRELAY_REQUIRE_COMPOSE=1 and {how}")
+        NOT_RUN.append(how)
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("NOT RUN: " + how, red=True, bold=True)
+    config.hook.pytest_deselected(items=on_compose)
+    items[:] = [item for item in items if item not in on_compose]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

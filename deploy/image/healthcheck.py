@@ -75,7 +75,7 @@ def main() -> int:
 
 
 def heartbeat_is_fresh() -> bool:
-    from shared.health import is_fresh
+    from shared.heartbeat import is_fresh  # not shared.health: it imports all of Kafka
     from shared.settings import ServiceSettings  # reads the same env as the service
 
     settings = ServiceSettings()

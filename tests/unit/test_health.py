@@ -10,7 +10,8 @@ from pathlib import Path
 from faststream import FastStream, TestApp
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
-from shared.health import beat, bound_the_stop, is_fresh
+from shared.health import beat, bound_the_stop
+from shared.heartbeat import is_fresh
 
 
 async def test_a_running_loop_keeps_the_heartbeat_fresh(tmp_path: Path) -> None:
