@@ -29,6 +29,7 @@ from shared.contracts import (
     FaxNotified,
     FaxReceivedData,
     Source,
+    UserEventData,
 )
 from tests.compose.lane import PROJECT, REPO, STAND_INS, Lane, qualified, started_lane, wait_until
 
@@ -98,11 +99,18 @@ def test_every_service_turns_healthy_and_the_init_completes(lane: Lane) -> None:
     services = {c["Service"] for c in containers}
     assert services == {
         "kafka", "minio", "init", "gateway", "verifier", "downloader", "router", "poller",
-        "sandbox", "sandbox-gateway",
+        "reader", "sandbox", "sandbox-gateway",
     }  # fmt: skip
     assert sum(c["Service"] == "downloader" for c in containers) == 2  # deploy.replicas
     for image in STAND_INS:  # the stand-ins, under the pulled names, are what runs
         assert lane.podman("image", "exists", qualified(image)) == ""
+
+
+def received(value: bytes) -> FaxReceivedData | None:
+    """A user's event as its data model: the received event, or None for the read one (the
+    reader's text, a second event per fax)."""
+    event = UserEventData.model_validate_json(value).root
+    return event if isinstance(event, FaxReceivedData) else None
 
 
 def read_user_events(lane: Lane, at_least: int) -> list[FaxReceivedData]:
@@ -123,7 +131,7 @@ def read_user_events(lane: Lane, at_least: int) -> list[FaxReceivedData]:
 
         def enough() -> bool:
             for batch in consumer.poll(timeout_ms=500).values():
-                found.extend(FaxReceivedData.model_validate_json(r.value) for r in batch)
+                found.extend(e for r in batch if (e := received(r.value)) is not None)
             return len(found) >= at_least
 
         wait_until(enough, f"{at_least} faxes on the users' topics", timeout=120)
@@ -209,9 +217,10 @@ def test_a_crashed_downloader_is_restarted_by_its_policy_and_loses_nothing(lane:
             for v in read_all(lane, DOWNLOAD_FAILED)
         }
         delivered = {
-            FaxReceivedData.model_validate_json(v).fax_id
+            e.fax_id
             for user in demo_users()
             for v in read_all(lane, f"faxes.user.{user}")
+            if (e := received(v)) is not None
         }
         return announced <= delivered | failed
 
