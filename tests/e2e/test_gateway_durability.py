@@ -38,7 +38,13 @@ def gateway(
         stack.ensure_topics(partitions=3)
         stack.start_service(
             "gateway",
-            {"FAXRELAY_GATEWAY_PORT": str(port), "FAXRELAY_GATEWAY_PUBLISH_TIMEOUT_S": "1"},
+            {
+                "FAXRELAY_GATEWAY_PORT": str(port),
+                "FAXRELAY_GATEWAY_PUBLISH_TIMEOUT_S": "1",
+                # one client posting as fast as it can, on purpose: the answers asserted here are
+                # the broker's (200 or 503), not the per-source limit's 429
+                "FAXRELAY_GATEWAY_RATE_LIMIT_PER_S": "0",
+            },
         )
         wait_for_port(port, 30, stack.processes["gateway"])
         yield stack, f"http://127.0.0.1:{port}/webhooks/efax"
