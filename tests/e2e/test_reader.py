@@ -31,7 +31,13 @@ from shared.contracts import (
     StoredObject,
 )
 from shared.storage import object_key, text_key
-from tests.e2e.conftest import BOTH_BROKERS, System, read_topic, wait_until
+from tests.e2e.conftest import (
+    BOTH_BROKERS,
+    System,
+    read_topic,
+    wait_for_progress,
+    wait_until,
+)
 from tests.e2e.test_walking_skeleton import decode_events
 from tests.pdfs import SCRIPT, encrypted_pdf, pdf_bytes
 
@@ -50,10 +56,21 @@ def reading(system: System) -> Iterator[System]:
     system.stack.stop_process("reader")
 
 
-def events_of(system: System, user: str, count: int, timeout: float = 240) -> list:
-    records = read_topic(
-        system.stack.bootstrap_servers, f"faxes.user.{user}", at_least=count, timeout=timeout
-    )
+def events_of(system: System, user: str, count: int, stall_s: float = 240) -> list:
+    """The user's first `count` events, waiting as long as the reader makes progress (its log
+    grows as it reads: a loaded machine reads slowly, a stuck reader fails after `stall_s`)."""
+    records: list[object] = []
+    log = system.stack.log_file("reader")
+
+    def enough() -> bool:
+        topic = f"faxes.user.{user}"
+        records[:] = read_topic(system.stack.bootstrap_servers, topic, at_least=count, timeout=5)
+        return len(records) >= count
+
+    def progress() -> tuple[int, int]:
+        return len(records), log.stat().st_size if log.exists() else 0
+
+    wait_for_progress(enough, progress=progress, stall_s=stall_s, message=f"{count} events")
     return decode_events(records)
 
 
@@ -112,7 +129,7 @@ def test_the_received_event_does_not_wait_for_a_stopped_reader(reading: System) 
         (fax,) = system.sandbox.create_faxes(
             app_id=system.account.app_id, user_id=user, count=1, content="documents"
         )
-        (received,) = events_of(system, user, 1, timeout=120)
+        (received,) = events_of(system, user, 1, stall_s=120)
         assert received.get_type() == FAX_RECEIVED_EVENT_TYPE
         assert received.get_id() == fax.fax_id
     finally:
@@ -199,7 +216,7 @@ def test_each_bad_image_gets_its_reason_and_its_fax_is_still_delivered(reading: 
     wait_until(all_failed, 180, "every bad image on fax.read.failed", progress=lambda: len(failed))
     for reason, stored in sent.items():
         assert failed[str(stored.fax.fax_id)] == reason
-        (event,) = events_of(system, str(stored.fax.user_id), 1, timeout=60)
+        (event,) = events_of(system, str(stored.fax.user_id), 1, stall_s=60)
         assert event.get_type() == FAX_RECEIVED_EVENT_TYPE  # delivered, and no read event
         assert text_key(stored.fax) not in {
             o.object_name for o in system.stack.minio().list_objects(system.bucket, recursive=True)
@@ -213,7 +230,7 @@ def test_a_reader_killed_mid_fax_loses_nothing(reading: System) -> None:
     (fax,) = system.sandbox.create_faxes(
         app_id=system.account.app_id, user_id=user, count=1, pages=6, content="documents"
     )
-    events_of(system, user, 1, timeout=120)  # stored and delivered: the reader has it now
+    events_of(system, user, 1, stall_s=120)  # stored and delivered: the reader has it now
     time.sleep(1.0)  # into its pages (6 pages take several seconds)
     system.stack.stop_process("reader", sig=signal.SIGKILL)
     system.stack.start_service("reader", system.env)
