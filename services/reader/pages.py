@@ -14,27 +14,17 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 
 import pypdfium2 as pdfium  # type: ignore[import-untyped]
 import pypdfium2.raw as pdfium_c  # type: ignore[import-untyped]
 from PIL import Image
 
+from shared.contracts import ReadFailureReason as ReadFailure  # fax.read.failed's reason codes
+
+__all__ = ["Limits", "ReadFailure", "UnreadableFax", "ink_fraction", "open_fax"]
+
 FAX_WIDTH_DPI = 204.0
-
-
-class ReadFailure(StrEnum):
-    """Why a fax could not be read: the reason code of `fax.read.failed`."""
-
-    CORRUPT = "corrupt"
-    UNSUPPORTED_FORMAT = "unsupported_format"
-    ENCRYPTED = "encrypted"
-    ACTIVE_CONTENT = "active_content"
-    PAGE_TOO_LARGE = "page_too_large"
-    TOO_MANY_PAGES = "too_many_pages"
-    NO_PAGES = "no_pages"
-    PAGE_TIMEOUT = "page_timeout"
 
 
 class UnreadableFax(Exception):

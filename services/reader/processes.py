@@ -46,7 +46,7 @@ def _read(data: bytes) -> FaxText | Failure:
     try:
         return read_fax(data, limits, reader)
     except UnreadableFax as error:
-        return Failure(ReadFailureReason(error.reason.value), str(error)[:500])
+        return Failure(error.reason, str(error)[:500])
     except (MemoryError, Exception) as error:
         return Failure(ReadFailureReason.CORRUPT, f"the reader failed: {type(error).__name__}")
 

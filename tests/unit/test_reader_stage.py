@@ -20,7 +20,7 @@ from services.reader.logic import (
     read_stored,
 )
 from services.reader.ocr import OcrOptions
-from services.reader.pages import Limits, ReadFailure
+from services.reader.pages import Limits
 from services.reader.processes import Readers
 from shared.contracts import FaxRead, FaxStored, ReadFailed, ReadFailureReason, TextObject
 from shared.storage import text_key
@@ -164,10 +164,6 @@ async def test_a_long_fax_does_not_hold_a_short_one_behind_it() -> None:
         assert done == ["short", "long"]
     finally:
         readers.close()
-
-
-def test_every_reason_of_the_pages_module_is_a_contract_reason() -> None:
-    assert {r.value for r in ReadFailure} <= {r.value for r in ReadFailureReason}
 
 
 def test_text_past_the_limit_is_cut_into_prefixes_and_flagged() -> None:
