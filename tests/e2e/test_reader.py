@@ -178,7 +178,10 @@ def store_and_announce(system: System, user: str, data: bytes) -> FaxStored:
     )
     key = object_key(fax, "PDF")
     metadata: DictType = {"fax-id": str(fax.fax_id), "user-id": str(fax.user_id)}
-    system.stack.minio().put_object(
+    store = system.stack.minio()
+    if not store.bucket_exists(system.bucket):  # run alone, before any fax made the bucket
+        store.make_bucket(system.bucket)
+    store.put_object(
         system.bucket, key, io.BytesIO(data), len(data), "application/pdf", metadata=metadata
     )
     stored = FaxStored(
