@@ -5,7 +5,7 @@ for each way of installing it:
     python -m deploy.kafka_acls script > deploy/kafka/acls.sh  # kafka-acls.sh, kafka-configs.sh
     python -m deploy.kafka_acls strimzi > deploy/k8s/kafka-users/users.yaml  # Strimzi
 
-The topics come from the registry in shared/contracts.py; tests/deploy/test_kafka_topics.py
+The topics come from the registry in shared/contracts/; tests/deploy/test_kafka_topics.py
 checks the table against what each service's app really reads and writes, so a new topic or a
 new consumer cannot be forgotten, and checks that the two files above are current.
 """

@@ -15,7 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
 from services.poller.scan import Freshness
-from services.router.logic import Routing, Rule, Rules, tell
+from services.router.logic import Routing, tell
+from services.router.rules import Rule, Rules
 from services.verifier.logic import DuplicateWindow, Verification, decide_batch
 from shared import metrics
 from shared.kafka import Parsed
