@@ -11,6 +11,13 @@ retention and compaction. The launcher, the compose init, the AsyncAPI document,
 the benchmarks and the router's default template all read it.
 """
 
+from shared.contracts.documents import (
+    FIELD_VALUE_MAX_CHARS,
+    DocumentFound,
+    DocumentType,
+    FieldName,
+    FoundField,
+)
 from shared.contracts.events import (
     FAX_READ_EVENT_TYPE,
     FAX_RECEIVED_EVENT_TYPE,
@@ -86,6 +93,7 @@ __all__ = [
     "FAX_READ_EVENT_TYPE",
     "FAX_RECEIVED_EVENT_TYPE",
     "FAX_STORED",
+    "FIELD_VALUE_MAX_CHARS",
     "INGEST_BYTES",
     "OUTBOUND_NOTIFIED",
     "PING_RECEIVED",
@@ -103,6 +111,8 @@ __all__ = [
     "USER_TOPIC_TEMPLATE",
     "WEBHOOK_RECEIVED",
     "WEBHOOK_REJECTED",
+    "DocumentFound",
+    "DocumentType",
     "DownloadFailed",
     "DownloadFailure",
     "EfaxTimestamp",
@@ -112,6 +122,8 @@ __all__ = [
     "FaxReadData",
     "FaxReceivedData",
     "FaxStored",
+    "FieldName",
+    "FoundField",
     "InboundNotification",
     "PageRead",
     "PingNotification",

@@ -11,6 +11,8 @@ from pydantic import (
     RootModel,
 )
 
+from shared.contracts.base import _TopicModel
+from shared.contracts.documents import DocumentFound, DocumentType
 from shared.contracts.names import APP_ID_EXAMPLE, FAX_ID_EXAMPLE, USER_ID_EXAMPLE
 from shared.contracts.records import (
     FaxRead,
@@ -18,7 +20,6 @@ from shared.contracts.records import (
     PageRead,
     StoredObject,
     TextObject,
-    _TopicModel,
 )
 
 
@@ -80,6 +81,18 @@ class FaxReadData(_TopicModel):
     )
     confidence: float = Field(ge=0, le=100, description="Mean confidence of non-blank pages.")
     read_at: datetime = Field(description="When the fax was first read (UTC).")
+    documents: list[DocumentFound] = Field(
+        default_factory=list,
+        description="The documents found in the fax, in page order: pages, type with its "
+        "confidence, and key fields. Every field is a hint read by a machine, for matching "
+        "(a patient's name, date of birth, MRN), never a resolved identity.",
+    )
+    document_type: DocumentType | None = Field(
+        default=None, description="The fax's main type (see FaxRead).", examples=["referral"]
+    )
+    needs_review: bool = Field(
+        default=False, description="Some document's type is below the confidence threshold."
+    )
     text_url: str | None = Field(
         default=None, description="Presigned GET link to the full text object; expires."
     )
@@ -98,6 +111,9 @@ class FaxReadData(_TopicModel):
             reported_pages=read.reported_pages,
             confidence=read.confidence,
             read_at=read.read_at,
+            documents=read.documents,
+            document_type=read.document_type,
+            needs_review=read.needs_review,
         )
 
 

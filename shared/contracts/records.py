@@ -8,26 +8,18 @@ from typing import Literal
 from uuid import UUID
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     NonNegativeInt,
 )
 
+from shared.contracts.base import _TopicModel
+from shared.contracts.documents import DocumentFound, DocumentType
 from shared.contracts.names import APP_ID_EXAMPLE, FAX_ID_EXAMPLE, USER_ID_EXAMPLE, now_utc
 from shared.contracts.reasons import DownloadFailure, ReadFailureReason, RejectReason, Source
 from shared.contracts.vendor import InboundNotification, PingNotification
 
 # --- topic messages ---------------------------------------------------------------------------
-
-
-class _TopicModel(BaseModel):
-    """Our own messages. Extra fields are ignored, not forbidden, on purpose: contracts grow by
-    adding optional fields, so during a rolling upgrade an older reader meets fields from a newer
-    writer and must keep reading (a tolerant reader; forbidding them would turn every additive
-    change into a breaking one)."""
-
-    model_config = ConfigDict(extra="ignore")
 
 
 class WebhookReceived(_TopicModel):
@@ -234,6 +226,26 @@ class FaxRead(_TopicModel):
         examples=[91.5],
     )
     read_at: datetime = Field(description="When the fax was first read (UTC).")
+    documents: list[DocumentFound] = Field(
+        default_factory=list,
+        description="The documents found in the fax, in page order, each with its type and "
+        "key fields (hints, not truth). Empty when nothing was understood.",
+    )
+    document_type: DocumentType | None = Field(
+        default=None,
+        description="The fax's main type: its first document that is not a cover sheet (a "
+        "cover sheet alone is cover_sheet). Absent when no document was found.",
+        examples=["referral"],
+    )
+    needs_review: bool = Field(
+        default=False, description="Some document's type is below the confidence threshold."
+    )
+    understood_by: str = Field(
+        default="",
+        description="What typed the documents: 'rules' (the rules file) or 'model:<sha256 "
+        "prefix>' (a trained model).",
+        examples=["rules"],
+    )
 
 
 class ReadFailed(_TopicModel):
