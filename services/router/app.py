@@ -27,7 +27,8 @@ from shared.contracts import FAX_READ, FAX_STORED, USER_TOPIC, FaxRead, FaxStore
 from shared.kafka import KafkaAdmin, Sink, batch_subscriber, declare, make_broker, parsed
 from shared.storage import FaxStore
 
-RoutingOf = Annotated[Routing, Context("routing")]  # made at startup (connect)
+# what the handlers take from the app's context, made at startup (connect)
+RoutingOf = Annotated[Routing, Context("routing")]
 TopicsOf = Annotated[UserTopics, Context("topics")]
 
 
@@ -52,13 +53,11 @@ def create_app(
 
     @app.on_startup
     async def connect() -> None:
-        """The clients, made once and handed to the handlers through the app's context."""
         the_admin = admin
         if the_admin is None:
             built = the_admin = await asyncio.to_thread(KafkaAdmin, s)  # one for the process
             app.after_shutdown(built.close)  # in a thread, after the sinks close
-        routing = Routing.of(s, rules, template, store or fax_store(s))
-        app.context.set_global("routing", routing)
+        app.context.set_global("routing", Routing.of(s, rules, template, store or fax_store(s)))
         app.context.set_global("topics", UserTopics.of(the_admin, s))
 
     sink, read_sink = Sink(broker, s, s.router_group_id), Sink(broker, s, s.router_read_group_id)
@@ -69,9 +68,7 @@ def create_app(
         await sink.write(parsed(message, FaxStored), lambda item: item.record, decide)
 
     @batch_subscriber(broker, FAX_READ, s, s.router_read_group_id, s.router_batch_size)
-    async def on_fax_read(  # apart: never delays fax.stored
-        message: KafkaMessage, routing: RoutingOf, topics: TopicsOf
-    ) -> None:
+    async def on_fax_read(message: KafkaMessage, routing: RoutingOf, topics: TopicsOf) -> None:
         decide = partial(route_reads_and_make_topics, routing, topics, now=now_utc())
         await read_sink.write(parsed(message, FaxRead), lambda item: item.record, decide)
 
