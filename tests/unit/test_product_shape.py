@@ -68,3 +68,29 @@ def test_a_cycle_is_found_when_there_is_one() -> None:
     looped = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert cycles(looped) == [["a", "b", "c", "a"]]
     assert cycles({"a": {"b", "c"}, "b": {"c"}}) == []
+
+
+def late_bound_slots(path: Path) -> list[str]:
+    """`nonlocal` rebinding, and names bound to an empty list to be filled later (`ready: list =
+    []` then `ready[0]`), in a composition root."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Nonlocal):
+            found += [f"nonlocal {name}" for name in node.names]
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            empty = isinstance(node.value, ast.List) and not node.value.elts
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            found += [ast.unparse(t) for t in targets if empty]
+    return found
+
+
+def test_composition_roots_hand_their_clients_over_without_late_bound_slots() -> None:
+    roots = sorted((ROOT / "services").glob("*/app.py"))
+    assert len(roots) >= 6
+    assert {str(p.relative_to(ROOT)): s for p in roots if (s := late_bound_slots(p))} == {}
+
+
+def test_a_late_bound_slot_is_found(tmp_path: Path) -> None:
+    root = tmp_path / "app.py"
+    root.write_text("def f(a):\n    ready: list[int] = []\n    def g():\n        nonlocal a\n")
+    assert late_bound_slots(root) == ["ready", "nonlocal a"]
