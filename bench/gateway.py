@@ -36,21 +36,20 @@ def run(
 ) -> list[tuple[str, float, Result]]:
     with tempfile.TemporaryDirectory(prefix="faxrelay-bench-") as tmp:
         directory = Path(tmp)
-        stack = LocalStack(directory, persistent=False)
+        stack = LocalStack(directory, persistent=False)  # Tansu, memory storage
         try:
-            names = ["s3", "master", "volume", "filer", "admin", "kafka"]
-            stack.ports = dict(zip(names, free_ports(len(names)), strict=True))
-            stack.start_broker()  # memory storage: no SeaweedFS needed
+            stack.start()  # as `faxrelay up` does
             stack.ensure_topics(PARTITIONS)
             admin = KafkaAdmin(stack.client_settings())
             admin.ensure_topics([NAIVE_TOPIC], PARTITIONS, 1)
             admin.close()
             urls = {}
-            for target, port in zip(targets, free_ports(len(targets)), strict=True):
+            ports = free_ports(len(targets), avoid=stack.ports.values())
+            for target, port in zip(targets, ports, strict=True):
                 argv = [sys.executable, "-m", "bench.servers", target, "--port", str(port)]
                 argv += ["--bootstrap", stack.bootstrap_servers]
-                # the services' environment as `faxrelay up` gives it (on Tansu: no idempotent
-                # producer, which it cannot serve)
+                # every server gets the services' environment as `faxrelay up` gives it (on
+                # Tansu: no idempotent producer, which it cannot serve)
                 env = stack.service_env()
                 if target == "gateway":
                     argv += gateway_args
@@ -101,7 +100,7 @@ def run(
             return results
         finally:
             stack.stop()
-            for name in [*targets, "tansu"]:
+            for name in [*targets, "tansu", "seaweedfs"]:
                 log = stack.log_file(name)
                 text = log.read_text(errors="replace").strip() if log.exists() else ""
                 if text:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import bisect
 import contextlib
 import itertools
-import json
 import os
 import sys
 import tempfile
@@ -19,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import RecordLog, Result, run_load, table, write_bodies
-from faxrelay.localstack import Broker, LocalStack, free_ports, wait_for_port
+from faxrelay.localstack import (
+    Broker,
+    DemoApp,
+    LocalStack,
+    free_ports,
+    start_services,
+    wait_for_port,
+)
 from sandbox import (
     AppConfig,
     Faults,
@@ -173,41 +179,35 @@ def progress_table(sampler: Sampler, t0: float, end: float) -> str:
     return table([*headers, "downloader RSS MB"], rows)
 
 
-def sandbox_settings(
-    app_id: str, api_key: str, secret: str, users: list[str], gateway_port: int, page_kb: int
-) -> SandboxSettings:
-    """One App of `users`; webhooks are posted by the bench (faxes made with deliver=False)."""
-    return SandboxSettings(
-        port=0,
-        apps=[
-            AppConfig(
-                app_id=app_id,
-                api_key=api_key,
-                hmac_secret=secret,
-                webhook_url=f"http://127.0.0.1:{gateway_port}/webhooks/efax",
-                user_ids=users,
-            )
-        ],
+# the services' settings of every bench run (before --env), over the stack's environment
+BENCH_ENV = {
+    "FAXRELAY_S3_BUCKET": BUCKET,
+    "FAXRELAY_KAFKA_SESSION_TIMEOUT_MS": "6000",
+    "FAXRELAY_LOG_LEVEL": "WARNING",
+}
+
+
+def bench_stack(
+    directory: Path, broker: Broker, page_kb: int
+) -> tuple[LocalStack, SandboxSettings]:
+    """The local stack as `faxrelay up` configures it, with its demo App of USERS users (none
+    polled: the bench posts the webhooks, faxes made with deliver=False), and the sandbox that
+    plays eFax for it."""
+    app = DemoApp(user_ids=[str(uuid.uuid4()) for _ in range(USERS)], polled=0)
+    stack = LocalStack(directory, persistent=False, broker=broker, app=app)
+    stack.assign_ports()  # first, so that the sandbox's and the gateway's ports are none of them
+    sandbox_port, stack.gateway_port = free_ports(2, avoid=stack.ports.values())
+    stack.efax_url = f"http://127.0.0.1:{sandbox_port}"
+    webhook_url = f"http://127.0.0.1:{stack.gateway_port}/webhooks/efax"
+    settings = SandboxSettings(
+        port=sandbox_port,
+        apps=[AppConfig(**app.sandbox_app(webhook_url))],
         time_scale=0.002,
         page_kb=page_kb,
         unique_documents=False,
         seed=1,
     )
-
-
-def services_env(
-    sandbox: RunningSandbox, app_id: str, api_key: str, secret: str, gateway_port: int
-) -> dict[str, str]:
-    """The services' settings of every bench run (before --env)."""
-    apps = [{"app_id": app_id, "api_key": api_key, "hmac_secrets": [secret]}]
-    return {
-        "FAXRELAY_APPS": json.dumps(apps),
-        "FAXRELAY_EFAX_API_BASE_URL": sandbox.base_url,
-        "FAXRELAY_GATEWAY_PORT": str(gateway_port),
-        "FAXRELAY_S3_BUCKET": BUCKET,
-        "FAXRELAY_KAFKA_SESSION_TIMEOUT_MS": "6000",
-        "FAXRELAY_LOG_LEVEL": "WARNING",
-    }
+    return stack, settings
 
 
 def main(
@@ -233,11 +233,10 @@ def main(
         raise SystemExit("--exactly-once needs --broker kafka (Tansu has no transactions)")
     with tempfile.TemporaryDirectory(prefix="faxrelay-bench-") as tmp:
         directory = Path(tmp)
-        stack = LocalStack(directory, persistent=False, broker=broker)
-        app_id, api_key, secret = str(uuid.uuid4()), "bench-key", "bench-secret"
-        users = [str(uuid.uuid4()) for _ in range(USERS)]
-        gateway_port, baseline_port = free_ports(2)
-        settings = sandbox_settings(app_id, api_key, secret, users, gateway_port, page_kb)
+        stack, settings = bench_stack(directory, broker, page_kb)
+        assert stack.app is not None
+        users, url = stack.app.user_ids, f"http://127.0.0.1:{stack.gateway_port}/webhooks/efax"
+        (baseline_port,) = free_ports(1, avoid=[*stack.ports.values(), settings.port])
         try:
             stack.start()
             stack.ensure_topics(partitions)
@@ -245,10 +244,9 @@ def main(
                 if api_latency_ms:
                     sandbox.set_faults(Faults(fax_delay_s=api_latency_ms / 1000))
                     print(f"\neFax API latency emulated: {api_latency_ms:.0f} ms per fax call")
-                env = services_env(sandbox, app_id, api_key, secret, gateway_port)
-                env |= {"FAXRELAY_KAFKA_EXACTLY_ONCE": str(exactly_once).lower(), **extra_env}
-                for name in SERVICES:
-                    stack.start_service(name, env)
+                env = BENCH_ENV | {"FAXRELAY_KAFKA_EXACTLY_ONCE": str(exactly_once).lower()}
+                env |= extra_env
+                start_services(stack, env, services=SERVICES)
                 for copy in range(2, downloaders + 1):  # more copies in the same group
                     stack.spawn(
                         f"downloader-{copy}",
@@ -257,8 +255,6 @@ def main(
                     )
                 if downloaders > 1:
                     print(f"\n{downloaders} downloader copies in one consumer group")
-                wait_for_port(gateway_port, 30, stack.processes["gateway"])
-                url = f"http://127.0.0.1:{gateway_port}/webhooks/efax"
                 downloader = stack.processes["downloader"].pid
                 print(f"\nbroker: {broker}, exactly-once {'on' if exactly_once else 'off'}")
                 names = [*SERVICES, *(f"downloader-{c}" for c in range(2, downloaders + 1))]
@@ -290,7 +286,7 @@ def main(
                 stack.stop_process("downloader")
                 stack.stop_process("gateway")
                 base, base_cpu_ms = run_baseline(
-                    stack, sandbox, baseline_port, app_id, api_key, directory, baseline_faxes
+                    stack, sandbox, baseline_port, stack.app, directory, baseline_faxes
                 )
                 rate = ours["faxes_per_s"]
                 print("\n" + table(
@@ -491,13 +487,12 @@ def run_baseline(
     stack: LocalStack,
     sandbox: RunningSandbox,
     port: int,
-    app_id: str,
-    api_key: str,
+    app: DemoApp,
     directory: Path,
     n: int,
 ) -> tuple[float, float]:
     argv = [sys.executable, "-m", "bench.servers", "baseline", "--port", str(port)]
-    argv += ["--sandbox", sandbox.base_url, "--app-id", app_id, "--api-key", api_key]
+    argv += ["--sandbox", sandbox.base_url, "--app-id", app.app_id, "--api-key", app.api_key]
     argv += ["--s3", stack.s3_endpoint, "--bucket", "bench-baseline"]
     process = stack.spawn("baseline", argv)
     wait_for_port(port, 30, process)

@@ -27,7 +27,7 @@ from PIL import Image
 
 from bench.hop import quantile
 from bench.reader import FINE, STANDARD, TEXT, Setting, measure, render_fax_page
-from faxrelay.localstack import Broker, LocalStack
+from faxrelay.localstack import Broker, LocalStack, start_services
 from services.reader.ocr import OcrOptions, PageReader
 from services.reader.pages import Limits, open_fax
 from shared.contracts import (
@@ -152,7 +152,7 @@ def main(broker: Broker, backlog: int, steady: int, rate: float) -> None:
             stack.ensure_topics(partitions=3)
             stack.minio().make_bucket(BUCKET)
             env = {"FAXRELAY_S3_BUCKET": BUCKET, "FAXRELAY_READER_PROCESSES": "1"}
-            stack.start_service("reader", env)
+            start_services(stack, env, services=["reader"])
             faxes = [stored_fax(stack, one, 1) for _ in range(backlog)]
             mixed = [stored_fax(stack, ten if i % 5 == 4 else one, 10 if i % 5 == 4 else 1)
                      for i in range(steady)]  # fmt: skip

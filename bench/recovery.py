@@ -22,7 +22,6 @@ import signal
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,19 +29,18 @@ from typing import Any
 
 from bench.common import run_load, table, write_bodies
 from bench.pipeline import (
+    BENCH_ENV,
     SERVICES,
     USER_EVENTS,
-    USERS,
     Sampler,
+    bench_stack,
     cpu_s,
     first_stamps,
     notification_bodies,
     run_ours,
-    sandbox_settings,
-    services_env,
     wait_for_faxes,
 )
-from faxrelay.localstack import Broker, LocalStack, free_ports, wait_for_port
+from faxrelay.localstack import Broker, LocalStack, start_services
 from sandbox import RunningSandbox, run_in_thread
 from shared.contracts import FAX_NOTIFIED, FAX_STORED, WEBHOOK_RECEIVED
 
@@ -249,24 +247,18 @@ def main(
     check(services, modes)
     with tempfile.TemporaryDirectory(prefix="faxrelay-bench-") as tmp:
         directory = Path(tmp)
-        stack = LocalStack(directory, persistent=False, broker=broker)
-        app_id, api_key, secret = str(uuid.uuid4()), "bench-key", "bench-secret"
-        users = [str(uuid.uuid4()) for _ in range(USERS)]
-        (gateway_port,) = free_ports(1)
-        settings = sandbox_settings(app_id, api_key, secret, users, gateway_port, 35)
+        stack, settings = bench_stack(directory, broker, 35)
+        assert stack.app is not None
+        users, url = stack.app.user_ids, f"http://127.0.0.1:{stack.gateway_port}/webhooks/efax"
         load_start = load1()
         try:
             stack.start()
             stack.ensure_topics(partitions)
             with run_in_thread(settings) as sandbox:
-                env = services_env(sandbox, app_id, api_key, secret, gateway_port)
                 # INFO (the services' default): the restarted service's log says when it got
                 # its partitions (aiokafka), and the steady run logs as much as the drain.
-                env |= {"FAXRELAY_LOG_LEVEL": "INFO", **extra_env}
-                for name in SERVICES:
-                    stack.start_service(name, env)
-                wait_for_port(gateway_port, 30, stack.processes["gateway"])
-                url = f"http://127.0.0.1:{gateway_port}/webhooks/efax"
+                env = BENCH_ENV | {"FAXRELAY_LOG_LEVEL": "INFO", **extra_env}
+                start_services(stack, env, services=SERVICES)
                 session = env.get("FAXRELAY_KAFKA_SESSION_TIMEOUT_MS", str(SESSION_TIMEOUT_MS))
                 print(
                     f"\nrecovery on {broker}, {partitions} partitions, consumer session timeout "

@@ -1,6 +1,7 @@
 """The servers under test, each in its own process: `python -m bench.servers KIND --port P ...`.
 
-gateway   our gateway, exactly as `python -m services.gateway` builds it (create_app + uvicorn);
+gateway   our gateway, exactly as `python -m services.gateway` builds it (create_app + uvicorn),
+          its settings from the environment the bench gives it (the local stack's);
           `--linger-ms`, `--http`, `--loop` and `--workers` try changes without editing services/
 naive     Starlette endpoint, kafka-python-ng KafkaProducer(acks="all"), `.send(...).get()` per
           request, blocking the event loop (one delivery at a time)
@@ -96,15 +97,16 @@ def baseline_app(sandbox_url: str, app_id: str, api_key: str, s3: str, bucket: s
     return Starlette(routes=[Route(WEBHOOK_PATH, webhook, methods=["POST"])])
 
 
-def gateway_app(bootstrap: str, port: int, linger_ms: int | None) -> Gateway:
-    settings = GatewaySettings(  # one source at thousands a second: no per-source limit
-        kafka_bootstrap_servers=bootstrap, gateway_port=port, gateway_rate_limit_per_s=0
-    )
+def gateway_app(port: int, linger_ms: int | None) -> Gateway:
+    """Our gateway with the local stack's environment (`LocalStack.service_env`), as the
+    services get it; one source at thousands a second: no per-source limit."""
+    settings = GatewaySettings(gateway_port=port, gateway_rate_limit_per_s=0)
     if linger_ms is None:
         return create_app(settings)
+    idempotent = settings.kafka_idempotent_producer
     broker = KafkaBroker(
-        bootstrap,
-        **producer_options(enable_idempotence=False, linger_ms=linger_ms),
+        settings.kafka_bootstrap_servers,
+        **producer_options(enable_idempotence=idempotent, linger_ms=linger_ms),
         log_level=logging.WARNING,
     )
     return create_app(settings, broker=broker)
@@ -127,7 +129,7 @@ def main() -> None:
     args = parser.parse_args()
     app: Any
     if args.kind == "gateway":
-        app = gateway_app(args.bootstrap, args.port, args.linger_ms)
+        app = gateway_app(args.port, args.linger_ms)
     elif args.kind == "noop":
         app = noop_app
     elif args.kind == "baseline":

@@ -26,7 +26,8 @@ from pydantic import ValidationError
 
 from faxrelay import launcher, verbs
 from faxrelay.config import DATA_DIR, LauncherSettings, cli_settings
-from faxrelay.localstack import BROKERS, SERVICES
+from faxrelay.localstack import SERVICES
+from faxrelay.stack_config import BROKERS
 from shared.contracts import USER_TOPIC_TEMPLATE, parse_efax_timestamp
 from shared.kafka import KafkaSettingsError, check_connection
 from shared.settings import ServiceSettings

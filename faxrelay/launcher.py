@@ -16,18 +16,9 @@ from typing import Any
 
 from faxrelay.config import LOCAL_ENV, from_environment
 from faxrelay.live import USER_TOPICS, count_line, watch
-from faxrelay.localstack import (
-    ACCESS_KEY,
-    PORT_NAMES,
-    SECRET_KEY,
-    SERVICES,
-    Broker,
-    DemoApp,
-    LocalStack,
-    start_services,
-    wait_for_port,
-)
-from faxrelay.ports import free_ports
+from faxrelay.localstack import SERVICES, LocalStack, start_services
+from faxrelay.ports import free_ports, wait_for_port
+from faxrelay.stack_config import ACCESS_KEY, PORT_NAMES, SECRET_KEY, Broker, DemoApp
 from shared.settings import EfaxSettings, ServiceSettings
 
 CONSUMERS = [name for name in SERVICES if name != "gateway"]  # the gateway serves its own port

@@ -3,58 +3,43 @@ The broker is Tansu (the default: pip only, starts in well under a second) or Ap
 (`broker="kafka"`: Java and Maven; optionally `secured`, with SASL_SSL, SCRAM users and ACLs:
 each service connects as its own user, allowed only what deploy/kafka_acls.py grants it).
 
-Used by `faxrelay up` and by the end-to-end tests. Every process started here is stopped by
-`stop()`: services first, then the broker, then the store.
+Used by `faxrelay up`, the end-to-end tests and the benchmarks, with the one configuration of
+`faxrelay.stack_config` (ports, users, the services' environment). Every process started here is
+stopped by `stop()`: services first, then the broker, then the store.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
 
 from minio import Minio
-from pydantic import SecretStr
 
 from faxrelay import kafka_broker
 from faxrelay.ports import dying_with_us, free_ports, usable_port, wait_for_port
+from faxrelay.stack_config import (
+    ACCESS_KEY,
+    BROKERS,
+    INIT,
+    SASL_USER,
+    SECRET_KEY,
+    Broker,
+    DemoApp,
+    StackConfig,
+)
 from shared.contracts import PIPELINE_TOPICS
 from shared.kafka import KafkaAdmin, client_options
-from shared.settings import ServiceSettings
-
-if TYPE_CHECKING:
-    from deploy.kafka_acls import Principal
 
 SERVICES = ("gateway", "verifier", "downloader", "router", "poller", "reader")
-ACCESS_KEY = "local-stack-access"  # not a word that shows in log lines (they redact keys)
-SECRET_KEY = "faxrelay-local-secret"  # noqa: S105 - the embedded store's own key, loopback only
 BROKER_BUCKET = "tansu"
-BROKERS = ("tansu", "kafka")
-Broker = Literal["tansu", "kafka"]
-SASL_USER = "faxrelay"  # the secured broker's local admin, a super user (not the services')
-OPERATOR = "operator"  # whose Kafka user the stack's environment gives the operator's CLI
-INIT = "init"  # whose Kafka user creates the pipeline topics
-PORT_NAMES = (
-    "s3",
-    "master",
-    "volume",
-    "filer",
-    "admin",
-    "kafka",
-    "kafka_controller",
-    "kafka_internal",
-)
 __all__ = [  # bench/ and the tests take these from here
     "ACCESS_KEY",
     "SECRET_KEY",
@@ -67,38 +52,6 @@ __all__ = [  # bench/ and the tests take these from here
     "usable_port",
     "wait_for_port",
 ]
-
-
-@dataclass(frozen=True)
-class DemoApp:
-    """The eFax App the sandbox plays: the services get its key and secret, the sandbox the same
-    and the gateway's address. The poller watches the first `polled` users (all by default)."""
-
-    app_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    api_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    hmac_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
-    user_ids: list[str] = field(default_factory=lambda: [str(uuid.uuid4()) for _ in range(3)])
-    polled: int | None = None
-
-    def services_apps(self) -> str:
-        """FAXRELAY_APPS of the services."""
-        app = {
-            "app_id": self.app_id,
-            "api_key": self.api_key,
-            "hmac_secrets": [self.hmac_secret],
-            "user_ids": self.user_ids[: self.polled],
-        }
-        return json.dumps([app])
-
-    def sandbox_app(self, webhook_url: str) -> dict[str, Any]:
-        """The sandbox's configuration of the same App."""
-        return {
-            "app_id": self.app_id,
-            "api_key": self.api_key,
-            "hmac_secret": self.hmac_secret,
-            "webhook_url": webhook_url,
-            "user_ids": self.user_ids,
-        }
 
 
 def tansu_binary() -> Path:
@@ -116,36 +69,15 @@ def weed_binary() -> Path:
 
 
 @dataclass
-class LocalStack:
-    """SeaweedFS + a broker under `data_dir`. `persistent` keeps the broker's log across
-    restarts (Tansu stores it in SeaweedFS, Apache Kafka in `data_dir/kafka`)."""
+class LocalStack(StackConfig):
+    """SeaweedFS, a broker and the services under `data_dir`, as child processes of ours, with
+    the configuration of `StackConfig`."""
 
-    data_dir: Path
-    persistent: bool = True
-    ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    broker: Broker = "tansu"
-    # Apache Kafka only: clients connect with SASL_SSL (SCRAM-SHA-512), and the broker enforces
-    # the ACLs of deploy/kafka_acls.py: each service as its own user, the CLI as the operator's.
-    secured: bool = False
-    sasl_password: str = field(default_factory=lambda: "local-" + os.urandom(12).hex())  # admin
-    # user -> password of every principal of deploy/kafka_acls.py (filled when secured)
-    passwords: dict[str, str] = field(default_factory=dict)
-    app: DemoApp | None = None  # None: the eFax accounts come from the environment (FAXRELAY_APPS)
-    efax_url: str | None = None  # the sandbox's address, with `app`
-    gateway_port: int | None = None
 
     @property
     def broker_process(self) -> str:
         return self.broker
-
-    @property
-    def s3_endpoint(self) -> str:
-        return f"127.0.0.1:{self.ports['s3']}"
-
-    @property
-    def bootstrap_servers(self) -> str:
-        return f"127.0.0.1:{self.ports['kafka']}"
 
     def minio(self) -> Minio:
         return Minio(self.s3_endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY, secure=False)
@@ -174,14 +106,6 @@ class LocalStack:
         self.start_store()
         self.start_broker()
         return self
-
-    def assign_ports(self, avoid: Iterable[int] = ()) -> None:
-        """Free ports for whatever has none yet (a saved configuration keeps its own), none of
-        them one of `avoid` (ports already promised to others)."""
-        missing = [name for name in PORT_NAMES if name not in self.ports]
-        taken = set(self.ports.values()) | set(avoid)
-        fresh = free_ports(len(missing), avoid=taken)
-        self.ports.update(zip(missing, fresh, strict=False))
 
     def start_store(self) -> None:
         p = self.ports
@@ -224,19 +148,12 @@ class LocalStack:
         else:
             self.start_tansu()
 
-    @property
-    def tls(self) -> kafka_broker.Tls | None:
-        return kafka_broker.make_tls(self.data_dir / "tls") if self.secured else None
-
     def start_kafka(self) -> None:
         directory = self.data_dir / "kafka"
         if not self.persistent:
             shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True, exist_ok=True)
-        if self.secured and not self.passwords:
-            self.passwords = {
-                p.user: "local-" + os.urandom(12).hex() for p in principals().values()
-            }
+        self.make_passwords()
         argv = kafka_broker.prepare(
             directory,
             self.ports["kafka"],
@@ -301,43 +218,6 @@ class LocalStack:
     def stop_broker(self) -> None:
         self.stop_process(self.broker_process, timeout=30)
 
-    def client_settings(self, principal: str = OPERATOR) -> ServiceSettings:
-        """How a client of ours reaches this stack's broker; secured, as `principal`'s user (a
-        service, "init", "keda" or the operator: deploy/kafka_acls.py)."""
-        env = {**self.service_env(), **self.credentials(principal)}
-        return ServiceSettings.model_validate(
-            {
-                k.removeprefix("FAXRELAY_").lower(): v
-                for k, v in env.items()
-                if k.startswith("FAXRELAY_KAFKA_")
-            }
-        )
-
-    def admin_settings(self) -> ServiceSettings:
-        """The local admin's: a super user on the secured broker."""
-        settings = self.client_settings()
-        if not self.secured:
-            return settings
-        return settings.model_copy(
-            update={
-                "kafka_sasl_username": SASL_USER,
-                "kafka_sasl_password": SecretStr(self.sasl_password),
-            }
-        )
-
-    def credentials(self, principal: str) -> dict[str, str]:
-        """The Kafka user and password of `principal` on the secured broker (none otherwise,
-        or for a principal deploy/kafka_acls.py does not know)."""
-        if not self.secured:
-            return {}
-        found = principals().get(principal)
-        if found is None:
-            return {}
-        return {
-            "FAXRELAY_KAFKA_SASL_USERNAME": found.user,
-            "FAXRELAY_KAFKA_SASL_PASSWORD": self.passwords[found.user],
-        }
-
     def ensure_topics(self, partitions: int) -> None:
         """Create the pipeline topics, secured as the init's user (Create only)."""
         admin = KafkaAdmin(self.client_settings(INIT))
@@ -345,35 +225,6 @@ class LocalStack:
             admin.ensure_topics(PIPELINE_TOPICS, partitions, 1)
         finally:
             admin.close()
-
-    def service_env(self) -> dict[str, str]:
-        """The one environment of everything that runs on this stack: the services, and the
-        operator's CLI (`faxrelay up` writes it to `local.env`)."""
-        env = {
-            "FAXRELAY_LOCAL_STACK": "true",
-            "FAXRELAY_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
-            # Tansu has no InitProducerId: no idempotent producer, no transactions
-            "FAXRELAY_KAFKA_IDEMPOTENT_PRODUCER": str(self.broker == "kafka").lower(),
-            "FAXRELAY_S3_ENDPOINT": self.s3_endpoint,
-            "FAXRELAY_S3_ACCESS_KEY": ACCESS_KEY,
-            "FAXRELAY_S3_SECRET_KEY": SECRET_KEY,
-            "FAXRELAY_LOG_FORMAT": "text",
-            "FAXRELAY_METRICS_PORT": "0",  # five services on one host: ports given per service
-        }
-        if self.gateway_port is not None:
-            env["FAXRELAY_GATEWAY_PORT"] = str(self.gateway_port)
-        if self.app is not None and self.efax_url is not None:
-            env["FAXRELAY_APPS"] = self.app.services_apps()
-            env["FAXRELAY_EFAX_API_BASE_URL"] = self.efax_url
-        tls = self.tls
-        if tls is not None:  # as the operator; each service gets its own user over it
-            env |= {
-                "FAXRELAY_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-                "FAXRELAY_KAFKA_SASL_MECHANISM": kafka_broker.SCRAM_MECHANISM,
-                "FAXRELAY_KAFKA_SSL_CAFILE": str(tls.ca_file),
-                **self.credentials(OPERATOR),
-            }
-        return env
 
     def heartbeat_file(self, name: str) -> Path:
         return self.data_dir / "heartbeats" / name
@@ -404,14 +255,6 @@ class LocalStack:
         self.stop_process("seaweedfs")
 
 
-def principals() -> dict[str, Principal]:
-    """deploy/kafka_acls.py's principals by service. Imported here, not at the top: `deploy`
-    is in the repository, not in the image, and only the secured stack (tests) needs it."""
-    from deploy.kafka_acls import BY_SERVICE
-
-    return BY_SERVICE
-
-
 def start_services(
     stack: LocalStack,
     env: Mapping[str, str] | None = None,
@@ -423,5 +266,5 @@ def start_services(
     wait for the gateway."""
     for name in services:
         stack.start_service(name, {**(env or {}), **(per_service or {}).get(name, {})})
-    if stack.gateway_port is not None:
+    if stack.gateway_port is not None and "gateway" in services:
         wait_for_port(stack.gateway_port, 30, stack.processes["gateway"])

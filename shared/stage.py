@@ -118,11 +118,12 @@ class Progress:
 
 
 class StageRunner:
-    """Runs `work` on every record of a topic (see the module's description)."""
+    """Runs a work function on every record of a topic (see the module's description). The
+    subscriber is made with the app (`subscribe`); the work, which needs the app's clients, is
+    handed over once they exist (`begin`, at startup)."""
 
     def __init__(
         self,
-        work: Work,
         broker: KafkaBroker,
         settings: ServiceSettings,
         group_id: str,
@@ -131,7 +132,8 @@ class StageRunner:
         max_uncommitted: int,
         retry_max_s: float = 30.0,
     ) -> None:
-        self.work = work
+        self.work: Work | None = None
+        self._begun = asyncio.Event()  # the work was handed over
         self.broker = broker
         self.group_id = group_id
         self.max_in_flight = max_in_flight
@@ -150,6 +152,11 @@ class StageRunner:
         self._committer: asyncio.Task[None] | None = None
         self._stopping = False
         self._paused = False
+
+    def begin(self, work: Work) -> None:
+        """Hand over what to do with each record; a record taken before waits for it."""
+        self.work = work
+        self._begun.set()
 
     # --- taking records -----------------------------------------------------------------------
 
@@ -205,6 +212,8 @@ class StageRunner:
     async def _run(self, record: Record, before: asyncio.Task[None] | None) -> None:
         if before is not None:
             await asyncio.wait([before])  # the same key in order (a cancelled one counts as done)
+        await self._begun.wait()
+        assert self.work is not None
         wait = 0.2
         while True:
             try:

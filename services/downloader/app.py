@@ -7,8 +7,8 @@ with exactly-once on, the outcomes are written in one transaction with the offse
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
-from aiokafka import ConsumerRecord
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
@@ -18,7 +18,7 @@ from shared import health
 from shared.clients import efax_client, fax_store
 from shared.contracts import DOWNLOAD_FAILED, FAX_NOTIFIED, FAX_STORED, TOPICS_BY_NAME
 from shared.efax import EfaxClient
-from shared.kafka import Decision, declare, make_broker
+from shared.kafka import declare, make_broker
 from shared.stage import StageRunner
 from shared.storage import FaxStore
 
@@ -40,23 +40,7 @@ def create_app(
     health.serve_metrics(app, s)
     health.watch_lag(app, s)
     declare(broker, TOPICS_BY_NAME[FAX_STORED], TOPICS_BY_NAME[DOWNLOAD_FAILED])
-    ready: list[Downloads] = []  # made at startup
-
-    @app.on_startup
-    async def connect() -> None:
-        nonlocal efax, store
-        store = store or fax_store(
-            s, encrypt=s.downloader_encrypt, threads=s.downloader_concurrency
-        )
-        efax = efax or efax_client(s, connections=s.downloader_concurrency + 4)
-        await asyncio.to_thread(store.ensure_bucket)
-        ready.append(Downloads.of(s, efax, store))
-
-    async def work(record: ConsumerRecord[bytes, bytes]) -> Decision:
-        return await handle_record(ready[0], record)
-
     runner = StageRunner(
-        work,
         broker,
         s,
         s.downloader_group_id,
@@ -67,9 +51,15 @@ def create_app(
     runner.subscribe(FAX_NOTIFIED, s, s.downloader_batch_size)
     app.on_shutdown(runner.stop)
 
-    @app.after_shutdown
-    async def close_clients() -> None:
-        if efax is not None:
-            await efax.aclose()
+    @app.on_startup
+    async def connect() -> None:
+        """The clients, made once and handed to the runner's work."""
+        the_store = store or fax_store(
+            s, encrypt=s.downloader_encrypt, threads=s.downloader_concurrency
+        )
+        the_efax = efax or efax_client(s, connections=s.downloader_concurrency + 4)
+        app.after_shutdown(the_efax.aclose)  # within the bounded stop
+        await asyncio.to_thread(the_store.ensure_bucket)
+        runner.begin(partial(handle_record, Downloads.of(s, the_efax, the_store)))
 
     return app

@@ -42,13 +42,8 @@ def create_app(
     declare(broker, TOPICS_BY_NAME[FAX_NOTIFIED])
     s = settings
     pairs = [(a.app_id, u) for a in s.apps if a.api_key is not None for u in a.user_ids]
-    polling: list[Polling] = []  # made at startup, before any shard is assigned
     every, log_every = s.poller_interval_s, s.poller_delivery_log_every_s
-
-    def start(work: shards.Work) -> asyncio.Task[None]:
-        return shards.start_work(polling[0], pairs, every, log_every, work)
-
-    ownership = shards.Ownership(pairs, s.poller_shards, log_every > 0, start)
+    ownership = shards.Ownership(pairs, s.poller_shards, log_every > 0)
     options = consumer_options(s, s.poller_group_id) | {"include_in_schema": False}
     del options["ack_policy"], options["max_partition_fetch_bytes"]  # nothing is ever consumed
 
@@ -58,19 +53,16 @@ def create_app(
 
     @app.on_startup
     async def prepare() -> None:
-        nonlocal efax, store
-        store, efax = store or fax_store(s), efax or efax_client(s)
-        await asyncio.to_thread(store.ensure_bucket)
+        """The clients, made once and handed to the work of the shards (none is assigned yet)."""
+        the_store, the_efax = store or fax_store(s), efax or efax_client(s)
+        app.after_shutdown(the_efax.aclose)  # within the bounded stop
+        await asyncio.to_thread(the_store.ensure_bucket)
         await asyncio.to_thread(shards.ensure_shard_topic, s, s.poller_shards)
-        polling.append(Polling.of(s, efax, store, partial(publish_all, broker)))
+        polling = Polling.of(s, the_efax, the_store, partial(publish_all, broker))
+        ownership.begin(partial(shards.start_work, polling, pairs, every, log_every))
 
     @app.on_shutdown
     async def stop_polling() -> None:
         await ownership.own(set())
-
-    @app.after_shutdown
-    async def close_clients() -> None:
-        if efax is not None:
-            await efax.aclose()
 
     return app

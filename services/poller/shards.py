@@ -59,10 +59,15 @@ class Ownership:
         pairs: list[tuple[UUID, UUID]],
         shards: int,
         delivery_log: bool,
-        start: Callable[[Work], asyncio.Task[None]],
     ) -> None:
-        self.pairs, self.shards, self.delivery_log, self.start = pairs, shards, delivery_log, start
+        self.pairs, self.shards, self.delivery_log = pairs, shards, delivery_log
+        self.start: Callable[[Work], asyncio.Task[None]] | None = None
         self.tasks: dict[Work, asyncio.Task[None]] = {}
+
+    def begin(self, start: Callable[[Work], asyncio.Task[None]]) -> None:
+        """Hand over how to start a piece of work, once its clients exist (at startup, before
+        the group assigns any shard)."""
+        self.start = start
 
     async def own(self, partitions: set[int]) -> None:
         """Stop the work of other partitions (and wait for it), start what is new."""
@@ -72,6 +77,8 @@ class Ownership:
             task.cancel()
         await asyncio.gather(*gone, return_exceptions=True)
         for work in sorted(wanted - set(self.tasks), key=str):
+            if self.start is None:
+                raise RuntimeError("a shard was assigned before the poller's work was handed over")
             self.tasks[work] = self.start(work)
         users = sorted(str(w.user_id) for w in self.tasks if w.user_id is not None)
         log.info("owning %d shards, polling %d users: %s", len(partitions), len(users), users)

@@ -7,9 +7,8 @@ killed past its time: a 50-page fax holds one process, never the 1-page faxes be
 
 from __future__ import annotations
 
-import asyncio
+from functools import partial
 
-from aiokafka import ConsumerRecord
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
@@ -19,7 +18,7 @@ from services.reader.settings import ReaderSettings
 from shared import health
 from shared.clients import fax_store
 from shared.contracts import FAX_READ, FAX_STORED, READ_FAILED, TOPICS_BY_NAME
-from shared.kafka import Decision, declare, make_broker
+from shared.kafka import declare, make_broker
 from shared.stage import StageRunner
 from shared.storage import FaxStore
 
@@ -41,22 +40,7 @@ def create_app(
     health.serve_metrics(app, s)
     health.watch_lag(app, s)
     declare(broker, TOPICS_BY_NAME[FAX_READ], TOPICS_BY_NAME[READ_FAILED])
-    ready: list[Reading] = []  # made at startup
-    built: list[Readers] = []
-
-    @app.on_startup
-    async def connect() -> None:
-        the_store = store or fax_store(s, threads=s.reader_max_in_flight)
-        if readers is None:
-            built.append(Readers(s.reader_processes, s.limits(), s.ocr_options()))
-            await built[0].warm()
-        ready.append(Reading(the_store, readers or built[0], s.reader_seconds_per_fax))
-
-    async def work(record: ConsumerRecord[bytes, bytes]) -> Decision:
-        return await handle_record(ready[0], record)
-
     runner = StageRunner(
-        work,
         broker,
         s,
         s.reader_group_id,
@@ -66,9 +50,15 @@ def create_app(
     runner.subscribe(FAX_STORED, s, s.reader_batch_size)
     app.on_shutdown(runner.stop)
 
-    @app.after_shutdown
-    async def close_readers() -> None:
-        for pool in built:
-            await asyncio.to_thread(pool.close)
+    @app.on_startup
+    async def connect() -> None:
+        """The store and the reading processes, made once and handed to the runner's work."""
+        the_store = store or fax_store(s, threads=s.reader_max_in_flight)
+        pool = readers
+        if pool is None:
+            built = pool = Readers(s.reader_processes, s.limits(), s.ocr_options())
+            app.after_shutdown(built.close)  # in a thread, within the bounded stop
+            await built.warm()
+        runner.begin(partial(handle_record, Reading(the_store, pool, s.reader_seconds_per_fax)))
 
     return app

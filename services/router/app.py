@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from functools import partial
+from typing import Annotated
 
-from faststream import FastStream
+from faststream import Context, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
@@ -25,6 +26,10 @@ from shared.clients import fax_store
 from shared.contracts import FAX_READ, FAX_STORED, USER_TOPIC, FaxRead, FaxStored, now_utc
 from shared.kafka import KafkaAdmin, Sink, batch_subscriber, declare, make_broker, parsed
 from shared.storage import FaxStore
+
+# what the handlers take from the app's context, made at startup (connect)
+RoutingOf = Annotated[Routing, Context("routing")]
+TopicsOf = Annotated[UserTopics, Context("topics")]
 
 
 def create_app(
@@ -45,32 +50,30 @@ def create_app(
     health.serve_metrics(app, s)
     health.watch_lag(app, s)
     declare(broker, replace(USER_TOPIC, name=template))
-    ready: list[tuple[Routing, UserTopics]] = []  # made at startup
-    built: list[KafkaAdmin] = []
 
     @app.on_startup
     async def connect() -> None:
-        if admin is None:
-            built.append(await asyncio.to_thread(KafkaAdmin, s))  # one for the process
-        routing = Routing.of(s, rules, template, store or fax_store(s))
-        ready.append((routing, UserTopics.of(admin or built[0], s)))
+        the_admin = admin
+        if the_admin is None:
+            built = the_admin = await asyncio.to_thread(KafkaAdmin, s)  # one for the process
+            app.after_shutdown(built.close)  # in a thread, after the sinks close
+        app.context.set_global("routing", Routing.of(s, rules, template, store or fax_store(s)))
+        app.context.set_global("topics", UserTopics.of(the_admin, s))
 
     sink, read_sink = Sink(broker, s, s.router_group_id), Sink(broker, s, s.router_read_group_id)
 
     @batch_subscriber(broker, FAX_STORED, s, s.router_group_id, s.router_batch_size)
-    async def on_fax_stored(message: KafkaMessage) -> None:
-        decide = partial(route_and_make_topics, *ready[0], now=now_utc())
+    async def on_fax_stored(message: KafkaMessage, routing: RoutingOf, topics: TopicsOf) -> None:
+        decide = partial(route_and_make_topics, routing, topics, now=now_utc())
         await sink.write(parsed(message, FaxStored), lambda item: item.record, decide)
 
     @batch_subscriber(broker, FAX_READ, s, s.router_read_group_id, s.router_batch_size)
-    async def on_fax_read(message: KafkaMessage) -> None:  # apart: never delays fax.stored
-        decide = partial(route_reads_and_make_topics, *ready[0], now=now_utc())
+    async def on_fax_read(message: KafkaMessage, routing: RoutingOf, topics: TopicsOf) -> None:
+        decide = partial(route_reads_and_make_topics, routing, topics, now=now_utc())
         await read_sink.write(parsed(message, FaxRead), lambda item: item.record, decide)
 
     @app.after_shutdown
-    async def close_clients() -> None:
+    async def close_sinks() -> None:
         await asyncio.gather(sink.close(), read_sink.close())
-        for client in built:
-            client.close()
 
     return app

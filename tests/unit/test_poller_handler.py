@@ -60,7 +60,8 @@ async def test_ownership_runs_exactly_the_work_of_the_assigned_shards() -> None:
         started.append(work)
         return asyncio.create_task(asyncio.sleep(3600))
 
-    ownership = Ownership([(APP, USER)], 1, True, start)
+    ownership = Ownership([(APP, USER)], 1, True)
+    ownership.begin(start)
     await ownership.own({0})
     assert set(ownership.tasks) == {Work(APP, USER), Work(APP, None)}
     await ownership.own(set())

@@ -118,13 +118,13 @@ def rec(tp: TP, offset: int, key: bytes | None = None) -> ConsumerRecord[bytes, 
 def runner(work: Any, consumer: FakeConsumer, **limits: int) -> StageRunner:
     settings = ServiceSettings()
     r = StageRunner(
-        work,
         KafkaBroker(),
         settings,
         "g",
         max_in_flight=limits.get("max_in_flight", 10),
         max_uncommitted=limits.get("max_uncommitted", 100),
     )
+    r.begin(work)
     r.consumer = consumer  # type: ignore[assignment]
     return r
 
@@ -153,6 +153,27 @@ async def test_a_record_that_waits_holds_no_other_and_its_partition_commits_up_t
     await until(lambda: consumer.committed(A) == 1)
     release.set()
     await until(lambda: consumer.committed(A) == 5)
+    await r.stop()
+
+
+async def test_records_taken_before_the_work_is_handed_over_wait_for_it() -> None:
+    done: list[int] = []
+
+    async def work(r: ConsumerRecord[bytes, bytes]) -> Decision:
+        done.append(r.offset)
+        return (), None
+
+    consumer = FakeConsumer(A)
+    r = StageRunner(KafkaBroker(), ServiceSettings(), "g", max_in_flight=10, max_uncommitted=100)
+    await r.poll(consumer, 10, 10)
+    r.take([rec(A, 0), rec(A, 1)])
+    for _ in range(20):  # the record tasks run as far as they can
+        await asyncio.sleep(0)
+    assert done == []
+    assert r.progress.unfinished == 2
+    r.begin(work)
+    await until(lambda: consumer.committed(A) == 2)
+    assert done == [0, 1]
     await r.stop()
 
 
