@@ -1,8 +1,10 @@
-"""Who gets a stored fax, and the CloudEvent they get."""
+"""Who gets a stored fax, and the CloudEvent they get; once it is read, who gets what was read
+(CloudEvents, or FHIR R4 DocumentReferences where a rule asks)."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -13,7 +15,8 @@ from typing import Any, Protocol
 from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.v1.event import CloudEvent
 
-from services.router.rules import Rules, check_topic_template, destinations, load_rules, user_topic
+from services.router.fhir import FHIR_CONTENT_TYPE, document_references, encoded, sha1_base64
+from services.router.rules import Rules, check_topic_template, deliveries, load_rules, user_topic
 from services.router.settings import RouterSettings
 from shared.contracts import (
     FAX_READ_EVENT_TYPE,
@@ -22,6 +25,7 @@ from shared.contracts import (
     FaxReadData,
     FaxReceivedData,
     FaxStored,
+    ReadFailed,
     read_event_id,
 )
 from shared.kafka import Decision, Outgoing, Parsed
@@ -40,6 +44,8 @@ log = logging.getLogger("faxrelay.router")
 
 Presign = Callable[[str, timedelta], str]
 Lookup = Callable[[str], Awaitable[ExistingObject | None]]
+Fetch = Callable[[str], Awaitable[bytes | None]]
+FAX_DOCUMENT_EVENT_TYPE = "com.faxrelay.fax.document.fhir.v1"
 
 
 def refusal(fax: FaxStored, found: ExistingObject | None) -> str | None:
@@ -118,12 +124,23 @@ class Routing:
     presign: Presign | None
     expiry: timedelta
     lookup: Lookup
+    fetch: Fetch | None = None  # the image's bytes, for FHIR's SHA-1
+    after_reading: bool = False  # the users' topics wait for reading
 
     @classmethod
     def of(cls, settings: RouterSettings, rules: Rules, template: str, store: Store) -> Routing:
         expiry = timedelta(seconds=settings.router_presign_expiry_s)
         presign = store.presigned_url if expiry.total_seconds() > 0 else None
-        return cls(rules, template, settings.router_event_source, presign, expiry, store.find)
+        return cls(
+            rules,
+            template,
+            settings.router_event_source,
+            presign,
+            expiry,
+            store.find,
+            store.read_or_none,
+            settings.router_user_topic_after_reading,
+        )
 
 
 class Store(Protocol):
@@ -131,16 +148,27 @@ class Store(Protocol):
 
     async def find(self, key: str) -> ExistingObject | None: ...
 
+    async def read_or_none(self, key: str) -> bytes | None: ...
+
+
+def stored_topics(fax: FaxStored, r: Routing) -> list[str]:
+    """Where the received event of a `fax.stored` goes: every destination that takes
+    CloudEvents (rules on content cannot match yet), less the user's topic when it waits for
+    reading (`router_user_topic_after_reading`)."""
+    user = user_topic(r.template, fax.fax.user_id)
+    return [
+        topic
+        for topic, kinds in deliveries(fax, r.rules, r.template).items()
+        if "cloudevent" in kinds and not (r.after_reading and topic == user)
+    ]
+
 
 def route(fax: FaxStored, trace: Mapping[str, str], r: Routing, now: datetime) -> list[Outgoing]:
     """The CloudEvent of one stored fax, once per destination, keyed by user id."""
     event = fax_received_event(fax, r.source, r.presign, r.expiry, now)
     headers = {**trace, **{k: v.decode() for k, v in event.headers.items()}}
     key = str(fax.fax.user_id).encode()
-    return [
-        Outgoing(topic, key, event.value, headers)
-        for topic in destinations(fax, r.rules, r.template)
-    ]
+    return [Outgoing(topic, key, event.value, headers) for topic in stored_topics(fax, r)]
 
 
 def route_batch(batch: Iterable[Parsed[FaxStored]], r: Routing, now: datetime) -> list[Outgoing]:
@@ -167,9 +195,7 @@ def tell(batch: Sequence[Parsed[FaxStored]], r: Routing, now: datetime) -> None:
     for item in batch:
         fax = item.model.fax
         user = user_topic(r.template, fax.user_id)
-        kinds = [
-            "user" if t == user else "rule" for t in destinations(item.model, r.rules, r.template)
-        ]
+        kinds = ["user" if t == user else "rule" for t in stored_topics(item.model, r)]
         for kind in kinds:
             EVENTS_ROUTED.labels(destination=kind).inc()
         FAXES_ROUTED.inc()
@@ -226,11 +252,74 @@ def fax_read_event(
     return ce_kafka.to_binary_event(event)
 
 
+def fhir_events(
+    read: FaxRead, r: Routing, sha1: str | None, now: datetime
+) -> list[ce_kafka.KafkaMessage]:
+    """One CloudEvent per document whose data is its FHIR R4 DocumentReference (binary mode:
+    the record's value is the resource itself, content-type application/fhir+json)."""
+    url = None
+    if r.presign is not None and r.expiry.total_seconds() > 0:
+        url = r.presign(read.stored.key, r.expiry)
+    events = []
+    for n, resource in enumerate(document_references(read, url=url, sha1=sha1), start=1):
+        attributes: dict[str, Any] = {
+            "id": f"{read.fax.fax_id}.document.{n}",
+            "source": r.source,
+            "type": FAX_DOCUMENT_EVENT_TYPE,
+            "subject": str(read.fax.fax_id),
+            "time": read.read_at,
+            "datacontenttype": FHIR_CONTENT_TYPE,
+            "partitionkey": str(read.fax.user_id),
+        }
+        event = CloudEvent(attributes=attributes, data=encoded(resource))
+        events.append(ce_kafka.to_binary_event(event))
+    return events
+
+
+async def image_sha1(read: FaxRead, r: Routing) -> str | None:
+    """FHIR's hash (base64 SHA-1) of the stored image, read back from the store and held to the
+    SHA-256 the downloader recorded; None (no hash) when it cannot be had or does not match."""
+    data = await r.fetch(read.stored.key) if r.fetch is not None else None
+    if data is None or hashlib.sha256(data).hexdigest() != read.stored.sha256:
+        return None
+    return sha1_base64(data)
+
+
+async def read_outgoing(
+    read: FaxRead, trace: Mapping[str, str], r: Routing, now: datetime
+) -> list[Outgoing]:
+    """What a read fax sends: to each destination that takes CloudEvents, the read event, with
+    the received event first where the `fax.stored` did not bring it (a rule on content, or a
+    user's topic waiting for reading); to each that takes FHIR, its DocumentReferences."""
+    as_stored = FaxStored(fax=read.fax, stored=read.stored)
+    targets = deliveries(as_stored, r.rules, r.template, read)
+    already = set(stored_topics(as_stored, r))
+    key = str(read.fax.user_id).encode()
+
+    def out(event: ce_kafka.KafkaMessage, topic: str) -> Outgoing:
+        headers = {**trace, **{k: v.decode() for k, v in event.headers.items()}}
+        return Outgoing(topic, key, event.value, headers)
+
+    received = fax_received_event(as_stored, r.source, r.presign, r.expiry, now)
+    read_event = fax_read_event(read, r.source, r.presign, r.expiry, now)
+    wants_fhir = any("fhir" in kinds for kinds in targets.values())
+    documents = fhir_events(read, r, await image_sha1(read, r), now) if wants_fhir else []
+    outgoing: list[Outgoing] = []
+    for topic, kinds in targets.items():
+        if "cloudevent" in kinds:
+            if topic not in already:
+                outgoing.append(out(received, topic))
+            outgoing.append(out(read_event, topic))
+        if "fhir" in kinds:
+            outgoing.extend(out(event, topic) for event in documents)
+    return outgoing
+
+
 async def route_reads_and_make_topics(
     r: Routing, topics: UserTopics, batch: Sequence[Parsed[FaxRead]], *, now: datetime
 ) -> Decision:
-    """The read events of a batch's genuine records, to wherever their fax went (the user's
-    topic and the topics of the rules it matches), their topics made first."""
+    """The read events of a batch's genuine records, to wherever their fax goes once read
+    (the user's topic and the topics of the rules it matches), their topics made first."""
 
     async def found(read: FaxRead) -> ExistingObject | None:
         return await r.lookup(read.text_object.key) if keys_of_its_fax(read) else None
@@ -248,16 +337,34 @@ async def route_reads_and_make_topics(
             continue
         kept.append(item)
         with traced("route read fax", item.trace, fax_id=read.fax.fax_id) as trace:
-            event = fax_read_event(read, r.source, r.presign, r.expiry, now)
-            headers = {**trace, **{k: v.decode() for k, v in event.headers.items()}}
-            as_stored = FaxStored(fax=read.fax, stored=read.stored)
-            key = str(read.fax.user_id).encode()
-            outgoing.extend(
-                Outgoing(topic, key, event.value, headers)
-                for topic in destinations(as_stored, r.rules, r.template)
-            )
+            outgoing.extend(await read_outgoing(read, trace, r, now))
     await topics.ensure(o.topic for o in outgoing)
     return outgoing, partial(tell_reads, kept)
+
+
+async def route_unread_and_make_topics(
+    r: Routing, topics: UserTopics, batch: Sequence[Parsed[ReadFailed]], *, now: datetime
+) -> Decision:
+    """With the users' topics waiting for reading, a fax that could not be read still reaches
+    its user: the received event alone, to the user's topic (no rule on content can match it).
+    Otherwise nothing: the `fax.stored` brought it."""
+    if not r.after_reading:
+        return [], None
+    as_stored = [
+        Parsed(FaxStored(fax=p.model.fax, stored=p.model.stored), p.trace, p.record) for p in batch
+    ]
+    outgoing: list[Outgoing] = []
+    for item in await genuine(as_stored, r.lookup):
+        fax = item.model
+        user = user_topic(r.template, fax.fax.user_id)
+        if user not in deliveries(fax, r.rules, r.template):
+            continue  # a rule on eFax's notice keeps it off the user's topic
+        with traced("route unread fax", item.trace, fax_id=fax.fax.fax_id) as trace:
+            event = fax_received_event(fax, r.source, r.presign, r.expiry, now)
+            headers = {**trace, **{k: v.decode() for k, v in event.headers.items()}}
+            outgoing.append(Outgoing(user, str(fax.fax.user_id).encode(), event.value, headers))
+    await topics.ensure(o.topic for o in outgoing)
+    return outgoing, None
 
 
 def tell_reads(batch: Sequence[Parsed[FaxRead]]) -> None:
