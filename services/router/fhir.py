@@ -43,6 +43,9 @@ MRN_TYPE = {
 }
 NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
 UNAVAILABLE = {"", "unavailable"}
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
 
 
 def sha1_base64(data: bytes) -> str:
@@ -51,8 +54,11 @@ def sha1_base64(data: bytes) -> str:
 
 
 def fhir_string(value: str) -> str | None:
-    """A FHIR string: no control characters but tab and line ends, not blank."""
-    kept = "".join(c for c in value if c >= " " or c in "\t\r\n").strip()
+    """A FHIR string: no control characters but tab and line ends (FHIR's rule), no bidi
+    controls (a fax could reorder what a person sees: CVE-2021-42574), not blank."""
+    kept = "".join(
+        c for c in value if (c >= " " or c in "\t\r\n") and c not in BIDI_CONTROLS
+    ).strip()
     return kept or None
 
 
