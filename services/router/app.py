@@ -38,7 +38,7 @@ def create_app(
     health.beat_while_running(app, s)
     health.serve_metrics(app, s)
     health.watch_lag(app, s)
-    declare(broker, replace(c.USER_TOPIC, name=template))
+    declare(broker, replace(c.USER_TOPIC, name=template), c.RULE_TOPIC)
     ready: list[tuple[Routing, UserTopics]] = []  # made at startup
     built: list[KafkaAdmin] = []
 

@@ -19,6 +19,7 @@ from services.router.fhir import FHIR_CONTENT_TYPE, document_references, encoded
 from services.router.rules import Rules, check_topic_template, deliveries, load_rules, user_topic
 from services.router.settings import RouterSettings
 from shared.contracts import (
+    FAX_DOCUMENT_FHIR_EVENT_TYPE,
     FAX_READ_EVENT_TYPE,
     FAX_RECEIVED_EVENT_TYPE,
     FaxRead,
@@ -45,7 +46,6 @@ log = logging.getLogger("faxrelay.router")
 Presign = Callable[[str, timedelta], str]
 Lookup = Callable[[str], Awaitable[ExistingObject | None]]
 Fetch = Callable[[str], Awaitable[bytes | None]]
-FAX_DOCUMENT_EVENT_TYPE = "com.faxrelay.fax.document.fhir.v1"
 
 
 def refusal(fax: FaxStored, found: ExistingObject | None) -> str | None:
@@ -265,7 +265,7 @@ def fhir_events(
         attributes: dict[str, Any] = {
             "id": f"{read.fax.fax_id}.document.{n}",
             "source": r.source,
-            "type": FAX_DOCUMENT_EVENT_TYPE,
+            "type": FAX_DOCUMENT_FHIR_EVENT_TYPE,
             "subject": str(read.fax.fax_id),
             "time": read.read_at,
             "datacontenttype": FHIR_CONTENT_TYPE,

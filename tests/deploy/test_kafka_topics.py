@@ -26,7 +26,7 @@ from deploy.kafka_acls import (
 )
 from faxrelay.localstack import SERVICES
 from services.router.rules import load_rules
-from shared.contracts import PIPELINE_TOPICS, TOPICS, USER_TOPIC
+from shared.contracts import PIPELINE_TOPICS, RULE_TOPIC, TOPICS, USER_TOPIC
 from tests.deploy.conftest import ROOT
 
 
@@ -58,6 +58,7 @@ def uses(service: str) -> Uses:
     writes = {p.topic for p in broker.publishers}
     # the per-user topics are one prefix: faxes.user.<user_id>
     writes = {USER_TOPIC_PREFIX if w == USER_TOPIC.name else w for w in writes}
+    writes.discard(RULE_TOPIC.name)  # the rules' topics: granted by name (the router's test)
     reads = {t.name for s in broker.subscribers for t in s.topics}
     groups = {s.group_id for s in broker.subscribers}
     return Uses(frozenset(writes), frozenset(reads), frozenset(groups))

@@ -14,9 +14,9 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
 from services.router.app import create_app
-from services.router.logic import FAX_DOCUMENT_EVENT_TYPE
 from services.router.settings import RouterSettings
 from shared.contracts import (
+    FAX_DOCUMENT_FHIR_EVENT_TYPE,
     FAX_READ,
     FAX_READ_EVENT_TYPE,
     FAX_RECEIVED_EVENT_TYPE,
@@ -71,8 +71,8 @@ async def test_a_referral_reaches_the_referral_topic_with_both_events_and_its_fh
     assert types(team) == [
         FAX_RECEIVED_EVENT_TYPE,
         FAX_READ_EVENT_TYPE,
-        FAX_DOCUMENT_EVENT_TYPE,
-        FAX_DOCUMENT_EVENT_TYPE,
+        FAX_DOCUMENT_FHIR_EVENT_TYPE,
+        FAX_DOCUMENT_FHIR_EVENT_TYPE,
     ]
     fhir = team[2:]
     assert [s.headers["ce_id"] for s in fhir] == [
@@ -98,7 +98,7 @@ async def test_an_image_that_is_not_what_was_recorded_gets_no_hash() -> None:
     out = Collector(broker, "faxes.type.referral")
     async with running(service, broker) as br:
         await br.publish(read_of(fax, document()).model_dump_json().encode(), FAX_READ)
-    fhir = [s for s in out.sent if s.headers["ce_type"] == FAX_DOCUMENT_EVENT_TYPE]
+    fhir = [s for s in out.sent if s.headers["ce_type"] == FAX_DOCUMENT_FHIR_EVENT_TYPE]
     assert fhir
     assert "hash" not in json.loads(fhir[0].value)["content"][0]["attachment"]
 

@@ -12,9 +12,14 @@ import pytest
 from faststream.kafka import KafkaBroker
 
 from services.router.app import create_app
-from services.router.logic import FAX_DOCUMENT_EVENT_TYPE
 from services.router.settings import RouterSettings
-from shared.contracts import FAX_READ, DocumentType, FaxRead, FaxStored
+from shared.contracts import (
+    FAX_DOCUMENT_FHIR_EVENT_TYPE,
+    FAX_READ,
+    DocumentType,
+    FaxRead,
+    FaxStored,
+)
 from tests.fakes import Collector, FakeAdmin, running
 from tests.fhir.validator import validate
 from tests.reads import document, holding, read_of, stored_image
@@ -78,7 +83,7 @@ async def emitted(rules: Path, **settings: Any) -> list[bytes]:
     async with running(service, broker) as br:
         for read in batch:
             await br.publish(read.model_dump_json().encode(), FAX_READ)
-    return [s.value for s in out.sent if s.headers["ce_type"] == FAX_DOCUMENT_EVENT_TYPE]
+    return [s.value for s in out.sent if s.headers["ce_type"] == FAX_DOCUMENT_FHIR_EVENT_TYPE]
 
 
 async def test_every_document_reference_the_router_emits_is_valid_fhir_r4(tmp_path: Path) -> None:
