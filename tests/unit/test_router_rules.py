@@ -326,3 +326,11 @@ def test_the_shipped_example_rules_load_and_route_by_content() -> None:
     assert destinations(fax, example, TEMPLATE, unsure) == [user, "faxes.review"]
     assert destinations(fax, example, TEMPLATE, junk) == ["faxes.junk"]
     assert destinations(fax, example, TEMPLATE, mixed) == [user, "faxes.type.referral"]
+
+
+def test_the_rules_in_the_platform_docs_load(tmp_path: Path) -> None:
+    docs = (ROOT / "docs/platform.md").read_text()
+    section = docs.split("## Routing rules", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    loaded = rules(tmp_path, block)
+    assert [r.format for r in loaded.rules] == ["both", "cloudevent"]
