@@ -252,9 +252,7 @@ def fax_read_event(
     return ce_kafka.to_binary_event(event)
 
 
-def fhir_events(
-    read: FaxRead, r: Routing, sha1: str | None, now: datetime
-) -> list[ce_kafka.KafkaMessage]:
+def fhir_events(read: FaxRead, r: Routing, sha1: str | None) -> list[ce_kafka.KafkaMessage]:
     """One CloudEvent per document whose data is its FHIR R4 DocumentReference (binary mode:
     the record's value is the resource itself, content-type application/fhir+json)."""
     url = None
@@ -303,7 +301,7 @@ async def read_outgoing(
     received = fax_received_event(as_stored, r.source, r.presign, r.expiry, now)
     read_event = fax_read_event(read, r.source, r.presign, r.expiry, now)
     wants_fhir = any("fhir" in kinds for kinds in targets.values())
-    documents = fhir_events(read, r, await image_sha1(read, r), now) if wants_fhir else []
+    documents = fhir_events(read, r, await image_sha1(read, r)) if wants_fhir else []
     outgoing: list[Outgoing] = []
     for topic, kinds in targets.items():
         if "cloudevent" in kinds:

@@ -24,6 +24,17 @@ class ValidatorUnavailable(RuntimeError):
     """Java or Maven is missing, or the jars could not be fetched."""
 
 
+def check_tools() -> None:
+    """Java with its compiler (single-file source mode needs the JDK's) and Maven."""
+    missing = missing_tools(("java", "mvn"))
+    if missing or shutil.which("javac") is None:
+        install = install_command(missing) if missing else "apt-get install"
+        raise ValidatorUnavailable(
+            "HAPI FHIR's validator needs a Java 17+ JDK and Maven: "
+            f"{install} openjdk-17-jdk-headless (scripts/install_system_packages.sh)"
+        )
+
+
 def classpath() -> str:
     """The validator's classpath, fetching the jars the first time; a changed pom fetches anew."""
     version = re.search(r"<hapi.version>([^<]+)</hapi.version>", POM.read_text())
@@ -31,12 +42,6 @@ def classpath() -> str:
     lib = CACHE / f"hapi-fhir-{version.group(1) if version else 'x'}-{digest}" / "lib"
     if (lib / ".complete").exists():
         return f"{lib}/*"
-    missing = missing_tools(("java", "mvn"))
-    if missing:
-        raise ValidatorUnavailable(
-            f"HAPI FHIR's validator needs Java 17+ and Maven ({', '.join(missing)} not found): "
-            f"{install_command(missing)}"
-        )
     lib.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=lib.parent) as tmp:
         argv = [
@@ -62,6 +67,7 @@ class Message:
 
 def validate(files: list[Path], timeout_s: float = 300) -> list[Message]:
     """HAPI's messages for the JSON resources in `files`, all in one JVM."""
+    check_tools()
     argv = ["java", "-cp", classpath(), str(MAIN), *map(str, files)]
     run = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=timeout_s)
     lines = run.stdout.splitlines()
