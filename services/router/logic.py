@@ -361,6 +361,8 @@ async def route_unread_and_make_topics(
             event = fax_received_event(fax, r.source, r.presign, r.expiry, now)
             headers = {**trace, **{k: v.decode() for k, v in event.headers.items()}}
             outgoing.append(Outgoing(user, str(fax.fax.user_id).encode(), event.value, headers))
+        fields = fax_fields(fax.fax.fax_id, fax.fax.delivery_id, item.trace)
+        log.info("unread fax routed to its user, without its text", extra=fields)
     await topics.ensure(o.topic for o in outgoing)
     return outgoing, None
 
