@@ -46,6 +46,8 @@ from shared.settings import ServiceSettings
 
 SHARDS_TOPIC = "fax.poller.shards"  # services/poller/shards.py (kept apart: no service import)
 USER_TOPIC_PREFIX = USER_TOPIC.title + "."  # faxes.user.<user_id>
+TYPE_TOPIC_PREFIX = "faxes.type."  # faxes.type.<document type>, of the shipped content rules
+CONTENT_RULE_TOPICS = ("faxes.junk", "faxes.review")  # the shipped content rules' others
 # The gateway's producer byte-rate quota (per broker): a real webhook is under 1 KiB, so this is
 # about a thousand webhooks a second, and a flood of large bodies cannot fill the disks faster.
 GATEWAY_PRODUCER_BYTE_RATE = 1024 * 1024
@@ -139,13 +141,17 @@ SERVICE_PRINCIPALS: tuple[Principal, ...] = (
         writing=(FAX_STORED, DOWNLOAD_FAILED),
         group=DOWNLOADER_GROUP,
     ),
-    # The only writer of the users' topics; it creates them on demand.
-    # The read faxes in a group of their own, so reading never delays delivery.
+    # The only writer of the users' topics; it creates them on demand, and the topics of the
+    # shipped content rules (deploy/router/rules.example.yaml): faxes.type.*, junk, review.
+    # The read faxes (and, for users waiting for reading, the unread ones) in a group of their
+    # own, so reading never delays delivery.
     service(
         "router",
-        reading=(FAX_STORED, FAX_READ),
+        reading=(FAX_STORED, FAX_READ, READ_FAILED),
         extra=(
             Acl("topic", USER_TOPIC_PREFIX, ("Write", "Describe", "Create"), prefixed=True),
+            Acl("topic", TYPE_TOPIC_PREFIX, ("Write", "Describe", "Create"), prefixed=True),
+            *(Acl("topic", t, ("Write", "Describe", "Create")) for t in CONTENT_RULE_TOPICS),
             *consumer(ROUTER_READ_GROUP),
         ),
         group=ROUTER_GROUP,

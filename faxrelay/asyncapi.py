@@ -20,6 +20,7 @@ from faststream.specification import AsyncAPI
 from faxrelay.localstack import SERVICES
 
 USER_ID_PARAMETER = {"user_id": {"description": "The eFax user id (UUID) of the fax's owner."}}
+RULE_TOPIC_PARAMETER = {"rule_topic": {"description": "The rest of a topic a routing rule names."}}
 
 
 def document() -> str:
@@ -39,6 +40,7 @@ def document() -> str:
         warnings.filterwarnings("ignore", "Overwrite channel handler", RuntimeWarning)
         generated = yaml.safe_load(spec.to_specification().to_yaml())
     generated["channels"]["faxes.user"]["parameters"] = USER_ID_PARAMETER
+    generated["channels"]["faxes"]["parameters"] = RULE_TOPIC_PARAMETER
     # FastStream orders channels by hash; sort so the document is stable across runs
     return str(yaml.safe_dump(generated, sort_keys=True, allow_unicode=True))
 

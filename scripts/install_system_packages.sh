@@ -10,6 +10,8 @@ set -euo pipefail
 need=()
 command -v openssl >/dev/null || need+=(openssl)
 command -v java >/dev/null || need+=(openjdk-17-jre-headless)
+# HAPI FHIR's validator (tests/fhir) runs a Java source file: the compiler, in the JDK
+command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || need+=(maven)
 export PATH="$PATH:/usr/sbin:/sbin"
 for tool in podman runc iptables debootstrap; do

@@ -32,7 +32,11 @@ acl User:faxrelay-downloader --transactional-id faxrelay-faxrelay-downloader- --
 # router
 acl User:faxrelay-router --topic fax.stored --resource-pattern-type literal --operation Read --operation Describe
 acl User:faxrelay-router --topic fax.read --resource-pattern-type literal --operation Read --operation Describe
+acl User:faxrelay-router --topic fax.read.failed --resource-pattern-type literal --operation Read --operation Describe
 acl User:faxrelay-router --topic faxes.user. --resource-pattern-type prefixed --operation Write --operation Describe --operation Create
+acl User:faxrelay-router --topic faxes.type. --resource-pattern-type prefixed --operation Write --operation Describe --operation Create
+acl User:faxrelay-router --topic faxes.junk --resource-pattern-type literal --operation Write --operation Describe --operation Create
+acl User:faxrelay-router --topic faxes.review --resource-pattern-type literal --operation Write --operation Describe --operation Create
 acl User:faxrelay-router --group faxrelay-router-read --resource-pattern-type literal --operation Read --operation Describe
 acl User:faxrelay-router --transactional-id faxrelay-faxrelay-router-read- --resource-pattern-type prefixed --operation Write --operation Describe
 acl User:faxrelay-router --group faxrelay-router --resource-pattern-type literal --operation Read --operation Describe
@@ -62,6 +66,7 @@ acl User:faxrelay-keda --topic fax.webhook.received --resource-pattern-type lite
 acl User:faxrelay-keda --topic fax.notified --resource-pattern-type literal --operation Describe
 acl User:faxrelay-keda --topic fax.stored --resource-pattern-type literal --operation Describe
 acl User:faxrelay-keda --topic fax.read --resource-pattern-type literal --operation Describe
+acl User:faxrelay-keda --topic fax.read.failed --resource-pattern-type literal --operation Describe
 acl User:faxrelay-keda --group faxrelay-verifier --resource-pattern-type literal --operation Describe
 acl User:faxrelay-keda --group faxrelay-downloader --resource-pattern-type literal --operation Describe
 acl User:faxrelay-keda --group faxrelay-router-read --resource-pattern-type literal --operation Describe

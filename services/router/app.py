@@ -1,5 +1,5 @@
 """Router: `fax.stored` -> one CloudEvent per destination (the user's topic and rule topics);
-`fax.read` -> a second one, the text, to the same destinations (a consumer group of its own)."""
+`fax.read` (and `fax.read.failed`) -> what was read, in a consumer group of its own (logic.py)."""
 
 from __future__ import annotations
 
@@ -12,18 +12,12 @@ from faststream import Context, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from services.router.logic import (
-    Routing,
-    TopicAdmin,
-    UserTopics,
-    checked,
-    route_and_make_topics,
-    route_reads_and_make_topics,
-)
+from services.router import logic, reads
+from services.router.logic import Routing, TopicAdmin, UserTopics, checked
 from services.router.settings import RouterSettings
+from shared import contracts as c
 from shared import health
 from shared.clients import fax_store
-from shared.contracts import FAX_READ, FAX_STORED, USER_TOPIC, FaxRead, FaxStored, now_utc
 from shared.kafka import KafkaAdmin, Sink, batch_subscriber, declare, make_broker, parsed
 from shared.storage import FaxStore
 
@@ -49,7 +43,7 @@ def create_app(
     health.beat_while_running(app, s)
     health.serve_metrics(app, s)
     health.watch_lag(app, s)
-    declare(broker, replace(USER_TOPIC, name=template))
+    declare(broker, replace(c.USER_TOPIC, name=template), c.RULE_TOPIC)
 
     @app.on_startup
     async def connect() -> None:
@@ -62,15 +56,20 @@ def create_app(
 
     sink, read_sink = Sink(broker, s, s.router_group_id), Sink(broker, s, s.router_read_group_id)
 
-    @batch_subscriber(broker, FAX_STORED, s, s.router_group_id, s.router_batch_size)
+    @batch_subscriber(broker, c.FAX_STORED, s, s.router_group_id, s.router_batch_size)
     async def on_fax_stored(message: KafkaMessage, routing: RoutingOf, topics: TopicsOf) -> None:
-        decide = partial(route_and_make_topics, routing, topics, now=now_utc())
-        await sink.write(parsed(message, FaxStored), lambda item: item.record, decide)
+        decide = partial(logic.route_and_make_topics, routing, topics, now=c.now_utc())
+        await sink.write(parsed(message, c.FaxStored), lambda item: item.record, decide)
 
-    @batch_subscriber(broker, FAX_READ, s, s.router_read_group_id, s.router_batch_size)
+    @batch_subscriber(broker, c.FAX_READ, s, s.router_read_group_id, s.router_batch_size)
     async def on_fax_read(message: KafkaMessage, routing: RoutingOf, topics: TopicsOf) -> None:
-        decide = partial(route_reads_and_make_topics, routing, topics, now=now_utc())
-        await read_sink.write(parsed(message, FaxRead), lambda item: item.record, decide)
+        decide = partial(reads.route_reads_and_make_topics, routing, topics, now=c.now_utc())
+        await read_sink.write(parsed(message, c.FaxRead), lambda item: item.record, decide)
+
+    @batch_subscriber(broker, c.READ_FAILED, s, s.router_read_group_id, s.router_batch_size)
+    async def on_read_failed(message: KafkaMessage, routing: RoutingOf, topics: TopicsOf) -> None:
+        decide = partial(reads.route_unread_and_make_topics, routing, topics, now=c.now_utc())
+        await read_sink.write(parsed(message, c.ReadFailed), lambda item: item.record, decide)
 
     @app.after_shutdown
     async def close_sinks() -> None:

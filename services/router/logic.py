@@ -1,4 +1,4 @@
-"""Who gets a stored fax, and the CloudEvent they get."""
+"""Who gets a stored fax, and the CloudEvent they get (what was read goes out by reads.py)."""
 
 from __future__ import annotations
 
@@ -13,16 +13,12 @@ from typing import Any, Protocol
 from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.v1.event import CloudEvent
 
-from services.router.rules import Rules, check_topic_template, destinations, load_rules, user_topic
+from services.router.rules import Rules, check_topic_template, deliveries, load_rules, user_topic
 from services.router.settings import RouterSettings
 from shared.contracts import (
-    FAX_READ_EVENT_TYPE,
     FAX_RECEIVED_EVENT_TYPE,
-    FaxRead,
-    FaxReadData,
     FaxReceivedData,
     FaxStored,
-    read_event_id,
 )
 from shared.kafka import Decision, Outgoing, Parsed
 from shared.logs import fax_fields
@@ -30,16 +26,16 @@ from shared.metrics import (
     EVENTS_ROUTED,
     FAX_AGE_AT_ROUTING_SECONDS,
     FAXES_ROUTED,
-    READ_EVENTS_ROUTED,
     STORED_REFUSED,
 )
-from shared.storage import ExistingObject, object_keys, text_key
+from shared.storage import ExistingObject, object_keys
 from shared.tracing import traced
 
 log = logging.getLogger("faxrelay.router")
 
 Presign = Callable[[str, timedelta], str]
 Lookup = Callable[[str], Awaitable[ExistingObject | None]]
+Fetch = Callable[[str], Awaitable[bytes | None]]
 
 
 def refusal(fax: FaxStored, found: ExistingObject | None) -> str | None:
@@ -118,12 +114,23 @@ class Routing:
     presign: Presign | None
     expiry: timedelta
     lookup: Lookup
+    fetch: Fetch | None = None  # the image's bytes, for FHIR's SHA-1
+    after_reading: bool = False  # the users' topics wait for reading
 
     @classmethod
     def of(cls, settings: RouterSettings, rules: Rules, template: str, store: Store) -> Routing:
         expiry = timedelta(seconds=settings.router_presign_expiry_s)
         presign = store.presigned_url if expiry.total_seconds() > 0 else None
-        return cls(rules, template, settings.router_event_source, presign, expiry, store.find)
+        return cls(
+            rules,
+            template,
+            settings.router_event_source,
+            presign,
+            expiry,
+            store.find,
+            store.read_or_none,
+            settings.router_user_topic_after_reading,
+        )
 
 
 class Store(Protocol):
@@ -131,16 +138,27 @@ class Store(Protocol):
 
     async def find(self, key: str) -> ExistingObject | None: ...
 
+    async def read_or_none(self, key: str) -> bytes | None: ...
+
+
+def stored_topics(fax: FaxStored, r: Routing) -> list[str]:
+    """Where the received event of a `fax.stored` goes: every destination that takes
+    CloudEvents (rules on content cannot match yet), less the user's topic when it waits for
+    reading (`router_user_topic_after_reading`)."""
+    user = user_topic(r.template, fax.fax.user_id)
+    return [
+        topic
+        for topic, kinds in deliveries(fax, r.rules, r.template).items()
+        if "cloudevent" in kinds and not (r.after_reading and topic == user)
+    ]
+
 
 def route(fax: FaxStored, trace: Mapping[str, str], r: Routing, now: datetime) -> list[Outgoing]:
     """The CloudEvent of one stored fax, once per destination, keyed by user id."""
     event = fax_received_event(fax, r.source, r.presign, r.expiry, now)
     headers = {**trace, **{k: v.decode() for k, v in event.headers.items()}}
     key = str(fax.fax.user_id).encode()
-    return [
-        Outgoing(topic, key, event.value, headers)
-        for topic in destinations(fax, r.rules, r.template)
-    ]
+    return [Outgoing(topic, key, event.value, headers) for topic in stored_topics(fax, r)]
 
 
 def route_batch(batch: Iterable[Parsed[FaxStored]], r: Routing, now: datetime) -> list[Outgoing]:
@@ -167,9 +185,7 @@ def tell(batch: Sequence[Parsed[FaxStored]], r: Routing, now: datetime) -> None:
     for item in batch:
         fax = item.model.fax
         user = user_topic(r.template, fax.user_id)
-        kinds = [
-            "user" if t == user else "rule" for t in destinations(item.model, r.rules, r.template)
-        ]
+        kinds = ["user" if t == user else "rule" for t in stored_topics(item.model, r)]
         for kind in kinds:
             EVENTS_ROUTED.labels(destination=kind).inc()
         FAXES_ROUTED.inc()
@@ -185,87 +201,6 @@ def tell(batch: Sequence[Parsed[FaxStored]], r: Routing, now: datetime) -> None:
 
 
 # --- the read event: `fax.read` -> a second CloudEvent to the same destinations -------------
-
-
-def read_refusal(read: FaxRead, found: ExistingObject | None) -> str | None:
-    """Why a `fax.read` record must not be announced, or None: the same trust as `fax.stored`
-    (`refusal`), held to its text object, which must be under the key derived from its fax and
-    be, by the metadata the reader wrote, this fax's of this user."""
-    if not keys_of_its_fax(read):
-        return "its keys are not the ones its fax and its text are stored under"
-    if found is None:
-        return "no text object under its key"
-    if (found.fax_id, found.user_id) != (str(read.fax.fax_id), str(read.fax.user_id)):
-        return "the text object under its key belongs to another fax or user"
-    return None
-
-
-def keys_of_its_fax(read: FaxRead) -> bool:
-    return read.stored.key in object_keys(read.fax) and read.text_object.key == text_key(read.fax)
-
-
-def fax_read_event(
-    read: FaxRead, source: str, presign: Presign | None, expiry: timedelta, now: datetime
-) -> ce_kafka.KafkaMessage:
-    """The second CloudEvent of a fax: what was read. Deterministic but for the text link."""
-    f = read.fax
-    data = FaxReadData.from_read(read)
-    if presign is not None and expiry.total_seconds() > 0:
-        data.text_url = presign(read.text_object.key, expiry)
-        data.text_url_expires_at = now + expiry
-    attributes: dict[str, Any] = {
-        "id": read_event_id(read.fax.fax_id),
-        "source": source,
-        "type": FAX_READ_EVENT_TYPE,
-        "subject": str(f.fax_id),
-        "time": read.read_at,
-        "datacontenttype": "application/json",
-        "partitionkey": str(f.user_id),
-    }
-    event = CloudEvent(attributes=attributes, data=data.model_dump(mode="json"))
-    return ce_kafka.to_binary_event(event)
-
-
-async def route_reads_and_make_topics(
-    r: Routing, topics: UserTopics, batch: Sequence[Parsed[FaxRead]], *, now: datetime
-) -> Decision:
-    """The read events of a batch's genuine records, to wherever their fax went (the user's
-    topic and the topics of the rules it matches), their topics made first."""
-
-    async def found(read: FaxRead) -> ExistingObject | None:
-        return await r.lookup(read.text_object.key) if keys_of_its_fax(read) else None
-
-    objects = await asyncio.gather(*(found(p.model) for p in batch))
-    outgoing: list[Outgoing] = []
-    kept: list[Parsed[FaxRead]] = []
-    for item, existing in zip(batch, objects, strict=True):
-        read = item.model
-        fields = fax_fields(read.fax.fax_id, read.fax.delivery_id, item.trace)
-        reason = read_refusal(read, existing)
-        if reason is not None:
-            READ_EVENTS_ROUTED.labels(outcome="refused").inc()
-            log.warning("fax.read record refused, not announced: %s", reason, extra=fields)
-            continue
-        kept.append(item)
-        with traced("route read fax", item.trace, fax_id=read.fax.fax_id) as trace:
-            event = fax_read_event(read, r.source, r.presign, r.expiry, now)
-            headers = {**trace, **{k: v.decode() for k, v in event.headers.items()}}
-            as_stored = FaxStored(fax=read.fax, stored=read.stored)
-            key = str(read.fax.user_id).encode()
-            outgoing.extend(
-                Outgoing(topic, key, event.value, headers)
-                for topic in destinations(as_stored, r.rules, r.template)
-            )
-    await topics.ensure(o.topic for o in outgoing)
-    return outgoing, partial(tell_reads, kept)
-
-
-def tell_reads(batch: Sequence[Parsed[FaxRead]]) -> None:
-    for item in batch:
-        READ_EVENTS_ROUTED.labels(outcome="routed").inc()
-        fax = item.model.fax
-        fields = fax_fields(fax.fax_id, fax.delivery_id, item.trace)
-        log.info("read fax routed: %d pages", item.model.page_count, extra=fields)
 
 
 class TopicAdmin(Protocol):

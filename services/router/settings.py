@@ -11,6 +11,13 @@ class RouterSettings(ServiceSettings, StorageSettings):
     router_read_group_id: str = "faxrelay-router-read"
     router_user_topic_template: str = USER_TOPIC_TEMPLATE
     router_rules_file: Path | None = Field(default=None, description="YAML routing rules.")
+    router_user_topic_after_reading: bool = Field(
+        default=False,
+        description="Feed the users' topics from fax.read and fax.read.failed instead of "
+        "fax.stored: a user gets both events once the fax is read (or the received event "
+        "alone when it could not be), so rules on content (junk) can keep a fax off it; "
+        "delivery then waits for reading.",
+    )
     router_user_topic_partitions: int = Field(default=1, ge=1)
     router_user_topic_retention_ms: int = Field(
         default=USER_TOPIC.retention_days * DAY_MS,

@@ -62,8 +62,10 @@ from shared.contracts.records import (
 )
 from shared.contracts.topics import (
     DAY_MS,
+    FAX_DOCUMENT_FHIR_EVENT_TYPE,
     INGEST_BYTES,
     PIPELINE_TOPICS,
+    RULE_TOPIC,
     TOPICS,
     TOPICS_BY_NAME,
     USER_TOPIC,
@@ -87,6 +89,7 @@ __all__ = [
     "CORRELATION_HEADER",
     "DAY_MS",
     "DOWNLOAD_FAILED",
+    "FAX_DOCUMENT_FHIR_EVENT_TYPE",
     "FAX_ID_EXAMPLE",
     "FAX_NOTIFIED",
     "FAX_READ",
@@ -101,6 +104,7 @@ __all__ = [
     "READ_FAILED",
     "READ_TEXT_LIMIT_CHARS",
     "REJECTED_BODY_PREFIX_BYTES",
+    "RULE_TOPIC",
     "TEXT_EXAMPLE",
     "TOPICS",
     "TOPICS_BY_NAME",

@@ -134,3 +134,23 @@ USER_TOPIC = Topic(
 USER_TOPIC_TEMPLATE = USER_TOPIC.name
 PIPELINE_TOPICS = tuple(topic.name for topic in TOPICS)
 TOPICS_BY_NAME = {topic.name: topic for topic in TOPICS}
+
+FAX_DOCUMENT_FHIR_EVENT_TYPE = "com.faxrelay.fax.document.fhir.v1"
+RULE_TOPIC = Topic(
+    "faxes.{rule_topic}",
+    UserEventData,
+    "user_id",
+    "The topics routing rules name (the router's rules file, e.g. faxes.type.referral, "
+    "faxes.junk, faxes.review), made by the router on demand like the users' topics. A rule's "
+    "`format` says what they get. cloudevent (the default): the same CloudEvents as a user's "
+    f"topic ({FAX_RECEIVED_EVENT_TYPE}, then {FAX_READ_EVENT_TYPE}); a rule on content (type, "
+    "confidence, needs_review, fields, text) matches only once the fax is read, and its topics "
+    "then get both events together. fhir: once the fax is read, one CloudEvent per document "
+    f"found, ce_type {FAX_DOCUMENT_FHIR_EVENT_TYPE}, ce_id = fax id + '.document.<n>', "
+    "content-type application/fhir+json, value = a FHIR R4 DocumentReference (LOINC type where "
+    "one exists, patient hints as subject.display and an MRN identifier, never a resolved "
+    "reference; the image link, size and base64 SHA-1 in content.attachment; the fax id as "
+    "masterIdentifier). both: all of these.",
+    7,
+)
+"""Topics named by routing rules; not made by the init, never a pipeline topic."""

@@ -13,6 +13,8 @@ from pydantic import BaseModel
 from shared.contracts import CORRELATION_HEADER
 from shared.tracing import within
 
+SUBJECT_HEADER = "ce_subject"  # a CloudEvent's subject (binary mode): the fax id
+
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -38,8 +40,18 @@ Publish = Callable[[Sequence[Outgoing]], Awaitable[None]]
 
 async def publish_all(broker: KafkaBroker, outgoing: Sequence[Outgoing]) -> None:
     """Send every record, acknowledged, then raise the first failure. The correlation id is set
-    once per record, from its headers."""
-    await run_all(_publish(broker, o) for o in outgoing)
+    once per record, from its headers. Records of one subject to one topic (a fax's events to
+    one destination: its received event, then its read event) go out one after the other, in
+    order; all others at once."""
+    runs: dict[tuple[str, bytes | None, str | None], list[Outgoing]] = {}
+    for o in outgoing:
+        runs.setdefault((o.topic, o.key, o.headers.get(SUBJECT_HEADER)), []).append(o)
+    await run_all(_publish_in_order(broker, run) for run in runs.values())
+
+
+async def _publish_in_order(broker: KafkaBroker, run: Sequence[Outgoing]) -> None:
+    for o in run:
+        await _publish(broker, o)
 
 
 async def _publish(broker: KafkaBroker, o: Outgoing) -> None:

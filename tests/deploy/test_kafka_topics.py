@@ -13,17 +13,20 @@ from faststream.kafka import KafkaBroker
 from deploy.image.init_stack import topic_configs
 from deploy.kafka_acls import (
     BY_SERVICE,
+    CONTENT_RULE_TOPICS,
     GATEWAY_PRODUCER_BYTE_RATE,
     PRINCIPALS,
     REPLAY_TOPICS,
     SERVICE_PRINCIPALS,
+    TYPE_TOPIC_PREFIX,
     USER_TOPIC_PREFIX,
     Acl,
     script,
     strimzi,
 )
 from faxrelay.localstack import SERVICES
-from shared.contracts import PIPELINE_TOPICS, TOPICS, USER_TOPIC
+from services.router.rules import load_rules
+from shared.contracts import PIPELINE_TOPICS, RULE_TOPIC, TOPICS, USER_TOPIC
 from tests.deploy.conftest import ROOT
 
 
@@ -55,6 +58,7 @@ def uses(service: str) -> Uses:
     writes = {p.topic for p in broker.publishers}
     # the per-user topics are one prefix: faxes.user.<user_id>
     writes = {USER_TOPIC_PREFIX if w == USER_TOPIC.name else w for w in writes}
+    writes.discard(RULE_TOPIC.name)  # the rules' topics: granted by name (the router's test)
     reads = {t.name for s in broker.subscribers for t in s.topics}
     groups = {s.group_id for s in broker.subscribers}
     return Uses(frozenset(writes), frozenset(reads), frozenset(groups))
@@ -68,7 +72,8 @@ def test_each_service_principal_may_do_exactly_what_its_app_does() -> None:
     assert set(SERVICES) <= set(BY_SERVICE)
     for service in SERVICES:
         acls, used = BY_SERVICE[service].acls, uses(service)
-        assert allowed(acls, "topic", "Write") == used.writes, service
+        rule_topics = {TYPE_TOPIC_PREFIX, *CONTENT_RULE_TOPICS} if service == "router" else set()
+        assert allowed(acls, "topic", "Write") == used.writes | rule_topics, service
         assert allowed(acls, "topic", "Read") == used.reads, service
         assert allowed(acls, "group", "Read") == used.groups, service
         # Nothing for the cluster, and no wildcard: every name is a topic of its own or a prefix
@@ -76,7 +81,24 @@ def test_each_service_principal_may_do_exactly_what_its_app_does() -> None:
         assert {a.resource for a in acls} <= {"topic", "group", "transactional-id"}, service
         assert all(a.name not in ("*", "") for a in acls), service
         prefixed = {a.name for a in acls if a.prefixed and a.resource == "topic"}
-        assert prefixed <= {USER_TOPIC_PREFIX}, service
+        assert prefixed <= {USER_TOPIC_PREFIX, TYPE_TOPIC_PREFIX}, service
+
+
+def test_the_router_may_write_and_create_every_topic_of_the_shipped_content_rules() -> None:
+    router = BY_SERVICE["router"].acls
+    example = load_rules(ROOT / "deploy/router/rules.example.yaml")
+    topics = {t for rule in example.rules for t in rule.topics}
+    assert topics
+    for topic in topics:
+        for operation in ("Write", "Create"):
+            granted = [
+                a
+                for a in router
+                if a.resource == "topic"
+                and operation in a.operations
+                and (topic.startswith(a.name) if a.prefixed else topic == a.name)
+            ]
+            assert granted, f"{topic}: the router may not {operation} it"
 
 
 def test_every_registry_topic_is_made_by_the_init_and_written_by_its_services_only() -> None:

@@ -5,7 +5,7 @@ from faststream.kafka import KafkaBroker
 
 from deploy.settings_doc import SERVICES
 from faxrelay.asyncapi import document
-from shared.contracts import USER_TOPIC
+from shared.contracts import RULE_TOPIC, USER_TOPIC
 
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
 
@@ -30,6 +30,7 @@ def test_the_apps_declare_every_registry_topic_with_the_registrys_model() -> Non
     registry = {
         **{n: t.model for n, t in TOPICS_BY_NAME.items()},
         USER_TOPIC.name: USER_TOPIC.model,
+        RULE_TOPIC.name: RULE_TOPIC.model,
     }
     declared: set[str] = set()
     for name, settings_class in SERVICES.items():
