@@ -1,4 +1,4 @@
-"""`python -m bench [gateway|pipeline|recovery|hop|all|smoke]`: throughput and latency against
+"""`python -m bench [gateway|pipeline|eos|recovery|hop|all|smoke]`: throughput and latency against
 baselines, restarts and backlog drains, one Kafka hop. `smoke` runs every benchmark once with
 tiny settings on Tansu (about a minute; its figures mean nothing), so none can rot unseen."""
 
@@ -77,6 +77,8 @@ def main() -> None:
     h.add_argument("--broker", choices=["tansu", "kafka"], default="kafka")
     h.add_argument("--rate", type=float, default=20.0, help="records/s")
     h.add_argument("--records", type=int, default=200)
+    e = sub.add_parser("eos", help="webhook -> event p50 on Apache Kafka, exactly-once on, 20/s")
+    e.add_argument("--seconds", type=float, default=10.0, help="length of the 20/s run")
     rd = sub.add_parser("reader", help="the reader stage: pages/s vs the engine, stored -> read")
     rd.add_argument("--broker", choices=["tansu", "kafka"], default="tansu")
     rd.add_argument("--backlog", type=int, default=20, help="1-page faxes for pages/s")
@@ -127,6 +129,10 @@ def main() -> None:
                     seconds=args.fault_seconds,
                 ),
             )
+
+    if command == "eos":  # not in "all" nor the default pipeline run: a Kafka stack of its own
+        pipeline.main(100, 20, 35, 6, 0, {}, broker="kafka", exactly_once=True, latency_rate=20.0,
+                      latency_seconds=args.seconds, fault_mode=None)  # fmt: skip
 
     if command == "reader":  # not in "all": minutes of OCR
         reader_stage.main(args.broker, args.backlog, args.faxes, args.rate)

@@ -14,6 +14,8 @@ Logic opens `traced(...)` around the work of one fax and sends the headers it yi
 from __future__ import annotations
 
 import os
+import random
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -55,6 +57,18 @@ OTEL_VARIABLES = frozenset(
 
 tracer = trace.get_tracer("faxrelay")
 
+_recording_nothing = False
+"""Set by `configure_tracing` when no endpoint is configured: then `traced` hands the trace on
+by itself, without OpenTelemetry's span machinery (a span that records nothing cost ~170 us of
+CPU per fax and hop; docs/benchmarks.md section 12), and `store_span` and `within` do nothing
+(the telemetry middleware and the httpx instrumentation, their only readers, are off too)."""
+
+# W3C trace context, as OpenTelemetry's propagator parses it: a version other than ff; for
+# version 00 nothing after the flags; trace and span ids not all zeros
+_TRACEPARENT = re.compile(
+    r"^\s*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?\s*$"
+)
+
 
 def exporting() -> bool:
     """Whether spans are recorded and exported (an OTLP endpoint is configured)."""
@@ -68,9 +82,11 @@ def configure_tracing(service: str) -> None:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
+    global _recording_nothing
     resource = Resource.create({SERVICE_NAME: f"faxrelay-{service}"})
     if not exporting():
         trace.set_tracer_provider(TracerProvider(sampler=ALWAYS_OFF, resource=resource))
+        _recording_nothing = True
         return
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -99,6 +115,9 @@ def traced(
     the records this work produces. `link_current` links a new trace to the span that was
     current (the poller's scan that found the fax)."""
     carried = dict(headers or {})
+    if _recording_nothing:
+        yield _handed_on(carried)
+        return
     links = None
     if link_current:
         current = trace.get_current_span().get_span_context()
@@ -115,6 +134,27 @@ def traced(
             yield carried
 
 
+def _handed_on(carried: dict[str, str]) -> dict[str, str]:
+    """`carried` with the traceparent a span that records nothing would hand on: the same trace
+    (a new one without a valid traceparent), a span id of its own, not sampled. The tracestate
+    passes as is."""
+    found = _TRACEPARENT.match(carried.get("traceparent", ""))
+    valid = (
+        found is not None
+        and found.group(1) != "ff"
+        and not (found.group(1) == "00" and found.group(5))
+        and found.group(2) != "0" * 32
+        and found.group(3) != "0" * 16
+    )
+    if found is not None and valid:
+        trace_id = found.group(2)
+    else:
+        trace_id = f"{random.getrandbits(128) or 1:032x}"
+        carried.pop("tracestate", None)
+    span_id = f"{random.getrandbits(64) or 1:016x}"
+    return {**carried, "traceparent": f"00-{trace_id}-{span_id}-00"}
+
+
 def annotate(**attributes: Any) -> None:
     """Attributes of the current span (what its work found: the fax id, the outcome)."""
     span = trace.get_current_span()
@@ -127,6 +167,9 @@ def annotate(**attributes: Any) -> None:
 @contextmanager
 def store_span(operation: str) -> Iterator[None]:
     """A client span around one object store request, in the current fax's trace."""
+    if _recording_nothing:
+        yield
+        return
     with tracer.start_as_current_span(
         f"s3 {operation}", kind=SpanKind.CLIENT, attributes={"rpc.system": "s3"}
     ):
@@ -137,6 +180,9 @@ def store_span(operation: str) -> Iterator[None]:
 def within(headers: Mapping[str, str]) -> Iterator[None]:
     """Runs the block in the trace context `headers` carry (publishing a fax's record: the
     telemetry middleware's publish span joins the fax's trace, not the batch's)."""
+    if _recording_nothing:
+        yield
+        return
     token = otel_context.attach(context_of(headers))
     try:
         yield

@@ -303,3 +303,40 @@ async def test_exactly_once_writes_each_output_with_the_offsets_that_cover_it_an
     assert transactions.written == [(A, 2, [b"outcome 0", b"outcome 1"])]
     assert consumer.commits == [], "the offsets went in the transaction"
     await r.stop()
+
+
+class SlowTransactions(FakeTransactions):
+    """A partition's transactions wait for `open` to be set (a slow broker for it alone)."""
+
+    def __init__(self, slow: TP) -> None:
+        super().__init__()
+        self.slow = slow
+        self.open = asyncio.Event()
+        self.started: list[TP] = []
+
+    async def commit(self, topic: str, partition: int, end: int, outgoing: Any) -> None:
+        self.started.append(TP(topic, partition))
+        if TP(topic, partition) == self.slow:
+            await self.open.wait()
+        await super().commit(topic, partition, end, outgoing)
+
+
+async def test_exactly_once_commits_partitions_apart_batching_what_finished_meanwhile() -> None:
+    async def work(r: ConsumerRecord[bytes, bytes]) -> Decision:
+        return [Outgoing("out", None, f"{r.partition}:{r.offset}".encode())], None
+
+    consumer = FakeConsumer(A, B)
+    r = runner(work, consumer)
+    transactions = SlowTransactions(slow=A)
+    r.transactions = transactions  # type: ignore[assignment]
+    await r.poll(consumer, 10, 10)
+    r.take([rec(A, 0)])
+    await until(lambda: transactions.started == [A])
+    r.take([rec(B, 0), rec(A, 1), rec(A, 2)])
+    await until(lambda: (B, 1, [b"1:0"]) in transactions.written)  # B waits for no A
+    await asyncio.sleep(0.05)
+    assert transactions.started == [A, B], "A's next transaction waits for its open one"
+    transactions.open.set()
+    await until(lambda: len(transactions.written) == 3)
+    assert transactions.written[1:] == [(A, 1, [b"0:0"]), (A, 3, [b"0:1", b"0:2"])]
+    await r.stop()

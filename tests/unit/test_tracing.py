@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -71,6 +72,8 @@ def test_without_an_otlp_endpoint_nothing_is_exported_but_ids_still_flow() -> No
         configure_tracing("verifier")
         with traced("work", {{"traceparent": "00-{TRACE_ID}-00f067aa0ba902b7-01"}}) as out:
             print(out["traceparent"])
+        with traced("new", {{"traceparent": "00-{"0" * 32}-00f067aa0ba902b7-01"}}) as out:
+            print(out["traceparent"])
         """
     )
     with otlp_receiver() as receiver:
@@ -80,10 +83,17 @@ def test_without_an_otlp_endpoint_nothing_is_exported_but_ids_still_flow() -> No
         )
         time.sleep(0.2)
         assert receiver.requests == 0
-    _version, trace_id, span_id, flags = done.stdout.strip().split("-")
+    continued, new = done.stdout.split()
+    _version, trace_id, span_id, flags = continued.split("-")
     assert trace_id == TRACE_ID
     assert span_id != "00f067aa0ba902b7"
     assert flags == "00"  # not sampled: recorded nowhere
+    _version, trace_id, span_id, flags = new.split("-")  # an invalid parent: a new trace
+    assert re.fullmatch("[0-9a-f]{32}", trace_id)
+    assert trace_id != "0" * 32
+    assert re.fullmatch("[0-9a-f]{16}", span_id)
+    assert span_id != "0" * 16
+    assert flags == "00"
 
 
 def test_with_an_otlp_endpoint_each_service_exports_its_spans_by_name() -> None:
