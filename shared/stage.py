@@ -9,10 +9,7 @@ records it has finished.
   redoes only what was not yet committed, and the stages' work is idempotent.
 - At-least-once: a record's output is written as soon as its work is done; the offsets follow.
   Exactly-once (`Transactions`): a record's output is held until the prefix covers it, then
-  written in one transaction with the offsets that cover it. Each partition commits on its own
-  (one transaction at a time per partition, never waiting for another partition's): what
-  finishes while a transaction runs goes into the next one, so a transaction spans as many
-  polls as one commit takes, and a busy partition commits larger transactions, not more.
+  written in one transaction with the offsets that cover it.
 - In flight is bounded: records unfinished (`max_in_flight`) and records not yet committed
   (`max_uncommitted`). While either bound is full the partitions are paused (the consumer still
   polls, so the group keeps it).
@@ -37,15 +34,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 
-from shared.kafka import (
-    Decision,
-    Outgoing,
-    Transactions,
-    batch_options,
-    publish_all,
-    records,
-    run_all,
-)
+from shared.kafka import Decision, Outgoing, Transactions, batch_options, publish_all, records
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -161,8 +150,6 @@ class StageRunner:
         self._room = asyncio.Event()  # a record finished or was committed: maybe room again
         self._committing = asyncio.Lock()
         self._committer: asyncio.Task[None] | None = None
-        self._partition_locks: dict[TP, asyncio.Lock] = {}
-        self._partition_committers: dict[TP, asyncio.Task[None]] = {}
         self._stopping = False
         self._paused = False
 
@@ -250,11 +237,8 @@ class StageRunner:
                 wait = min(wait * 2, self.retry_max_s)
         tp = TP(record.topic, record.partition)
         if self.progress.finish(tp, record.offset, (outgoing, written)):
+            self._finished.set()
             self._room.set()
-            if self.transactions is None:
-                self._finished.set()
-            else:
-                self._commit_soon(tp)
 
     # --- committing ---------------------------------------------------------------------------
 
@@ -270,55 +254,38 @@ class StageRunner:
                 self._finished.set()
             self._room.set()
 
-    def _commit_soon(self, tp: TP) -> None:
-        """Exactly-once: start the partition's committer unless it runs (it looks again at the
-        prefix after each transaction, so what finished meanwhile is not left behind)."""
-        task = self._partition_committers.get(tp)
-        if task is None or task.done():
-            self._partition_committers[tp] = asyncio.create_task(self._partition_committer(tp))
-
-    async def _partition_committer(self, tp: TP) -> None:
-        while self.progress.prefix(tp) is not None:
-            try:
-                await self._commit_partition(tp)
-            except Exception as error:  # the broker away, fenced: try again shortly
-                log.warning("committing %s failed (%s); trying again", tp, type(error).__name__)
-                await asyncio.sleep(1.0)
-            self._room.set()
-
     async def commit(self, tps: Sequence[TP]) -> None:
         """Commit the finished prefix of each of `tps` (with its held output under
         exactly-once)."""
-        if self.transactions is not None:
-            await run_all(self._commit_partition(tp) for tp in tps)
-            return
         async with self._committing:
             ready = {tp: p for tp in tps if (p := self.progress.prefix(tp)) is not None}
             if not ready:
                 return
-            assert self.consumer is not None
-            assigned = self.consumer.assignment()
-            offsets = {tp: end for tp, (end, _) in ready.items() if tp in assigned}
-            if offsets:
-                await self.consumer.commit(offsets)
-            for tp, end in offsets.items():
-                self.progress.committed(tp, end)
-
-    async def _commit_partition(self, tp: TP) -> None:
-        """One transaction: the partition's finished prefix, its held output and its offsets
-        (one at a time per partition: its transactional producer has one transaction open)."""
-        assert self.transactions is not None
-        async with self._partition_locks.setdefault(tp, asyncio.Lock()):
-            prefix = self.progress.prefix(tp)
-            if prefix is None:
+            if self.transactions is None:
+                assert self.consumer is not None
+                assigned = self.consumer.assignment()
+                offsets = {tp: end for tp, (end, _) in ready.items() if tp in assigned}
+                if offsets:
+                    await self.consumer.commit(offsets)
+                for tp, end in offsets.items():
+                    self.progress.committed(tp, end)
                 return
-            end, decisions = prefix
-            outgoing: list[Outgoing] = [o for out, _ in decisions for o in out]
-            await self.transactions.commit(tp.topic, tp.partition, end, outgoing)
-            self.progress.committed(tp, end)
-            for _, written in decisions:
-                if written is not None:
-                    written()
+            results = await asyncio.gather(
+                *(self._transaction(tp, end, ds) for tp, (end, ds) in ready.items()),
+                return_exceptions=True,
+            )
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+
+    async def _transaction(self, tp: TP, end: int, decisions: list[Decision]) -> None:
+        assert self.transactions is not None
+        outgoing: list[Outgoing] = [o for out, _ in decisions for o in out]
+        await self.transactions.commit(tp.topic, tp.partition, end, outgoing)
+        self.progress.committed(tp, end)
+        for _, written in decisions:
+            if written is not None:
+                written()
 
     # --- rebalancing and stopping -------------------------------------------------------------
 
@@ -338,7 +305,6 @@ class StageRunner:
         with contextlib.suppress(Exception):
             await self.commit(self.progress.partitions())
         tasks = [t for ts in self._tasks.values() for t in ts]
-        tasks += self._partition_committers.values()
         if self._committer is not None:
             tasks.append(self._committer)
         for task in tasks:

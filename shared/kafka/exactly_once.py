@@ -17,13 +17,6 @@ from shared.kafka.publishing import Outgoing, publish_all, run_all
 from shared.kafka.security import client_options
 from shared.settings import ServiceSettings
 
-RETRY_BACKOFF_MS = 20
-"""How soon a transactional producer asks again after `CONCURRENT_TRANSACTIONS`: the broker
-answers it while the previous transaction's markers are still being written (a few ms), which
-is when a partition's next transaction starts under load. aiokafka waits its default 100 ms
-before AddOffsetsToTxn again (20 ms, its own override, only before a first AddPartitionsToTxn);
-this is that override for every transactional request."""
-
 
 class Transactions:
     """Exactly-once for a Kafka-to-Kafka stage: the records a batch produced and the batch's
@@ -59,7 +52,6 @@ class Transactions:
                     **client_options(self._settings),
                     **producer_options(enable_idempotence=True),
                     transactional_id=self.transactional_id(topic, partition),
-                    retry_backoff_ms=RETRY_BACKOFF_MS,
                 )
                 await producer.start()  # InitProducerId: fences an older copy with this id
                 self._producers[(topic, partition)] = producer
@@ -83,10 +75,9 @@ class Transactions:
                     )
                     for o in outgoing
                 ]
-                # the offsets join the transaction while the records are on their way
+                await asyncio.gather(*sends)
                 offsets = {AioTopicPartition(topic, partition): next_offset}
                 await producer.send_offsets_to_transaction(offsets, self._group_id)
-                await asyncio.gather(*sends)
             self.committed[(topic, partition)] = next_offset
         except Exception:
             self._producers.pop((topic, partition), None)
