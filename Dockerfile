@@ -42,8 +42,11 @@ COPY faxrelay/ faxrelay/
 COPY deploy/image/healthcheck.py deploy/image/init_stack.py ./
 # A numeric user, so Kubernetes' runAsNonRoot can verify it.
 USER 10001:10001
-EXPOSE 8443
-# Works for every service: the gateway answers /healthz, the others keep a heartbeat file fresh.
+# The gateway: webhooks on 8443, /healthz, /readyz and /metrics on its internal port 9100
+# (FAXRELAY_METRICS_PORT, where the consumers serve /metrics).
+EXPOSE 8443 9100
+# Works for every service: the gateway answers /healthz (on 9100), the others keep a heartbeat
+# file fresh.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "/app/healthcheck.py"]
 CMD ["python", "-m", "services.gateway"]

@@ -99,13 +99,15 @@ class ServiceSettings(BaseSettings):
         default="json", description="JSON lines (one object a line) or readable text."
     )
     metrics_host: str = Field(
-        default="0.0.0.0", description="Address the consumers serve /metrics on."
+        default="0.0.0.0",
+        description="Address of /metrics (the gateway's internal port: also /healthz, /readyz).",
     )
     metrics_port: int = Field(
         default=9100,
         ge=0,
         le=65535,
-        description="Port of a consumer's /metrics (0: off); the gateway serves its own port.",
+        description="Port of /metrics (0: off); on the gateway, its internal port, which also "
+        "serves /healthz and /readyz (its public port serves only the webhook paths).",
     )
     metrics_lag_interval_s: float = Field(
         default=15.0, gt=0, description="Seconds between readings of the consumer lag."

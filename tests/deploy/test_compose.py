@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings
 from deploy.kafka_acls import BY_SERVICE, Principal
 from deploy.settings_doc import SERVICES
 from sandbox.settings import SandboxSettings
-from tests.deploy.conftest import ROOT, SECRETS_EXAMPLE
+from tests.deploy.conftest import ROOT, SECRETS_EXAMPLE, compose
 from tests.deploy.settings_env import (
     ALL_FIELDS,
     LAUNCHER_ONLY,
@@ -27,6 +27,8 @@ from tests.deploy.settings_env import (
     must_set,
     settings_class,
 )
+
+PROXY = "deploy/compose/behind-proxy.yml"
 
 
 def app_services(model: dict[str, Any]) -> dict[str, tuple[type[BaseSettings], dict[str, Any]]]:
@@ -375,3 +377,30 @@ def test_secured_kafka_gives_each_client_its_own_user_with_its_acls(
     scripts = [v for v in users["volumes"] if v["target"] == "/run/acls.sh"]
     assert [Path(v["source"]) for v in scripts] == [ROOT / "deploy/kafka/acls.sh"]
     assert "bash /run/acls.sh --bootstrap-server 127.0.0.1:9092" in " ".join(users["command"])
+
+
+@pytest.mark.tools
+def test_the_gateways_health_and_metrics_port_is_internal_and_scraped(
+    compose_model: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The public port serves only webhooks; /healthz (the health check), /readyz and /metrics
+    # are on FAXRELAY_METRICS_PORT, which no gateway publishes and Prometheus scrapes.
+    scrapes = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    (job,) = [j for j in scrapes["scrape_configs"] if j["job_name"] == "gateway"]
+    (target,) = job["dns_sd_configs"]
+    models = {"docker-compose.yml": compose_model}
+    proxy = compose("config", "--format", "json", files=("docker-compose.yml", PROXY))
+    models[PROXY] = json.loads(proxy)
+    for where, model in models.items():
+        for name in ("gateway", "sandbox-gateway"):
+            service = model["services"].get(name)
+            if service is None:
+                continue
+            settings = load(SERVICES["gateway"], service["environment"], monkeypatch)
+            assert settings.metrics_port not in (0, settings.gateway_port), f"{where} {name}"
+            published = {int(p["target"]) for p in service.get("ports", [])}
+            assert settings.metrics_port not in published, f"{where} {name}"
+            assert published <= {settings.gateway_port}, f"{where} {name}"
+            if name == "gateway" and where == "docker-compose.yml":
+                assert target == {"names": ["gateway"], "type": "A", "port": settings.metrics_port}
+                assert job["scheme"] == ("https" if settings.gateway_tls_certfile else "http")
