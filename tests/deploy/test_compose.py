@@ -163,10 +163,10 @@ SECRETS_ALLOWED: dict[str, set[str]] = {
     "gateway": {"kafka"},
     "sandbox-gateway": {"kafka"},
     "verifier": {"kafka", "efax_hmac"},
-    "downloader": {"kafka", "s3", "efax_api"},
+    "downloader": {"kafka", "s3", "s3_tokens", "efax_api"},
     "router": {"kafka", "s3"},
     "reader": {"kafka", "s3"},
-    "poller": {"kafka", "s3", "efax_api"},
+    "poller": {"kafka", "s3", "s3_tokens", "efax_api"},
     # eFax's stand-in holds the demo App's keys as eFax does; none of ours.
     "sandbox": {"efax_api", "efax_hmac"},
     "minio": {"s3"},
@@ -404,3 +404,35 @@ def test_the_gateways_health_and_metrics_port_is_internal_and_scraped(
             if name == "gateway" and where == "docker-compose.yml":
                 assert target == {"names": ["gateway"], "type": "A", "port": settings.metrics_port}
                 assert job["scheme"] == ("https" if settings.gateway_tls_certfile else "http")
+
+
+def test_only_the_downloader_and_the_poller_get_the_token_buckets_keys() -> None:
+    # The shared eFax tokens act as the App: their bucket's keys (secrets/s3-tokens.env) go to
+    # the two services that share tokens, and they are a pair apart from s3.env's.
+    raw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    with_tokens = {
+        name
+        for name, service in raw["services"].items()
+        if any(str(f).endswith("/s3-tokens.env") for f in service.get("env_file", []))
+    }
+    assert with_tokens == {"downloader", "poller"}
+    example = (ROOT / SECRETS_EXAMPLE / "s3-tokens.env").read_text()
+    names = set(re.findall(r"^#?(FAXRELAY_\w+)=", example, re.M))
+    assert names == {"FAXRELAY_S3_INTERNAL_ACCESS_KEY", "FAXRELAY_S3_INTERNAL_SECRET_KEY"}
+    s3 = (ROOT / SECRETS_EXAMPLE / "s3.env").read_text()
+    assert "FAXRELAY_S3_INTERNAL" not in s3
+
+
+def test_the_token_keys_policy_allows_only_the_internal_bucket() -> None:
+    config = (ROOT / "deploy/k8s/overlays/production/config.env").read_text()
+    bucket = re.search(r"^FAXRELAY_S3_INTERNAL_BUCKET=(\S+)$", config, re.M)
+    faxes = re.search(r"^FAXRELAY_S3_BUCKET=(\S+)$", config, re.M)
+    assert bucket
+    assert faxes
+    policy = json.loads((ROOT / "deploy/s3/tokens-policy.json").read_text())
+    resources = {r for s in policy["Statement"] for r in s["Resource"]}
+    assert resources == {f"arn:aws:s3:::{bucket[1]}", f"arn:aws:s3:::{bucket[1]}/_tokens/*"}
+    assert all(s["Effect"] == "Allow" for s in policy["Statement"])
+    actions = {a for s in policy["Statement"] for a in s["Action"]}
+    assert actions == {"s3:ListBucket", "s3:GetObject", "s3:PutObject"}
+    assert not any(faxes[1] in r for r in resources)

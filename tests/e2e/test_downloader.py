@@ -258,7 +258,9 @@ async def test_processes_share_one_token_outside_the_fax_bucket(system: System) 
     )
     first, second = (
         EfaxClient(
-            system.sandbox.base_url, [app], shared_tokens=token_sharing(settings, share=True)
+            system.sandbox.base_url,
+            [app],
+            shared_tokens=token_sharing(settings, share=True, apps=[app]),
         )
         for _ in range(2)
     )
