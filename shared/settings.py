@@ -162,7 +162,10 @@ EXAMPLE_SECRETS = frozenset(
         "change-me-kafka-password",
         *(
             f"change-me-kafka-{who}-password"  # the per-service Kafka users of the secured variant
-            for who in ("gateway", "verifier", "downloader", "router", "poller", "reader", "init")
+            for who in (
+                *("gateway", "verifier", "downloader", "router", "poller", "reader"),
+                *("init", "operator"),
+            )
         ),
         "change-me-minio-secret",
         "sandbox-demo-api-key",

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from deploy.kafka_acls import BY_SERVICE, Principal
+from deploy.kafka_acls import BY_SERVICE, GATEWAY_PRODUCER_BYTE_RATE, Principal, quota_variable
 from deploy.settings_doc import SERVICES
 from sandbox.settings import SandboxSettings
 from tests.deploy.conftest import ROOT, SECRETS_EXAMPLE, compose
@@ -172,6 +172,7 @@ SECRETS_ALLOWED: dict[str, set[str]] = {
     "minio": {"s3"},
     "kafka": set(),
     "kafka-users": {"kafka"},  # deploy/compose/kafka-sasl-ssl.yml: writes the SCRAM user
+    "operator": {"kafka", "s3"},  # kafka-sasl-ssl.yml, profile "operator": the operator's CLI
     "prometheus": set(),  # profile "observability": scrapes, holds no secret
     "grafana": set(),  # profile "observability": reads Prometheus, anonymous viewers
     "jaeger": set(),  # profile "observability": receives the services' traces
@@ -312,7 +313,8 @@ def test_kafka_sasl_ssl_override_points_every_client_at_the_secured_listener(
     assert users["network_mode"] == "service:kafka"
     # It writes the SCRAM user of each client's own secret file, and holds no other secret.
     mounted = {Path(v["source"]).name for v in users["volumes"] if v["source"].endswith(".env")}
-    assert mounted == {f"kafka-{principal_of(name).service}.env" for name in clients}
+    expected = {f"kafka-{principal_of(name).service}.env" for name in clients}
+    assert mounted == expected | {"kafka-operator.env"}  # and the operator's CLI's user
     assert "FAXRELAY_KAFKA_SASL_PASSWORD" not in (users.get("environment") or {})
     # `config` prints the command still escaped ($$): the container's shell sees one $.
     command = " ".join(users["command"])
@@ -436,3 +438,38 @@ def test_the_token_keys_policy_allows_only_the_internal_bucket() -> None:
     actions = {a for s in policy["Statement"] for a in s["Action"]}
     assert actions == {"s3:ListBucket", "s3:GetObject", "s3:PutObject"}
     assert not any(faxes[1] in r for r in resources)
+
+
+@pytest.mark.tools
+def test_the_secured_variant_runs_the_operator_as_its_own_user_and_sets_the_gateways_quota(
+    secured_compose_model: dict[str, Any],
+) -> None:
+    services = secured_compose_model["services"]
+    operator = services["operator"]
+    assert operator["profiles"] == ["operator"]  # only with `run --rm operator ...`
+    assert operator["entrypoint"] == ["python", "-m", "faxrelay.cli"]
+    env = {k: str(v) for k, v in operator["environment"].items()}
+    assert env["FAXRELAY_KAFKA_SASL_USERNAME"] == BY_SERVICE["operator"].user
+    assert env["FAXRELAY_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert "kafka-users" in operator["depends_on"]
+    others = {
+        str(s["environment"].get("FAXRELAY_KAFKA_SASL_PASSWORD"))
+        for n, s in services.items()
+        if n != "operator" and s.get("environment")
+    }
+    assert env["FAXRELAY_KAFKA_SASL_PASSWORD"] not in others
+    # Every principal but KEDA's (Kubernetes only) has its example secret file, and no more.
+    files = {p.name for p in (ROOT / SECRETS_EXAMPLE).glob("kafka-*.env")}
+    assert files == {f"kafka-{p}.env" for p in BY_SERVICE if p != "keda"}
+    # The gateway's producer quota: set by kafka-users through acls.sh, from .env's knob whose
+    # default is the table's value.
+    gateway = BY_SERVICE["gateway"]
+    assert gateway.producer_byte_rate == GATEWAY_PRODUCER_BYTE_RATE
+    variable = quota_variable(gateway)
+    users_env = services["kafka-users"]["environment"]
+    assert users_env[variable] == str(GATEWAY_PRODUCER_BYTE_RATE)
+    script = (ROOT / "deploy/kafka/acls.sh").read_text()
+    quota = f'--entity-name {gateway.user} --add-config "producer_byte_rate=${{{variable}:-'
+    assert f'{quota}{GATEWAY_PRODUCER_BYTE_RATE}}}"' in script
+    _, shown = env_example()
+    assert variable in shown
