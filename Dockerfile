@@ -6,7 +6,11 @@
 # secret is ever part of the image. The eFax sandbox is not in it; it has its own target:
 #   docker build --target sandbox -t faxrelay-sandbox:latest .
 
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+# The base, pinned by digest (the tag alone moves with every rebuild upstream): the image index
+# of python:3.11-slim-bookworm (Python 3.11.16) as resolved in September 2026. To move it:
+#   docker buildx imagetools inspect python:3.11-slim-bookworm   # the index digest, at the top
+# The compose lane (deploy/compose-lane/override.yml) builds on a local stand-in by tag instead.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:528257d48c1da0dcecc2e725d1ae34498d60c965f1241e39cd6a85a8859bdf84
 
 # --- build: a virtualenv with the pinned, hash-checked dependencies -----------------------------
 FROM ${PYTHON_IMAGE} AS build
