@@ -55,8 +55,16 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "/app/healthcheck.py"]
 CMD ["python", "-m", "services.gateway"]
 
+# --- sandbox-build: the virtualenv plus what only the sandbox needs (its API, its fonts) ---------
+FROM build AS sandbox-build
+ARG PIP_NO_INDEX=0
+COPY deploy/requirements-sandbox.txt /tmp/requirements-sandbox.txt
+RUN /opt/venv/bin/pip install --require-hashes --only-binary=:all: --find-links /tmp/wheelhouse \
+        -r /tmp/requirements-sandbox.txt
+
 # --- sandbox: the runtime plus the eFax sandbox (tests, demo, compose profile "sandbox") ---------
 FROM runtime AS sandbox
+COPY --from=sandbox-build /opt/venv /opt/venv
 COPY sandbox/ sandbox/
 EXPOSE 8080
 CMD ["python", "-m", "sandbox", "--host", "0.0.0.0", "--port", "8080"]
