@@ -423,6 +423,12 @@ def test_only_the_downloader_and_the_poller_get_the_token_buckets_keys() -> None
     assert names == {"FAXRELAY_S3_INTERNAL_ACCESS_KEY", "FAXRELAY_S3_INTERNAL_SECRET_KEY"}
     s3 = (ROOT / SECRETS_EXAMPLE / "s3.env").read_text()
     assert "FAXRELAY_S3_INTERNAL" not in s3
+    # The example repeats s3.env's pair (the demo's one key), which the downloader and the
+    # poller refuse outside the local stack (tests/unit/test_token_sharing.py).
+    pair = dict(re.findall(r"^(FAXRELAY_\w+)=(\S+)$", example, re.M))
+    main = dict(re.findall(r"^(FAXRELAY_\w+)=(\S+)$", s3, re.M))
+    assert pair["FAXRELAY_S3_INTERNAL_ACCESS_KEY"] == main["FAXRELAY_S3_ACCESS_KEY"]
+    assert pair["FAXRELAY_S3_INTERNAL_SECRET_KEY"] == main["FAXRELAY_S3_SECRET_KEY"]
 
 
 def test_the_token_keys_policy_allows_only_the_internal_bucket() -> None:
