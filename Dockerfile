@@ -6,7 +6,11 @@
 # secret is ever part of the image. The eFax sandbox is not in it; it has its own target:
 #   docker build --target sandbox -t faxrelay-sandbox:latest .
 
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+# The base, pinned by digest (the tag alone moves with every rebuild upstream): the image index
+# of python:3.11-slim-bookworm (Python 3.11.16) as resolved in September 2026. To move it:
+#   docker buildx imagetools inspect python:3.11-slim-bookworm   # the index digest, at the top
+# The compose lane (deploy/compose-lane/override.yml) builds on a local stand-in by tag instead.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:528257d48c1da0dcecc2e725d1ae34498d60c965f1241e39cd6a85a8859bdf84
 
 # --- build: a virtualenv with the pinned, hash-checked dependencies -----------------------------
 FROM ${PYTHON_IMAGE} AS build
@@ -42,14 +46,25 @@ COPY faxrelay/ faxrelay/
 COPY deploy/image/healthcheck.py deploy/image/init_stack.py ./
 # A numeric user, so Kubernetes' runAsNonRoot can verify it.
 USER 10001:10001
-EXPOSE 8443
-# Works for every service: the gateway answers /healthz, the others keep a heartbeat file fresh.
+# The gateway: webhooks on 8443, /healthz, /readyz and /metrics on its internal port 9100
+# (FAXRELAY_METRICS_PORT, where the consumers serve /metrics).
+EXPOSE 8443 9100
+# Works for every service: the gateway answers /healthz (on 9100), the others keep a heartbeat
+# file fresh.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "/app/healthcheck.py"]
 CMD ["python", "-m", "services.gateway"]
 
+# --- sandbox-build: the virtualenv plus what only the sandbox needs (its API, its fonts) ---------
+FROM build AS sandbox-build
+ARG PIP_NO_INDEX=0
+COPY deploy/requirements-sandbox.txt /tmp/requirements-sandbox.txt
+RUN /opt/venv/bin/pip install --require-hashes --only-binary=:all: --find-links /tmp/wheelhouse \
+        -r /tmp/requirements-sandbox.txt
+
 # --- sandbox: the runtime plus the eFax sandbox (tests, demo, compose profile "sandbox") ---------
 FROM runtime AS sandbox
+COPY --from=sandbox-build /opt/venv /opt/venv
 COPY sandbox/ sandbox/
 EXPOSE 8080
 CMD ["python", "-m", "sandbox", "--host", "0.0.0.0", "--port", "8080"]

@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,localstack]'
+	$(BIN)/python -m pip install -q -e '.[dev,localstack,sandbox]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)
@@ -60,14 +60,16 @@ bench-smoke: $(STAMP)
 deploy-check: $(STAMP)
 	scripts/check_deploy.sh
 
-## lock: deploy/requirements.txt (the image's pins, with hashes) from pyproject.toml's dependencies.
+## lock: deploy/requirements.txt (the image's pins, with hashes) from pyproject.toml's dependencies,
+## and deploy/requirements-sandbox.txt (the same pins and the sandbox's extra, for its image).
 ## Keeps the pins that still fit and adds what is new; `make lock LOCK_FLAGS=--upgrade` moves all.
 UV_VERSION := 0.13.8
+UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --python-version 3.11 --python-platform linux \
+	--generate-hashes --custom-compile-command 'make lock' --quiet
 lock: $(STAMP)
 	$(BIN)/python -m pip install -q 'uv==$(UV_VERSION)'
-	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --python-platform linux \
-		--generate-hashes --custom-compile-command 'make lock' --quiet $(LOCK_FLAGS) \
-		-o deploy/requirements.txt
+	$(UV_COMPILE) $(LOCK_FLAGS) -o deploy/requirements.txt
+	$(UV_COMPILE) --extra sandbox -c deploy/requirements.txt -o deploy/requirements-sandbox.txt
 
 clean:
 	rm -rf .faxrelay

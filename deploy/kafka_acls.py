@@ -266,8 +266,9 @@ SCRIPT_HEAD = """\
 #!/usr/bin/env bash
 # Written by `python -m deploy.kafka_acls script` from deploy/kafka_acls.py: do not edit.
 # The ACLs of faxrelay's Kafka principals (one per service, and KEDA's Describe-only one) and
-# the gateway's producer quota. Run it as a Kafka admin; it is idempotent. The SCRAM users
-# themselves (their passwords) are made apart: docs/platform.md, "Security".
+# the gateway's producer quota (KAFKA_GATEWAY_PRODUCER_BYTE_RATE overrides it). Run it as a Kafka
+# admin; it is idempotent. The SCRAM users themselves (their passwords) are made apart:
+# docs/platform.md, "Security".
 #   acls.sh --bootstrap-server HOST:PORT [--command-config admin.properties]
 set -euo pipefail
 BIN="${KAFKA_BIN:-/opt/kafka/bin}"
@@ -280,16 +281,23 @@ acl() {
 """
 
 
+def quota_variable(principal: Principal) -> str:
+    """The variable that overrides a principal's producer quota in acls.sh (the secured compose
+    variant sets it from .env: KAFKA_GATEWAY_PRODUCER_BYTE_RATE)."""
+    return f"KAFKA_{principal.service.upper()}_PRODUCER_BYTE_RATE"
+
+
 def script() -> str:
     lines = [SCRIPT_HEAD.rstrip("\n")]
     for principal in PRINCIPALS:
         lines.append(f"# {principal.service}")
         lines += acl_lines(principal)
         if principal.producer_byte_rate:
+            rate = f"${{{quota_variable(principal)}:-{principal.producer_byte_rate}}}"
             lines.append(
                 '"$BIN/kafka-configs.sh" "${CONNECT[@]}" --alter --entity-type users '
                 f"--entity-name {principal.user} "
-                f"--add-config producer_byte_rate={principal.producer_byte_rate} >/dev/null"
+                f'--add-config "producer_byte_rate={rate}" >/dev/null'
             )
     lines.append('echo "faxrelay ACLs and quotas set"')
     return "\n".join(lines) + "\n"

@@ -21,8 +21,9 @@ from faxrelay.ports import free_ports, wait_for_port
 from faxrelay.stack_config import ACCESS_KEY, PORT_NAMES, SECRET_KEY, Broker, DemoApp
 from shared.settings import EfaxSettings, ServiceSettings
 
-CONSUMERS = [name for name in SERVICES if name != "gateway"]  # the gateway serves its own port
-METRICS_PORTS = [f"metrics_{name}" for name in CONSUMERS]
+# /metrics of every service on a port of its own (the gateway's internal port: also /healthz,
+# /readyz; its public port serves only webhooks)
+METRICS_PORTS = [f"metrics_{name}" for name in SERVICES]
 CONFIG = "config.json"
 QUICK = {  # a laptop's stack: a restarted service rejoins and Ctrl-C ends within seconds
     "FAXRELAY_KAFKA_SESSION_TIMEOUT_MS": "6000",
@@ -100,7 +101,7 @@ def up(data_dir: Path, gateway_port: int, rate: str, broker: Broker) -> int:
             f"gateway: http://127.0.0.1:{gateway_port}/webhooks/efax  logs: {stack.data_dir}/logs"
         )
         print("\n".join(first_run_lines(stack)))
-        print("\n".join(metrics_lines(stack.ports, gateway_port)))
+        print("\n".join(metrics_lines(stack.ports)))
         print("Ctrl-C stops everything.", flush=True)
         live_line(stack, counts, lambda: stopping)
     finally:
@@ -111,7 +112,7 @@ def up(data_dir: Path, gateway_port: int, rate: str, broker: Broker) -> int:
 
 
 def metrics_env(ports: dict[str, int]) -> dict[str, dict[str, str]]:
-    return {name: {"FAXRELAY_METRICS_PORT": str(ports[f"metrics_{name}"])} for name in CONSUMERS}
+    return {name: {"FAXRELAY_METRICS_PORT": str(ports[f"metrics_{name}"])} for name in SERVICES}
 
 
 def first_run_lines(stack: LocalStack) -> list[str]:
@@ -128,11 +129,14 @@ def first_run_lines(stack: LocalStack) -> list[str]:
     return lines
 
 
-def metrics_lines(ports: dict[str, int], gateway_port: int) -> list[str]:
+def metrics_lines(ports: dict[str, int]) -> list[str]:
     """Where each service serves /metrics (Prometheus text), for a scrape config or curl."""
-    where = [f"gateway 127.0.0.1:{gateway_port}"]
-    where += [f"{name} 127.0.0.1:{ports[f'metrics_{name}']}" for name in CONSUMERS]
-    return ["metrics (/metrics): " + ", ".join(where)]
+    where = [f"{name} 127.0.0.1:{ports[f'metrics_{name}']}" for name in SERVICES]
+    gateway = f"http://127.0.0.1:{ports['metrics_gateway']}"
+    return [
+        "metrics (/metrics): " + ", ".join(where),
+        f"gateway health: {gateway}/healthz, {gateway}/readyz",
+    ]
 
 
 def start_sandbox(stack: LocalStack, app: DemoApp, rate: str) -> None:

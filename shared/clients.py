@@ -24,7 +24,7 @@ def efax_client(settings: EfaxSettings, *, connections: int = 100) -> EfaxClient
     (and if the service has storage settings)."""
     shared = None
     if isinstance(settings, StorageSettings):
-        shared = token_sharing(settings, share=settings.efax_share_tokens)
+        shared = token_sharing(settings, share=settings.efax_share_tokens, apps=settings.apps)
     return EfaxClient(
         str(settings.efax_api_base_url),
         settings.apps,

@@ -99,13 +99,15 @@ class ServiceSettings(BaseSettings):
         default="json", description="JSON lines (one object a line) or readable text."
     )
     metrics_host: str = Field(
-        default="0.0.0.0", description="Address the consumers serve /metrics on."
+        default="0.0.0.0",
+        description="Address of /metrics (the gateway's internal port: also /healthz, /readyz).",
     )
     metrics_port: int = Field(
         default=9100,
         ge=0,
         le=65535,
-        description="Port of a consumer's /metrics (0: off); the gateway serves its own port.",
+        description="Port of /metrics (0: off); on the gateway, its internal port, which also "
+        "serves /healthz and /readyz (its public port serves only the webhook paths).",
     )
     metrics_lag_interval_s: float = Field(
         default=15.0, gt=0, description="Seconds between readings of the consumer lag."
@@ -160,7 +162,10 @@ EXAMPLE_SECRETS = frozenset(
         "change-me-kafka-password",
         *(
             f"change-me-kafka-{who}-password"  # the per-service Kafka users of the secured variant
-            for who in ("gateway", "verifier", "downloader", "router", "poller", "reader", "init")
+            for who in (
+                *("gateway", "verifier", "downloader", "router", "poller", "reader"),
+                *("init", "operator"),
+            )
         ),
         "change-me-minio-secret",
         "sandbox-demo-api-key",
@@ -215,6 +220,29 @@ def unsafe_setting(settings: ServiceSettings) -> str | None:
                         f"FAXRELAY_APPS (hmac_secrets of {app.app_id}): a webhook secret is "
                         f"shorter than {MIN_HMAC_SECRET_BYTES} bytes"
                     )
+    return _tokens_share_the_main_keys(settings)
+
+
+def _tokens_share_the_main_keys(settings: ServiceSettings) -> str | None:
+    """Shared eFax tokens act as the App for every user's faxes: the internal bucket needs keys
+    of its own, not the main ones that every workload with S3 access holds."""
+    if not (isinstance(settings, EfaxSettings) and isinstance(settings, StorageSettings)):
+        return None
+    if not settings.efax_share_tokens:
+        return None
+    internal = settings.s3_internal_access_key
+    if internal is None:
+        return (
+            "FAXRELAY_S3_INTERNAL_ACCESS_KEY is not set: the shared eFax tokens would be kept "
+            "with the main S3 keys; give the internal bucket keys of its own "
+            "(FAXRELAY_S3_INTERNAL_ACCESS_KEY, FAXRELAY_S3_INTERNAL_SECRET_KEY), or set "
+            "FAXRELAY_EFAX_SHARE_TOKENS=false"
+        )
+    if internal.get_secret_value() == settings.s3_access_key.get_secret_value():
+        return (
+            "FAXRELAY_S3_INTERNAL_ACCESS_KEY is the main S3 access key: the internal bucket "
+            "of the shared eFax tokens needs keys of its own"
+        )
     return None
 
 
@@ -251,10 +279,13 @@ class StorageSettings(BaseModel):
         description="Bucket of the shared eFax tokens; grant subscribers no access to it.",
     )
     s3_internal_access_key: SecretStr | None = Field(
-        default=None, description="Access key for the internal bucket (default: s3_access_key)."
+        default=None,
+        description="Access key of the internal bucket, not s3_access_key: required outside "
+        "the local stack where tokens are shared (downloader, poller); on it, s3_access_key.",
     )
     s3_internal_secret_key: SecretStr | None = Field(
-        default=None, description="Secret key for the internal bucket (default: s3_secret_key)."
+        default=None,
+        description="Secret key of the internal bucket (on the local stack: s3_secret_key).",
     )
 
     @model_validator(mode="after")

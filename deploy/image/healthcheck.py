@@ -2,9 +2,10 @@
 
     python /app/healthcheck.py          # exit 0 healthy, 1 not
 
-- gateway: GET /healthz on its own port (TLS or not). The process answering HTTP is the only
-  liveness signal it has; readiness (/readyz: the broker is reachable) is for Kubernetes probes,
-  not for restarts.
+- gateway: GET /healthz on its internal port, FAXRELAY_METRICS_PORT (TLS when the gateway has
+  it; the public port serves only webhooks). The process answering HTTP is the only liveness
+  signal it has; readiness (/readyz: the broker is reachable) is for Kubernetes probes, not for
+  restarts. With the internal port off (0) only the live process is checked.
 - verifier, downloader, router, poller: they have no port; their process must exist, not be a
   zombie, and keep the heartbeat file (FAXRELAY_HEARTBEAT_FILE, set in the image) fresh: a stuck
   event loop stops touching it. The sandbox only needs a live process.
@@ -40,14 +41,16 @@ def gateway_answers() -> bool:
     from services.gateway.settings import GatewaySettings  # reads the same env as the service
 
     settings = GatewaySettings()
-    host = settings.gateway_host
+    if settings.metrics_port == 0:
+        return True  # no internal port: the live process is all we can check
+    host = settings.metrics_host
     host = "127.0.0.1" if host in LOOPBACK_HOSTS else host
     scheme = "https" if settings.gateway_tls_certfile else "http"
     # Our own process on this host: its certificate names the public host, not this address.
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    url = f"{scheme}://{host}:{settings.gateway_port}/healthz"
+    url = f"{scheme}://{host}:{settings.metrics_port}/healthz"
     with urllib.request.urlopen(url, timeout=3, context=context) as answer:  # noqa: S310
         return bool(answer.status == 200)
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Written by `python -m deploy.kafka_acls script` from deploy/kafka_acls.py: do not edit.
 # The ACLs of faxrelay's Kafka principals (one per service, and KEDA's Describe-only one) and
-# the gateway's producer quota. Run it as a Kafka admin; it is idempotent. The SCRAM users
-# themselves (their passwords) are made apart: docs/platform.md, "Security".
+# the gateway's producer quota (KAFKA_GATEWAY_PRODUCER_BYTE_RATE overrides it). Run it as a Kafka
+# admin; it is idempotent. The SCRAM users themselves (their passwords) are made apart:
+# docs/platform.md, "Security".
 #   acls.sh --bootstrap-server HOST:PORT [--command-config admin.properties]
 set -euo pipefail
 BIN="${KAFKA_BIN:-/opt/kafka/bin}"
@@ -14,7 +15,7 @@ acl() {
 }
 # gateway
 acl User:faxrelay-gateway --topic fax.webhook.received --resource-pattern-type literal --operation Write --operation Describe
-"$BIN/kafka-configs.sh" "${CONNECT[@]}" --alter --entity-type users --entity-name faxrelay-gateway --add-config producer_byte_rate=1048576 >/dev/null
+"$BIN/kafka-configs.sh" "${CONNECT[@]}" --alter --entity-type users --entity-name faxrelay-gateway --add-config "producer_byte_rate=${KAFKA_GATEWAY_PRODUCER_BYTE_RATE:-1048576}" >/dev/null
 # verifier
 acl User:faxrelay-verifier --topic fax.webhook.received --resource-pattern-type literal --operation Read --operation Describe
 acl User:faxrelay-verifier --topic fax.notified --resource-pattern-type literal --operation Write --operation Describe

@@ -55,19 +55,23 @@ class Gateway:
 
     async def _http(self, scope: Scope, receive: Any, send: Any) -> None:
         path = scope["path"]
-        if path in self.paths:
+        content_type = b"application/json"
+        if is_internal(scope, self.settings):  # health and metrics only, never webhooks
+            if path == "/healthz":
+                status, body = 200, b'{"status":"UP"}'
+            elif path == "/readyz":
+                ready = await self.broker.ping(timeout=2.0)
+                status, body = (
+                    (200, b'{"status":"READY"}') if ready else (503, b'{"status":"DOWN"}')
+                )
+            elif path == "/metrics":
+                status, (body, content_type) = 200, exposition(self.metrics_dir)
+            else:
+                status, body = logic.NOT_FOUND.status, logic.NOT_FOUND.body()
+        elif path in self.paths:  # the public port: the webhook paths and nothing else
             status, body = await self.take_delivery(scope, receive)
-        elif path == "/healthz":
-            status, body = 200, b'{"status":"UP"}'
-        elif path == "/readyz":
-            ready = await self.broker.ping(timeout=2.0)
-            status, body = (200, b'{"status":"READY"}') if ready else (503, b'{"status":"DOWN"}')
-        elif path == "/metrics":
-            status, (body, content_type) = 200, exposition(self.metrics_dir)
         else:
             status, body = logic.NOT_FOUND.status, logic.NOT_FOUND.body()
-        if path != "/metrics":
-            content_type = b"application/json"
         headers = [(b"content-type", content_type), (b"content-length", b"%d" % len(body))]
         if status == logic.TOO_MANY.status:
             headers.append((b"retry-after", b"1"))
@@ -130,3 +134,10 @@ class Gateway:
         WEBHOOKS_ACCEPTED.inc()
         log.debug("delivery accepted", extra=fax_fields(None, delivery.delivery_id, trace))
         return 200, logic.ACCEPTED
+
+
+def is_internal(scope: Scope, settings: GatewaySettings) -> bool:
+    """Whether the request came in on the internal port (FAXRELAY_METRICS_PORT), which serves
+    /healthz, /readyz and /metrics; the public port serves only the webhook paths."""
+    server = scope.get("server") or ("", None)
+    return settings.metrics_port != 0 and server[1] == settings.metrics_port

@@ -1,6 +1,8 @@
+from __future__ import annotations
+
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from shared.settings import ServiceSettings
 
@@ -44,3 +46,12 @@ class GatewaySettings(ServiceSettings):
     gateway_trust_forwarded_for: bool = Field(
         default=False, description="Take the client address from X-Forwarded-For (behind a proxy)."
     )
+
+    @model_validator(mode="after")
+    def _internal_port_is_not_the_public_one(self) -> GatewaySettings:
+        if self.metrics_port != 0 and self.metrics_port == self.gateway_port:
+            raise ValueError(
+                "FAXRELAY_METRICS_PORT must differ from FAXRELAY_GATEWAY_PORT: health and "
+                "metrics have an internal port of their own, never the public one"
+            )
+        return self

@@ -120,9 +120,10 @@ def rootfs_tarball() -> Path:
 
 
 def wheelhouse() -> Path:
-    """The wheels of deploy/requirements.txt (hash-checked), downloaded on the host once per
-    version of that file."""
-    requirements = REPO / "deploy" / "requirements.txt"
+    """The wheels of both images (hash-checked), downloaded on the host once per version of the
+    locks: deploy/requirements-sandbox.txt holds deploy/requirements.txt's pins and the
+    sandbox's own (make lock writes it so)."""
+    requirements = REPO / "deploy" / "requirements-sandbox.txt"
     key = hashlib.sha256(requirements.read_bytes()).hexdigest()[:12]
     folder = CACHE / f"wheelhouse-{key}"
     if folder.exists():

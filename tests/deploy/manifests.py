@@ -18,6 +18,11 @@ SECRETS: dict[str, dict[str, str]] = {
         "FAXRELAY_S3_ACCESS_KEY": "read-only-key",
         "FAXRELAY_S3_SECRET_KEY": "read-only-secret",
     },
+    # The internal bucket's keys (the shared eFax tokens; deploy/s3/tokens-policy.json).
+    "faxrelay-s3-tokens": {
+        "FAXRELAY_S3_INTERNAL_ACCESS_KEY": "tokens-key",
+        "FAXRELAY_S3_INTERNAL_SECRET_KEY": "tokens-secret",
+    },
     "faxrelay-efax-webhooks": {
         "FAXRELAY_APPS": json.dumps(
             [{"app_id": "00000000-0000-4000-8000-000000000001", "hmac_secrets": ["s"]}]
@@ -39,6 +44,7 @@ SECRETS: dict[str, dict[str, str]] = {
 SECRET_KINDS = {
     "faxrelay-s3": "s3",
     "faxrelay-s3-router": "s3",
+    "faxrelay-s3-tokens": "s3_tokens",
     "faxrelay-efax-webhooks": "efax_hmac",
     "faxrelay-efax-api": "efax_api",
 }

@@ -13,10 +13,10 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from deploy.kafka_acls import BY_SERVICE, Principal
+from deploy.kafka_acls import BY_SERVICE, GATEWAY_PRODUCER_BYTE_RATE, Principal, quota_variable
 from deploy.settings_doc import SERVICES
 from sandbox.settings import SandboxSettings
-from tests.deploy.conftest import ROOT, SECRETS_EXAMPLE
+from tests.deploy.conftest import ROOT, SECRETS_EXAMPLE, compose
 from tests.deploy.settings_env import (
     ALL_FIELDS,
     LAUNCHER_ONLY,
@@ -27,6 +27,8 @@ from tests.deploy.settings_env import (
     must_set,
     settings_class,
 )
+
+PROXY = "deploy/compose/behind-proxy.yml"
 
 
 def app_services(model: dict[str, Any]) -> dict[str, tuple[type[BaseSettings], dict[str, Any]]]:
@@ -161,15 +163,16 @@ SECRETS_ALLOWED: dict[str, set[str]] = {
     "gateway": {"kafka"},
     "sandbox-gateway": {"kafka"},
     "verifier": {"kafka", "efax_hmac"},
-    "downloader": {"kafka", "s3", "efax_api"},
+    "downloader": {"kafka", "s3", "s3_tokens", "efax_api"},
     "router": {"kafka", "s3"},
     "reader": {"kafka", "s3"},
-    "poller": {"kafka", "s3", "efax_api"},
+    "poller": {"kafka", "s3", "s3_tokens", "efax_api"},
     # eFax's stand-in holds the demo App's keys as eFax does; none of ours.
     "sandbox": {"efax_api", "efax_hmac"},
     "minio": {"s3"},
     "kafka": set(),
     "kafka-users": {"kafka"},  # deploy/compose/kafka-sasl-ssl.yml: writes the SCRAM user
+    "operator": {"kafka", "s3"},  # kafka-sasl-ssl.yml, profile "operator": the operator's CLI
     "prometheus": set(),  # profile "observability": scrapes, holds no secret
     "grafana": set(),  # profile "observability": reads Prometheus, anonymous viewers
     "jaeger": set(),  # profile "observability": receives the services' traces
@@ -310,7 +313,8 @@ def test_kafka_sasl_ssl_override_points_every_client_at_the_secured_listener(
     assert users["network_mode"] == "service:kafka"
     # It writes the SCRAM user of each client's own secret file, and holds no other secret.
     mounted = {Path(v["source"]).name for v in users["volumes"] if v["source"].endswith(".env")}
-    assert mounted == {f"kafka-{principal_of(name).service}.env" for name in clients}
+    expected = {f"kafka-{principal_of(name).service}.env" for name in clients}
+    assert mounted == expected | {"kafka-operator.env"}  # and the operator's CLI's user
     assert "FAXRELAY_KAFKA_SASL_PASSWORD" not in (users.get("environment") or {})
     # `config` prints the command still escaped ($$): the container's shell sees one $.
     command = " ".join(users["command"])
@@ -375,3 +379,103 @@ def test_secured_kafka_gives_each_client_its_own_user_with_its_acls(
     scripts = [v for v in users["volumes"] if v["target"] == "/run/acls.sh"]
     assert [Path(v["source"]) for v in scripts] == [ROOT / "deploy/kafka/acls.sh"]
     assert "bash /run/acls.sh --bootstrap-server 127.0.0.1:9092" in " ".join(users["command"])
+
+
+@pytest.mark.tools
+def test_the_gateways_health_and_metrics_port_is_internal_and_scraped(
+    compose_model: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The public port serves only webhooks; /healthz (the health check), /readyz and /metrics
+    # are on FAXRELAY_METRICS_PORT, which no gateway publishes and Prometheus scrapes.
+    scrapes = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    (job,) = [j for j in scrapes["scrape_configs"] if j["job_name"] == "gateway"]
+    (target,) = job["dns_sd_configs"]
+    models = {"docker-compose.yml": compose_model}
+    proxy = compose("config", "--format", "json", files=("docker-compose.yml", PROXY))
+    models[PROXY] = json.loads(proxy)
+    for where, model in models.items():
+        for name in ("gateway", "sandbox-gateway"):
+            service = model["services"].get(name)
+            if service is None:
+                continue
+            settings = load(SERVICES["gateway"], service["environment"], monkeypatch)
+            assert settings.metrics_port not in (0, settings.gateway_port), f"{where} {name}"
+            published = {int(p["target"]) for p in service.get("ports", [])}
+            assert settings.metrics_port not in published, f"{where} {name}"
+            assert published <= {settings.gateway_port}, f"{where} {name}"
+            if name == "gateway" and where == "docker-compose.yml":
+                assert target == {"names": ["gateway"], "type": "A", "port": settings.metrics_port}
+                assert job["scheme"] == ("https" if settings.gateway_tls_certfile else "http")
+
+
+def test_only_the_downloader_and_the_poller_get_the_token_buckets_keys() -> None:
+    # The shared eFax tokens act as the App: their bucket's keys (secrets/s3-tokens.env) go to
+    # the two services that share tokens, and they are a pair apart from s3.env's.
+    raw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    with_tokens = {
+        name
+        for name, service in raw["services"].items()
+        if any(str(f).endswith("/s3-tokens.env") for f in service.get("env_file", []))
+    }
+    assert with_tokens == {"downloader", "poller"}
+    example = (ROOT / SECRETS_EXAMPLE / "s3-tokens.env").read_text()
+    names = set(re.findall(r"^#?(FAXRELAY_\w+)=", example, re.M))
+    assert names == {"FAXRELAY_S3_INTERNAL_ACCESS_KEY", "FAXRELAY_S3_INTERNAL_SECRET_KEY"}
+    s3 = (ROOT / SECRETS_EXAMPLE / "s3.env").read_text()
+    assert "FAXRELAY_S3_INTERNAL" not in s3
+    # The example repeats s3.env's pair (the demo's one key), which the downloader and the
+    # poller refuse outside the local stack (tests/unit/test_token_sharing.py).
+    pair = dict(re.findall(r"^(FAXRELAY_\w+)=(\S+)$", example, re.M))
+    main = dict(re.findall(r"^(FAXRELAY_\w+)=(\S+)$", s3, re.M))
+    assert pair["FAXRELAY_S3_INTERNAL_ACCESS_KEY"] == main["FAXRELAY_S3_ACCESS_KEY"]
+    assert pair["FAXRELAY_S3_INTERNAL_SECRET_KEY"] == main["FAXRELAY_S3_SECRET_KEY"]
+
+
+def test_the_token_keys_policy_allows_only_the_internal_bucket() -> None:
+    config = (ROOT / "deploy/k8s/overlays/production/config.env").read_text()
+    bucket = re.search(r"^FAXRELAY_S3_INTERNAL_BUCKET=(\S+)$", config, re.M)
+    faxes = re.search(r"^FAXRELAY_S3_BUCKET=(\S+)$", config, re.M)
+    assert bucket
+    assert faxes
+    policy = json.loads((ROOT / "deploy/s3/tokens-policy.json").read_text())
+    resources = {r for s in policy["Statement"] for r in s["Resource"]}
+    assert resources == {f"arn:aws:s3:::{bucket[1]}", f"arn:aws:s3:::{bucket[1]}/_tokens/*"}
+    assert all(s["Effect"] == "Allow" for s in policy["Statement"])
+    actions = {a for s in policy["Statement"] for a in s["Action"]}
+    assert actions == {"s3:ListBucket", "s3:GetObject", "s3:PutObject"}
+    assert not any(faxes[1] in r for r in resources)
+
+
+@pytest.mark.tools
+def test_the_secured_variant_runs_the_operator_as_its_own_user_and_sets_the_gateways_quota(
+    secured_compose_model: dict[str, Any],
+) -> None:
+    services = secured_compose_model["services"]
+    operator = services["operator"]
+    assert operator["profiles"] == ["operator"]  # only with `run --rm operator ...`
+    assert operator["entrypoint"] == ["python", "-m", "faxrelay.cli"]
+    env = {k: str(v) for k, v in operator["environment"].items()}
+    assert env["FAXRELAY_KAFKA_SASL_USERNAME"] == BY_SERVICE["operator"].user
+    assert env["FAXRELAY_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert "kafka-users" in operator["depends_on"]
+    others = {
+        str(s["environment"].get("FAXRELAY_KAFKA_SASL_PASSWORD"))
+        for n, s in services.items()
+        if n != "operator" and s.get("environment")
+    }
+    assert env["FAXRELAY_KAFKA_SASL_PASSWORD"] not in others
+    # Every principal but KEDA's (Kubernetes only) has its example secret file, and no more.
+    files = {p.name for p in (ROOT / SECRETS_EXAMPLE).glob("kafka-*.env")}
+    assert files == {f"kafka-{p}.env" for p in BY_SERVICE if p != "keda"}
+    # The gateway's producer quota: set by kafka-users through acls.sh, from .env's knob whose
+    # default is the table's value.
+    gateway = BY_SERVICE["gateway"]
+    assert gateway.producer_byte_rate == GATEWAY_PRODUCER_BYTE_RATE
+    variable = quota_variable(gateway)
+    users_env = services["kafka-users"]["environment"]
+    assert users_env[variable] == str(GATEWAY_PRODUCER_BYTE_RATE)
+    script = (ROOT / "deploy/kafka/acls.sh").read_text()
+    quota = f'--entity-name {gateway.user} --add-config "producer_byte_rate=${{{variable}:-'
+    assert f'{quota}{GATEWAY_PRODUCER_BYTE_RATE}}}"' in script
+    _, shown = env_example()
+    assert variable in shown

@@ -33,9 +33,24 @@ def test_production_image_has_no_sandbox() -> None:
         chain.append(stages[base[1]])
     for part in chain:
         assert not re.search(r"^COPY .*\bsandbox/", part, re.M), name
+        # nor what only the sandbox needs (its extra: starlette, the fonts)
+        assert "requirements-sandbox" not in part, name
     assert re.search(r"^COPY sandbox/ sandbox/$", stages["sandbox"], re.M)
+    assert re.search(r"^COPY --from=sandbox-build /opt/venv /opt/venv$", stages["sandbox"], re.M)
+    assert "-r /tmp/requirements-sandbox.txt" in stages["sandbox-build"]
     # Production code never imports the sandbox.
     for folder in ("shared", "services", "faxrelay"):
         for path in (ROOT / folder).rglob("*.py"):
             source = path.read_text()
             assert not re.search(r"^\s*(from|import) sandbox\b", source, re.M), path
+
+
+def test_the_base_image_is_pinned_by_digest_and_every_stage_starts_from_it() -> None:
+    # A tag moves with every upstream rebuild; the digest is the exact image that was reviewed.
+    text = (ROOT / "Dockerfile").read_text()
+    (pin,) = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.M)
+    assert re.fullmatch(r"python:3\.\d+-slim-bookworm@sha256:[0-9a-f]{64}", pin), pin
+    stages = [name for name, _ in dockerfile_stages()]
+    for name, part in dockerfile_stages():
+        (base,) = re.findall(r"^FROM (\S+)", part, re.M)
+        assert base == "${PYTHON_IMAGE}" or base in stages, f"{name} starts from {base}"

@@ -5,8 +5,11 @@ reads and writes, so a new topic, publisher or consumer cannot be forgotten in t
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 
 from faststream.kafka import KafkaBroker
 
@@ -166,3 +169,31 @@ def test_the_operator_reads_everything_but_writes_only_where_replays_go() -> Non
     groups = {g for s in SERVICES for g in uses(s).groups}
     assert allowed(operator, "group", "Describe") == groups
     assert {a.resource for a in operator} == {"topic", "group"}
+
+
+def test_acls_sh_sets_the_gateways_quota_from_its_variable(tmp_path: Path) -> None:
+    """Run with stand-ins for Kafka's tools: the quota is the table's unless the secured compose
+    variant's KAFKA_GATEWAY_PRODUCER_BYTE_RATE says otherwise."""
+    calls = tmp_path / "calls"
+    for tool in ("kafka-acls.sh", "kafka-configs.sh"):
+        stub = tmp_path / tool
+        stub.write_text(f'#!/bin/bash\necho "{tool} $*" >> {calls}\n')
+        stub.chmod(0o755)
+
+    def quota(env: dict[str, str]) -> list[str]:
+        calls.unlink(missing_ok=True)
+        subprocess.run(
+            ["bash", str(ROOT / "deploy/kafka/acls.sh"), "--bootstrap-server", "kafka:9092"],
+            env={"PATH": os.environ["PATH"], "KAFKA_BIN": str(tmp_path), **env},
+            check=True,
+            capture_output=True,
+        )
+        lines = calls.read_text().splitlines()
+        assert all("--bootstrap-server kafka:9092" in line for line in lines)
+        return [line for line in lines if line.startswith("kafka-configs.sh")]
+
+    gateway = "--entity-name faxrelay-gateway --add-config producer_byte_rate="
+    (default,) = quota({})
+    assert default.endswith(f"{gateway}{GATEWAY_PRODUCER_BYTE_RATE}")
+    (lowered,) = quota({"KAFKA_GATEWAY_PRODUCER_BYTE_RATE": "262144"})
+    assert lowered.endswith(f"{gateway}262144")

@@ -164,6 +164,25 @@ def test_gateway_has_a_service_and_a_tls_ingress(
         assert paths <= gateway, build
 
 
+@pytest.mark.tools
+def test_the_gateways_health_and_metrics_are_on_its_internal_port_only(
+    kustomize_builds: dict[str, list[dict[str, Any]]],
+) -> None:
+    # Its public port serves only webhooks: the Service exposes that port alone, and the
+    # probes and the scrape use the internal one (FAXRELAY_METRICS_PORT), which is not public.
+    for build, resources in kustomize_builds.items():
+        service = by_kind(resources, "Service")["gateway"]
+        assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"], build
+        pod = by_kind(resources, "Deployment")["gateway"]["spec"]["template"]
+        (container,) = pod["spec"]["containers"]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert ports == {"http": int(env["FAXRELAY_GATEWAY_PORT"]), "metrics": 9100}, build
+        assert env["FAXRELAY_METRICS_PORT"] == "9100", build
+        for probe in ("livenessProbe", "readinessProbe"):
+            assert container[probe]["httpGet"]["port"] == "metrics", f"{build} {probe}"
+
+
 def load_default_gateway_paths() -> set[str]:
     return set(SERVICES["gateway"]().gateway_webhook_paths)  # type: ignore[attr-defined]
 

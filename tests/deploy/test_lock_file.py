@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from packaging.requirements import Requirement
 
@@ -13,6 +14,7 @@ from tests.deploy.conftest import ROOT
 # they catch a hand edit, i.e. a pin without its hashes or its `# via`, a dependency missing,
 # out of its range or left over, and a lock made for another Python than the image's.
 LOCK = ROOT / "deploy/requirements.txt"
+SANDBOX_LOCK = ROOT / "deploy/requirements-sandbox.txt"  # the sandbox image's: LOCK and more
 OURS = "faxrelay (pyproject.toml)"
 
 
@@ -20,10 +22,10 @@ def normalized(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def lock_entries() -> dict[str, tuple[str, list[str], set[str]]]:
+def lock_entries(lock: Path = LOCK) -> dict[str, tuple[str, list[str], set[str]]]:
     """name -> (version, sha256 hashes, what it is needed by) of each pin in the lock."""
     entries: dict[str, tuple[str, list[str], set[str]]] = {}
-    blocks = re.split(r"^(?=[A-Za-z0-9])", LOCK.read_text(), flags=re.M)
+    blocks = re.split(r"^(?=[A-Za-z0-9])", lock.read_text(), flags=re.M)
     for block in blocks:
         pin = re.match(r"([A-Za-z0-9_.-]+)==(\S+)", block)
         if pin is None:
@@ -35,16 +37,22 @@ def lock_entries() -> dict[str, tuple[str, list[str], set[str]]]:
     return entries
 
 
-def direct_dependencies() -> list[Requirement]:
+def direct_dependencies(extra: str | None = None) -> list[Requirement]:
+    """The project's dependencies, or those of one of its extras."""
     project = __import__("tomllib").loads((ROOT / "pyproject.toml").read_text())["project"]
-    return [Requirement(spec) for spec in project["dependencies"]]
+    specs = project["optional-dependencies"][extra] if extra else project["dependencies"]
+    return [Requirement(spec) for spec in specs]
 
 
 def test_the_lock_is_written_by_make_lock_for_the_images_python() -> None:
     assert LOCK.read_text().splitlines()[1] == "#    make lock", "regenerate it: make lock"
-    target = re.search(r"^lock:.*?(?=^\S|\Z)", (ROOT / "Makefile").read_text(), re.M | re.S)
+    makefile = (ROOT / "Makefile").read_text()
+    target = re.search(r"^lock:.*?(?=^\S|\Z)", makefile, re.M | re.S)
+    compile_command = re.search(r"^UV_COMPILE :=.*?(?=^\S|\Z)", makefile, re.M | re.S)
     assert target is not None
-    recipe = target[0]
+    assert compile_command is not None
+    assert "$(UV_COMPILE)" in target[0]
+    recipe = compile_command[0]
     assert "uv pip compile pyproject.toml" in recipe
     assert "--generate-hashes" in recipe  # the Dockerfile installs with --require-hashes
     image = re.search(r"ARG PYTHON_IMAGE=python:(\d+\.\d+)-", (ROOT / "Dockerfile").read_text())
@@ -72,3 +80,29 @@ def test_the_lock_holds_what_the_project_needs_and_nothing_else() -> None:
         assert via, f"{name}: needed by nothing (a hand-added pin?): make lock"
         needed_by = {normalized(v) for v in via if v != OURS}
         assert needed_by <= set(entries), f"{name} needed by {needed_by - set(entries)}"
+
+
+def test_the_sandboxs_packages_are_in_the_sandbox_lock_only() -> None:
+    # The production image installs LOCK alone; the sandbox's target adds SANDBOX_LOCK, which
+    # holds every pin of LOCK unchanged and the sandbox's extra (its API, its fonts).
+    target = re.search(r"^lock:.*?(?=^\S|\Z)", (ROOT / "Makefile").read_text(), re.M | re.S)
+    assert target is not None
+    assert (
+        "--extra sandbox -c deploy/requirements.txt -o deploy/requirements-sandbox.txt"
+        in (target[0])
+    )
+    assert SANDBOX_LOCK.read_text().splitlines()[1] == "#    make lock", "make lock"
+    production, sandbox = lock_entries(), lock_entries(SANDBOX_LOCK)
+    for name, (version, hashes, _) in production.items():
+        assert sandbox[name][:2] == (version, hashes), f"{name}: make lock"
+    extra = {normalized(r.name) for r in direct_dependencies("sandbox")}
+    assert extra, "the sandbox extra is empty"
+    assert not extra & set(production), (
+        f"in the production image: {sorted(extra & set(production))}"
+    )
+    ours = {name for name, (_, _, via) in sandbox.items() if OURS in via}
+    assert ours == {normalized(r.name) for r in direct_dependencies()} | extra, "make lock"
+    for name, (version, hashes, via) in sandbox.items():
+        assert hashes, f"{name}=={version} has no hash: make lock"
+        needed_by = {normalized(v) for v in via if v != OURS and not v.startswith("-c ")}
+        assert needed_by <= set(sandbox), f"{name} needed by {needed_by - set(sandbox)}"

@@ -26,7 +26,7 @@ def metrics_port(
     """The port the service's settings serve /metrics on, from its Deployment's environment."""
     (container,) = by_kind(resources, "Deployment")[name]["spec"]["template"]["spec"]["containers"]
     settings = load(SERVICES[name], deployment_env(resources, container), monkeypatch)
-    port: int = settings.gateway_port if name == "gateway" else settings.metrics_port
+    port: int = settings.metrics_port  # the gateway's internal port: its public one has none
     return port
 
 
@@ -98,5 +98,5 @@ def test_a_pod_monitor_that_misses_the_pods_is_caught(
 
     assert variant(selector={"matchLabels": {"app.kubernetes.io/name": "fax-relay"}})
     assert variant(podMetricsEndpoints=[{"port": "metric"}, {"port": "http"}])
-    assert variant(podMetricsEndpoints=[{"port": "metrics"}])  # the gateway unscraped
+    assert variant(podMetricsEndpoints=[{"port": "http"}])  # the gateway's public port only
     assert variant(jobLabel="app")

@@ -51,8 +51,9 @@ class System:
     stack: LocalStack
     sandbox: RunningSandbox
     account: DemoApp
-    gateway_url: str
+    gateway_url: str  # its public port: the webhook paths only
     env: dict[str, str]
+    gateway_internal_url: str = ""  # /healthz, /readyz, /metrics (FAXRELAY_METRICS_PORT)
     bucket: str = BUCKET
     traces: Receiver | None = None  # the spans the services exported, when they export
     _next_user: int = POLLED
@@ -199,8 +200,13 @@ def running_system(
         if name.endswith("_PORT")
     ]
     stack.assign_ports(avoid=promised)  # first, so that the gateway's port is none of them
-    (stack.gateway_port,) = free_ports(1, avoid=[*stack.ports.values(), *promised])
+    (stack.gateway_port, internal) = free_ports(2, avoid=[*stack.ports.values(), *promised])
     gateway_url = f"http://127.0.0.1:{stack.gateway_port}"
+    # the gateway's health and metrics on an internal port of their own, unless the caller chose
+    per_service_env = {name: dict(env) for name, env in (per_service_env or {}).items()}
+    gateway_env = per_service_env.setdefault("gateway", {})
+    gateway_env.setdefault("FAXRELAY_METRICS_PORT", str(internal))
+    internal_url = f"http://127.0.0.1:{gateway_env['FAXRELAY_METRICS_PORT']}"
     settings = SandboxSettings(
         port=0,
         apps=[AppConfig(**account.sandbox_app(f"{gateway_url}/webhooks/efax"))],
@@ -215,7 +221,7 @@ def running_system(
             env = stack.service_env() | TUNING | (extra_env or {})  # what the services get
             start_services(stack, env, per_service_env, SYSTEM_SERVICES)
             try:
-                yield System(stack, sandbox, account, gateway_url, env)
+                yield System(stack, sandbox, account, gateway_url, env, internal_url)
             finally:
                 stack.stop()  # the services first, while the sandbox still answers
     finally:

@@ -22,7 +22,7 @@ from sandbox import Faults
 from shared.contracts import DOWNLOAD_FAILED
 from shared.efax import EfaxClient
 from shared.settings import EfaxApp, StorageSettings
-from shared.storage import FaxStore, token_sharing
+from shared.storage import FaxStore, open_token, token_sharing
 from tests.e2e.conftest import BOTH_BROKERS, System, read_topic, running_system, wait_until
 from tests.e2e.test_walking_skeleton import decode_events, stored_objects
 
@@ -258,7 +258,9 @@ async def test_processes_share_one_token_outside_the_fax_bucket(system: System) 
     )
     first, second = (
         EfaxClient(
-            system.sandbox.base_url, [app], shared_tokens=token_sharing(settings, share=True)
+            system.sandbox.base_url,
+            [app],
+            shared_tokens=token_sharing(settings, share=True, apps=[app]),
         )
         for _ in range(2)
     )
@@ -272,7 +274,10 @@ async def test_processes_share_one_token_outside_the_fax_bucket(system: System) 
     assert first.tokens_issued <= 1
     assert second.tokens_issued == 0, "the second process used the token the first shared"
     internal = FaxStore(system.stack.minio(), settings.s3_internal_bucket)
-    saved = json.loads(internal.read(f"_tokens/{app.app_id}.json"))
+    stored = internal.read(f"_tokens/{app.app_id}.json")
+    assert app.api_key is not None
+    saved = json.loads(open_token(app.api_key, app.app_id, stored))
+    assert saved["token"].encode() not in stored, "kept encrypted"
     in_fax_bucket = system.stack.minio().list_objects(
         system.bucket, prefix="_tokens/", recursive=True
     )

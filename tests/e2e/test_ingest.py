@@ -85,7 +85,7 @@ def test_bad_requests_get_a_clear_error_and_the_gateway_keeps_serving(
     )
     assert answer.status_code == status
     assert answer.json()["error"]
-    assert httpx.get(f"{system.gateway_url}/healthz", timeout=5).status_code == 200
+    assert httpx.get(f"{system.gateway_internal_url}/healthz", timeout=5).status_code == 200
 
 
 HOSTILE = {

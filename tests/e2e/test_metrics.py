@@ -27,21 +27,20 @@ ALERTS = Path(__file__).resolve().parents[2] / "deploy/prometheus/alerts.yml"
 
 @pytest.fixture(scope="module")
 def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[System, str]]:
-    """A stack whose consumers serve /metrics on ports of their own, and a Prometheus scraping
-    all five every second."""
+    """A stack whose services serve /metrics on ports of their own (the gateway's internal port),
+    and a Prometheus scraping all of them every second."""
     prometheus = tool("prometheus")  # built into .faxrelay-cache the first time (minutes)
     tmp = tmp_path_factory.mktemp("metrics")
-    *ports, prometheus_port = free_ports(len(SYSTEM_SERVICES))
-    consumers = [name for name in SYSTEM_SERVICES if name != "gateway"]
-    per_service = {
+    *ports, prometheus_port = free_ports(len(SYSTEM_SERVICES) + 1)
+    per_service = {  # the gateway's is its internal port: /metrics is not on its public one
         name: {"FAXRELAY_METRICS_PORT": str(port), "FAXRELAY_METRICS_LAG_INTERVAL_S": "2"}
-        for name, port in zip(consumers, ports, strict=True)
+        for name, port in zip(SYSTEM_SERVICES, ports, strict=True)
     }
-    per_service["gateway"] = {"FAXRELAY_GATEWAY_WORKERS": "2"}  # counts summed over workers
+    per_service["gateway"]["FAXRELAY_GATEWAY_WORKERS"] = "2"  # counts summed over workers
     with running_system(tmp / "stack", "tansu", per_service_env=per_service) as system:
-        gateway = system.gateway_url.removeprefix("http://")
-        targets = {name: f"127.0.0.1:{port}" for name, port in zip(consumers, ports, strict=True)}
-        targets["gateway"] = gateway
+        targets = {
+            name: f"127.0.0.1:{port}" for name, port in zip(SYSTEM_SERVICES, ports, strict=True)
+        }
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(ALERTS)],

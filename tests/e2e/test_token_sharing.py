@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 
 import pytest
+from pydantic import SecretStr
 
 from faxrelay.localstack import ACCESS_KEY, SECRET_KEY, LocalStack, free_ports
 from sandbox import AppConfig, SandboxSettings, run_in_thread
 from shared.efax import EfaxClient
 from shared.settings import EfaxApp, StorageSettings
-from shared.storage import FaxStore, make_minio, token_sharing
+from shared.storage import FaxStore, make_minio, open_token, token_sharing
 
 pytestmark = pytest.mark.e2e
 
@@ -53,11 +55,10 @@ async def test_tokens_shared_by_two_clients_stay_out_of_the_fax_bucket(store: Lo
     )
     with run_in_thread(sandbox) as sb:
         created = sb.create_faxes(count=3, deliver=False)
+        apps = [EfaxApp(app_id=APP, api_key=KEY)]
         clients = [  # two processes: each its own client and its own view of the store
             EfaxClient(
-                sb.base_url,
-                [EfaxApp(app_id=APP, api_key=KEY)],
-                shared_tokens=token_sharing(settings, share=True),
+                sb.base_url, apps, shared_tokens=token_sharing(settings, share=True, apps=apps)
             )
             for _ in range(2)
         ]
@@ -80,4 +81,6 @@ async def test_tokens_shared_by_two_clients_stay_out_of_the_fax_bucket(store: Lo
         assert token.encode() not in faxes.read(name), name
         assert "_tokens" not in name
     internal = FaxStore(client, settings.s3_internal_bucket)
-    assert token.encode() in internal.read(f"_tokens/{APP}.json")
+    stored = internal.read(f"_tokens/{APP}.json")
+    assert token.encode() not in stored, "kept encrypted"
+    assert json.loads(open_token(SecretStr(KEY), APP, stored))["token"] == token

@@ -60,10 +60,12 @@ class RecordingBroker:
         return not self.fail
 
 
-def client(broker: RecordingBroker, **settings: Any) -> httpx.AsyncClient:
+def client(broker: RecordingBroker, internal: bool = False, **settings: Any) -> httpx.AsyncClient:
+    """The gateway as its public port (webhooks) or its internal port (health, metrics) sees it."""
     gateway = Gateway(GatewaySettings(**settings), broker)  # type: ignore[arg-type]
     transport = httpx.ASGITransport(app=gateway)
-    return httpx.AsyncClient(transport=transport, base_url="http://gateway")
+    port = gateway.settings.metrics_port if internal else gateway.settings.gateway_port
+    return httpx.AsyncClient(transport=transport, base_url=f"http://gateway:{port}")
 
 
 async def test_a_delivery_is_answered_success_after_it_is_published() -> None:
@@ -147,9 +149,33 @@ async def test_several_webhook_paths_can_be_served() -> None:
 
 
 async def test_readiness_follows_the_broker() -> None:
-    async with client(RecordingBroker(fail=True)) as http:
+    async with client(RecordingBroker(fail=True), internal=True) as http:
         assert (await http.get("/readyz")).status_code == 503
         assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_the_public_port_serves_only_webhooks_and_the_internal_port_no_webhooks() -> None:
+    broker = RecordingBroker()
+    json_type = {"content-type": "application/json"}
+    async with client(broker) as public, client(broker, internal=True) as internal:
+        for path in ("/metrics", "/readyz", "/healthz"):
+            answer = await public.get(path)
+            assert answer.status_code == 404, path
+            assert answer.json()["error"] == "not_found"
+            assert (await internal.get(path)).status_code == 200, path
+        assert (
+            await internal.post("/webhooks/efax", content=b"{}", headers=json_type)
+        ).status_code == 404
+        assert (
+            await public.post("/webhooks/efax", content=b"{}", headers=json_type)
+        ).status_code == 200
+    assert len(broker.published) == 1
+
+
+def test_the_internal_port_cannot_be_the_public_one() -> None:
+    with pytest.raises(ValueError, match="FAXRELAY_METRICS_PORT must differ"):
+        GatewaySettings(gateway_port=9100, metrics_port=9100)
+    assert GatewaySettings(gateway_port=0, metrics_port=0).metrics_port == 0  # both may be off
 
 
 async def test_a_source_past_its_rate_is_answered_429_while_another_source_is_served() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from faxrelay.launcher import first_run_lines, saved_stack
+from faxrelay.launcher import first_run_lines, metrics_env, metrics_lines, saved_stack
 from faxrelay.localstack import ACCESS_KEY, SECRET_KEY, DemoApp, LocalStack
 
 
@@ -40,3 +40,16 @@ def test_with_real_efax_apps_up_starts_no_demo(
     stack = saved_stack(tmp_path, "tansu", 8080)
     assert stack.app is None
     assert "FAXRELAY_APPS" not in stack.service_env()
+
+
+def test_up_gives_the_gateway_an_internal_port_for_health_and_metrics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FAXRELAY_APPS", raising=False)
+    stack = saved_stack(tmp_path, "tansu", 8080)
+    internal = stack.ports["metrics_gateway"]
+    assert internal != 8080
+    assert metrics_env(stack.ports)["gateway"] == {"FAXRELAY_METRICS_PORT": str(internal)}
+    lines = "\n".join(metrics_lines(stack.ports))
+    assert f"gateway 127.0.0.1:{internal}" in lines
+    assert f"http://127.0.0.1:{internal}/healthz" in lines

@@ -88,14 +88,15 @@ async def test_the_gateway_serves_prometheus_text_counting_accepted_and_refused(
     accepted = value("faxrelay_webhooks_accepted_total")
     refused = value("faxrelay_webhooks_refused_total", reason="unsupported_media_type")
     transport = httpx.ASGITransport(app=gateway)
+    public, internal = "http://gateway:8443", "http://gateway:9100"  # GatewaySettings' ports
     async with (
         TestKafkaBroker(broker),
-        httpx.AsyncClient(transport=transport, base_url="http://gateway") as http,
+        httpx.AsyncClient(transport=transport, base_url=public) as http,
     ):
         json_type = {"content-type": "application/json"}
         await http.post("/webhooks/efax", content=b'{"fax_id": "f1"}', headers=json_type)
         await http.post("/webhooks/efax", content=b"x", headers={"content-type": "text/plain"})
-        answer = await http.get("/metrics")
+        answer = await http.get(f"{internal}/metrics")
     assert answer.headers["content-type"].startswith("text/plain; version=")
     families = {f.name: f for f in text_string_to_metric_families(answer.text)}
     assert families["faxrelay_webhooks_accepted"].samples[0].value == accepted + 1

@@ -21,7 +21,13 @@ from shared.settings import EXAMPLE_SECRETS, ServiceSettings, setting_errors
 
 APPS = [{"app_id": str(uuid.uuid4()), "api_key": "k", "hmac_secrets": ["s" * 32]}]
 ROOT = Path(__file__).parents[2]
-KEYS = {"s3_access_key": "faxrelay-prod", "s3_secret_key": "a-real-secret-key", "s3_secure": True}
+KEYS = {
+    "s3_access_key": "faxrelay-prod",
+    "s3_secret_key": "a-real-secret-key",
+    "s3_secure": True,
+    "s3_internal_access_key": "faxrelay-tokens",  # the shared eFax tokens' own keys
+    "s3_internal_secret_key": "a-real-tokens-key",
+}
 
 
 def test_minios_default_keys_are_refused_outside_the_local_stack() -> None:
