@@ -1,16 +1,400 @@
 """Key fields of one document of a fax: each a hint with its page and confidence.
 
-Stub of the interface the reader calls; the finder itself is being written."""
+A field is read where a label says what follows it ("DOB:", "Chart #:", "Ordering provider:"),
+on the same line or, when OCR read a form's label column before its value column, paired with
+the value lines that follow in the same order. A few fields are also guessed without such a
+label, with less confidence: a date of service from "I saw ... on <date>", a provider from the
+signature above an NPI. When a field is read more than once the surest reading wins, and among
+equally sure ones the value read most often; readings that disagree lower the confidence.
+
+Which fields are looked for depends on the document's type: the cover sheet's (to, from, re,
+pages, phone, fax, date) on a cover sheet, the patient's, provider's and dates on the clinical
+types, none on junk, all on "other". Only the first characters of each page and line are read,
+and no pattern can backtrack badly, so any text gives an answer quickly. Values are PHI: this
+module logs nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
-from shared.contracts import DocumentType, FoundField
+from services.reader.fields_values import (
+    NOISE,
+    clean_text,
+    date_value,
+    identifier_value,
+    name_value,
+    npi_value,
+    pages_value,
+    phone_value,
+    text_value,
+    tidy,
+)
+from shared.contracts import DocumentType, FieldName, FoundField
+
+MAX_PAGES = 60
+MAX_PAGE_CHARS = 20_000
+MAX_LINES = 400
+MAX_LINE_CHARS = 400
+
+COVER = frozenset(
+    {
+        FieldName.TO,
+        FieldName.FROM,
+        FieldName.RE,
+        FieldName.PAGES_STATED,
+        FieldName.PHONE,
+        FieldName.FAX,
+        FieldName.DATE,
+    }
+)
+CLINICAL = frozenset(FieldName) - COVER
+LOOKED_FOR = {
+    DocumentType.COVER_SHEET: COVER,
+    DocumentType.JUNK: frozenset(),
+    DocumentType.OTHER: frozenset(FieldName),
+}
+
+# Each kind of label, as patterns (spaces may be lost by OCR, so words join with \s*).
+LABELS: dict[str, list[str]] = {
+    "to": ["to", "attn", "attention", "recipient name", "send to", "deliver to"],
+    "from": ["from", "sender", "sent by"],
+    "re": ["re", "subject", "regarding", "reference"],
+    "pages": [
+        "pages",
+        "no of pages",
+        "number of pages",
+        "# of pages",
+        "total pages",
+        "page count",
+        "pages including cover",
+        "pages incl cover",
+        "pages including cover sheet",
+        "pages including this cover",
+        "pages \\(including cover\\)",
+    ],
+    "phone": ["phone", "tel", "telephone", "ph", "phone number", "phone #", "sender phone"],
+    "fax": ["fax", "fax number", "fax #", "fax no", "sender fax", "return fax", "reply fax"],
+    "date": ["date", "date sent", "sent", "sent on"],
+    "patient": [
+        "patient",
+        "patient name",
+        "patient's name",
+        "name of patient",
+        "pt name",
+        "pt",
+        "name",
+        "member",
+        "member name",
+        "client name",
+    ],
+    "dob": ["dob", "d\\.o\\.b\\.?", "date of birth", "birth date", "birthdate", "born"],
+    "mrn": [
+        "mrn",
+        "mr #",
+        "mr no",
+        "medical record",
+        "medical record number",
+        "medical record #",
+        "medical record no",
+        "chart",
+        "chart #",
+        "chart number",
+        "chart no",
+        "patient id",
+        "patient #",
+        "member id",
+        "member #",
+        "member number",
+        "account",
+        "account #",
+        "account number",
+        "acct #",
+        "rx profile",
+    ],
+    "npi": ["npi", "npi #", "npi number", "npi no", "npl", "np1"],
+    "provider": [
+        "ordering provider",
+        "ordering physician",
+        "ordered by",
+        "referring provider",
+        "referring physician",
+        "referring doctor",
+        "referred by",
+        "prescriber",
+        "prescribing provider",
+        "prescribing physician",
+        "requesting provider",
+        "requesting physician",
+        "attending physician",
+        "physician",
+        "provider",
+    ],
+    "dos": [
+        "date of service",
+        "dos",
+        "service date",
+        "date of visit",
+        "visit date",
+        "collected",
+        "collection date",
+        "date collected",
+        "date of collection",
+        "date of exam",
+        "exam date",
+        "date of study",
+        "study date",
+        "date of procedure",
+        "procedure date",
+        "encounter date",
+    ],
+    "service_range": [
+        "dates of service",
+        "service dates",
+        "dates requested",
+        "date range",
+        "records from",
+        "treatment dates",
+    ],
+    "request": ["request date", "date of request", "date requested", "requested on"],
+}
+FIELD_OF = {
+    "to": FieldName.TO,
+    "from": FieldName.FROM,
+    "re": FieldName.RE,
+    "pages": FieldName.PAGES_STATED,
+    "phone": FieldName.PHONE,
+    "fax": FieldName.FAX,
+    "date": FieldName.DATE,
+    "patient": FieldName.PATIENT_NAME,
+    "dob": FieldName.DOB,
+    "mrn": FieldName.MRN,
+    "npi": FieldName.NPI,
+    "provider": FieldName.PROVIDER,
+    "dos": FieldName.DATE_OF_SERVICE,
+    "service_range": FieldName.SERVICE_FROM,
+    "request": FieldName.REQUEST_DATE,
+}
+
+
+# Labels that are common words need a separator after them ("To:", "Re;"); the others may be
+# followed by their value alone ("DOB 03/04/1960", "Pages including cover 4").
+WEAK = frozenset(
+    [
+        "to",
+        "attn",
+        "attention",
+        "from",
+        "sender",
+        "re",
+        "subject",
+        "reference",
+        "regarding",
+        "patient",
+        "pt",
+        "name",
+        "member",
+        "chart",
+        "account",
+        "physician",
+        "provider",
+        "sent",
+    ]
+)
+
+
+def _key(label: str) -> str:
+    return re.sub(r"[\s.\\]", "", label.casefold()).replace("\u2019", "'")
+
+
+def _label_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
+    kinds = {_key(label): kind for kind, labels in LABELS.items() for label in labels}
+    spelled = sorted((label for labels in LABELS.values() for label in labels), key=len)
+    words = "|".join(r"\s*".join(label.split(" ")) for label in reversed(spelled))
+    pattern = rf"(?<![\w#])(?P<label>{words})(?:\s{{0,3}}(?P<sep>[:;!,.]))?(?!\w)"
+    return re.compile(pattern, re.IGNORECASE), kinds
+
+
+LABEL, KIND_OF = _label_pattern()
+NPI_ANYWHERE = re.compile(
+    r"\bNP[IlL1|]\b\s{0,3}(?:#|no\.?|number)?\s{0,3}[:;]?\s{0,3}([0-9]{10})\b", re.I
+)
+DOB_ANYWHERE = re.compile(r"\b(?:DOB|D\.O\.B\.?)\b\s{0,3}[:;]?\s{0,3}", re.IGNORECASE)
+SEEN_ON = re.compile(
+    r"\b(?:saw|seen|examined|evaluated|visited)(?:on|\b[^.\n]{0,60}?\bon)\s+", re.IGNORECASE
+)
+CREDENTIAL = re.compile(r",?\s+(?:MD|M\.D\.|DO|D\.O\.|NP|FNP|PA-C|PA|DNP|DPM|MBBS)\.?$")
+RANGE = re.compile(r"\b(?:to|through|thru|until)\b|[0-9]\s+[-\u2013]\s+[0-9A-Za-z]", re.I)
+
+LABELLED, PAIRED, GUESSED = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Reading:
+    field: FieldName
+    value: str
+    page: int
+    confidence: float
+    tier: int
+    order: int
 
 
 def find_fields(pages: Sequence[str], first_page: int, doc_type: DocumentType) -> list[FoundField]:
     """The key fields of a document whose pages' texts are ``pages``, the first being page
     ``first_page`` of the fax. Never raises on any text; fields not found are left out."""
-    del pages, first_page, doc_type
-    return []
+    wanted = LOOKED_FOR.get(doc_type, CLINICAL)
+    if not wanted:
+        return []
+    readings: list[Reading] = []
+    for index, text in enumerate(pages[:MAX_PAGES]):
+        page = max(1, first_page + index)
+        lines = [line[:MAX_LINE_CHARS] for line in clean_text(text[:MAX_PAGE_CHARS]).split("\n")]
+        found = [*_labelled(lines[:MAX_LINES]), *_guessed(lines[:MAX_LINES])]
+        readings += [
+            Reading(field, value, page, confidence, tier, len(readings) + n)
+            for n, (field, value, confidence, tier) in enumerate(found)
+            if field in wanted
+        ]
+    return [_chosen(field, readings) for field in FieldName if _has(field, readings)]
+
+
+def _has(field: FieldName, readings: list[Reading]) -> bool:
+    return any(r.field == field for r in readings)
+
+
+def _chosen(field: FieldName, readings: list[Reading]) -> FoundField:
+    """The surest tier's most frequent value (the earliest among equals)."""
+    mine = [r for r in readings if r.field == field]
+    best_tier = min(r.tier for r in mine)
+    tier = [r for r in mine if r.tier == best_tier]
+    votes: dict[str, list[Reading]] = {}
+    for reading in tier:
+        votes.setdefault(" ".join(reading.value.casefold().split()), []).append(reading)
+    group = max(votes.values(), key=lambda same: (len(same), -same[0].order))
+    confidence = max(r.confidence for r in group)
+    if len(votes) > 1:
+        confidence *= 0.7
+    return FoundField(
+        name=field, value=group[0].value, page=group[0].page, confidence=round(confidence, 3)
+    )
+
+
+Found = tuple[FieldName, str, float, int]
+
+
+def _segments(line: str) -> list[tuple[str, str]]:
+    """(kind, value) for each label on a line that starts with one, else nothing. Past the
+    first, only labels followed by a colon start a new value."""
+    starts: list[tuple[str, int, int]] = []
+    for match in LABEL.finditer(line):
+        kind, sep = KIND_OF.get(_key(match["label"]), ""), match["sep"]
+        if not kind:
+            continue
+        if not starts:
+            if line[: match.start()].strip(NOISE) or (sep is None and _key(match["label"]) in WEAK):
+                return []
+        elif sep not in (":", ";"):
+            continue
+        starts.append((kind, match.start(), match.end()))
+        if len(starts) == 8:
+            break
+    return [
+        (kind, line[end : starts[n + 1][1] if n + 1 < len(starts) else len(line)])
+        for n, (kind, _, end) in enumerate(starts)
+    ]
+
+
+def _labelled(lines: list[str]) -> Iterator[Found]:
+    """Values on their label's line, or in a column of values after a column of labels."""
+    waiting: list[str] = []
+    column: list[str] = []
+    for line in lines:
+        segments = _segments(line)
+        if segments and not column and all(not tidy(value) for _, value in segments):
+            waiting += [kind for kind, _ in segments]
+            continue
+        if waiting and not segments and tidy(line):
+            column.append(line)
+            if len(column) == len(waiting):
+                yield from _paired(waiting, column)
+                waiting, column = [], []
+            continue
+        if not tidy(line):
+            continue
+        waiting, column = [], []
+        on_to_line = any(kind == "to" for kind, _ in segments)
+        for kind, value in segments:
+            if kind in ("phone", "fax") and on_to_line:
+                continue  # the recipient's number, not the sender's
+            found = _value(kind, value)
+            if found is not None:
+                yield found
+
+
+def _paired(kinds: list[str], values: list[str]) -> Iterator[Found]:
+    """A column of labels with a column of values: all read, or none (they may not line up)."""
+    found = [_value(kind, value) for kind, value in zip(kinds, values, strict=True)]
+    if all(item is not None for item in found):
+        for item in found:
+            if item is not None:
+                yield item[0], item[1], item[2] * 0.8, PAIRED
+
+
+def _value(kind: str, raw: str) -> Found | None:
+    field = FIELD_OF[kind]
+    if kind in ("to", "from", "re"):
+        text = text_value(raw)
+        return (field, text[0], 0.7 if text[1] else 0.9, LABELLED) if text else None
+    if kind == "pages":
+        pages = pages_value(raw)
+        return (field, pages, 0.95, LABELLED) if pages else None
+    if kind in ("phone", "fax"):
+        phone = phone_value(raw)
+        return (field, phone, 0.95 if len(phone) in (10, 11) else 0.8, LABELLED) if phone else None
+    if kind in ("patient", "provider"):
+        name = name_value(raw)
+        return (field, name[0], 0.7 if name[1] else 0.95, LABELLED) if name else None
+    if kind == "mrn":
+        number = identifier_value(raw)
+        return (field, number, 0.9 if number == tidy(raw) else 0.7, LABELLED) if number else None
+    if kind == "npi":
+        npi = npi_value(raw)
+        return (field, npi, 0.95, LABELLED) if npi else None
+    dated = date_value(raw)
+    if dated is None:
+        return None
+    if kind == "dos" and RANGE.search(raw):
+        field = FieldName.SERVICE_FROM
+    return field, dated[0], 0.95 * dated[1], LABELLED
+
+
+def _guessed(lines: list[str]) -> Iterator[Found]:
+    """Fields read without a label of their own, less surely."""
+    previous = ""
+    for line in lines:
+        for match in NPI_ANYWHERE.finditer(line):
+            npi = npi_value(match.group(1))
+            if npi:
+                yield FieldName.NPI, npi, 0.95, LABELLED
+            before = tidy(line[: match.start()]) or previous
+            if CREDENTIAL.search(before):
+                name = name_value(before)
+                if name:
+                    yield FieldName.PROVIDER, name[0], 0.75, GUESSED
+        dob = DOB_ANYWHERE.search(line)
+        if dob:
+            dated = date_value(line[dob.end() : dob.end() + 24])
+            if dated:
+                yield FieldName.DOB, dated[0], 0.85 * dated[1], PAIRED
+            name = name_value(line[: dob.start()])
+            if name:
+                yield FieldName.PATIENT_NAME, name[0], 0.6, GUESSED
+        if tidy(line):
+            previous = tidy(line)
+    prose = " ".join(lines)
+    for match in SEEN_ON.finditer(prose):
+        dated = date_value(prose[match.end() : match.end() + 24])
+        if dated:
+            yield FieldName.DATE_OF_SERVICE, dated[0], 0.75 * dated[1], GUESSED
+            break
