@@ -51,6 +51,7 @@ _DATES = [
     ),
 ]
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
+_ESCAPES = re.compile(r"\x1b\[[0-9;?]{0,16}[@-~]|\x9b[0-9;?]{0,16}[@-~]")
 _LINE_BREAKS = re.compile(r"\r\n?|[\u2028\u2029\x0b\x0c\x85]")
 # Quotes, dashes, bars and specks that OCR reads around a value.
 NOISE = (
@@ -101,10 +102,10 @@ _NPI = re.compile(r"(?<![0-9])[0-9]{10}(?![0-9])")
 
 
 def clean_text(text: str) -> str:
-    """The text with line breaks unified and control and invisible format characters removed
-    (NFKC folds full-width digits and colons to ASCII)."""
+    """The text with line breaks unified and terminal escapes, control and invisible format
+    characters removed (NFKC folds full-width digits and colons to ASCII)."""
     text = _LINE_BREAKS.sub("\n", unicodedata.normalize("NFKC", text))
-    return _CONTROL.sub(" ", text)
+    return _CONTROL.sub(" ", _ESCAPES.sub(" ", text))
 
 
 def tidy(value: str) -> str:
