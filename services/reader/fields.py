@@ -30,6 +30,7 @@ from services.reader.fields_values import (
     phone_value,
     text_value,
     tidy,
+    trimmed,
 )
 from shared.contracts import DocumentType, FieldName, FoundField
 
@@ -58,7 +59,7 @@ LOOKED_FOR = {
 
 # Each kind of label, as patterns (spaces may be lost by OCR, so words join with \s*).
 LABELS: dict[str, list[str]] = {
-    "to": ["to", "attn", "attention", "recipient name", "send to", "deliver to"],
+    "to": ["to", "tor", "attn", "attention", "recipient name", "send to", "deliver to"],
     "from": ["from", "sender", "sent by"],
     "re": ["re", "subject", "regarding", "reference"],
     "pages": [
@@ -74,7 +75,17 @@ LABELS: dict[str, list[str]] = {
         "pages including this cover",
         "pages \\(including cover\\)",
     ],
-    "phone": ["phone", "tel", "telephone", "ph", "phone number", "phone #", "sender phone"],
+    "phone": [
+        "phone",
+        "tel",
+        "te",
+        "tez",
+        "telephone",
+        "ph",
+        "phone number",
+        "phone #",
+        "sender phone",
+    ],
     "fax": ["fax", "fax number", "fax #", "fax no", "sender fax", "return fax", "reply fax"],
     "date": ["date", "date sent", "sent", "sent on"],
     "patient": [
@@ -113,7 +124,7 @@ LABELS: dict[str, list[str]] = {
         "acct #",
         "rx profile",
     ],
-    "npi": ["npi", "npi #", "npi number", "npi no", "npl", "np1"],
+    "npi": ["npi", "npi #", "npi number", "npi no", "npl", "np1", "npe"],
     "provider": [
         "ordering provider",
         "ordering physician",
@@ -123,6 +134,7 @@ LABELS: dict[str, list[str]] = {
         "referring doctor",
         "referred by",
         "prescriber",
+        "preseriber",
         "prescribing provider",
         "prescribing physician",
         "requesting provider",
@@ -204,21 +216,29 @@ WEAK = frozenset(
 )
 
 
+# OCR drops the colon after "Patient" often enough, and a name must follow: read, less surely.
+LOOSE = frozenset(["patient"])
+
+
+# OCR loses spaces between a label's words, or reads them as a dot or a quote.
+JOIN = r"[\s.'\u2019-]{0,3}"
+
+
 def _key(label: str) -> str:
-    return re.sub(r"[\s.\\]", "", label.casefold()).replace("\u2019", "'")
+    return re.sub(r"[\s.'\u2019\\-]", "", label.casefold())
 
 
 def _label_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
     kinds = {_key(label): kind for kind, labels in LABELS.items() for label in labels}
     spelled = sorted((label for labels in LABELS.values() for label in labels), key=len)
-    words = "|".join(r"\s*".join(label.split(" ")) for label in reversed(spelled))
-    pattern = rf"(?<![\w#])(?P<label>{words})(?:\s{{0,3}}(?P<sep>[:;!,.]))?(?!\w)"
+    words = "|".join(JOIN.join(label.split(" ")) for label in reversed(spelled))
+    pattern = rf"(?<![^\W_]|#)(?P<label>{words})(?:\s{{0,3}}(?P<sep>[:;!,.]))?(?!\w)"
     return re.compile(pattern, re.IGNORECASE), kinds
 
 
 LABEL, KIND_OF = _label_pattern()
 NPI_ANYWHERE = re.compile(
-    r"\bNP[IlL1|]\b\s{0,3}(?:#|no\.?|number)?\s{0,3}[:;]?\s{0,3}([0-9]{10})\b", re.I
+    r"\bNP[IlL1|]\b\s{0,3}(?:#|no\.?|number)?\s{0,3}[:;]?\s{0,3}([0-9][0-9 ]{8,10}[0-9])\b", re.I
 )
 DOB_ANYWHERE = re.compile(r"\b(?:DOB|D\.O\.B\.?)\b\s{0,3}[:;]?\s{0,3}", re.IGNORECASE)
 SEEN_ON = re.compile(
@@ -228,6 +248,9 @@ CREDENTIAL = re.compile(r",?\s+(?:MD|M\.D\.|DO|D\.O\.|NP|FNP|PA-C|PA|DNP|DPM|MBB
 RANGE = re.compile(r"\b(?:to|through|thru|until)\b|[0-9]\s+[-\u2013]\s+[0-9A-Za-z]", re.I)
 
 LABELLED, PAIRED, GUESSED = 0, 1, 2
+MAX_SKIPPED = 6
+TYPED = frozenset(["pages", "phone", "fax", "date", "dob", "mrn", "npi", "dos", "request"])
+TYPED |= {"service_range"}
 
 
 @dataclass(frozen=True)
@@ -283,62 +306,83 @@ def _chosen(field: FieldName, readings: list[Reading]) -> FoundField:
 Found = tuple[FieldName, str, float, int]
 
 
-def _segments(line: str) -> list[tuple[str, str]]:
-    """(kind, value) for each label on a line that starts with one, else nothing. Past the
-    first, only labels followed by a colon start a new value."""
-    starts: list[tuple[str, int, int]] = []
+def _segments(line: str) -> list[tuple[str, bool, str]]:
+    """(kind, loose, value) for each label on a line that starts with one, else nothing; loose
+    when a patient label had no colon. Past the first, only labels followed by a colon start a
+    new value."""
+    starts: list[tuple[str, bool, int, int]] = []
     for match in LABEL.finditer(line):
-        kind, sep = KIND_OF.get(_key(match["label"]), ""), match["sep"]
+        key, sep = _key(match["label"]), match["sep"]
+        kind = KIND_OF.get(key, "")
         if not kind:
             continue
         if not starts:
-            if line[: match.start()].strip(NOISE) or (sep is None and _key(match["label"]) in WEAK):
+            if line[: match.start()].strip(NOISE):
+                return []
+            if sep is None and key in WEAK and key not in LOOSE:
                 return []
         elif sep not in (":", ";"):
             continue
-        starts.append((kind, match.start(), match.end()))
+        starts.append((kind, sep is None and key in WEAK, match.start(), match.end()))
         if len(starts) == 8:
             break
     return [
-        (kind, line[end : starts[n + 1][1] if n + 1 < len(starts) else len(line)])
-        for n, (kind, _, end) in enumerate(starts)
+        (kind, loose, line[end : starts[n + 1][2] if n + 1 < len(starts) else len(line)])
+        for n, (kind, loose, _, end) in enumerate(starts)
     ]
 
 
 def _labelled(lines: list[str]) -> Iterator[Found]:
     """Values on their label's line, or in a column of values after a column of labels."""
     waiting: list[str] = []
-    column: list[str] = []
-    for line in lines:
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        index += 1
         segments = _segments(line)
-        if segments and not column and all(not tidy(value) for _, value in segments):
-            waiting += [kind for kind, _ in segments]
+        if segments and all(not tidy(value) for _, _, value in segments):
+            waiting += [kind for kind, _, _ in segments]
             continue
-        if waiting and not segments and tidy(line):
-            column.append(line)
-            if len(column) == len(waiting):
-                yield from _paired(waiting, column)
-                waiting, column = [], []
+        if not segments and not tidy(line):
             continue
-        if not tidy(line):
+        if waiting and not segments:
+            column = [line]
+            while index < len(lines) and len(column) < len(waiting) + MAX_SKIPPED:
+                if _segments(lines[index]):
+                    break
+                if tidy(lines[index]):
+                    column.append(lines[index])
+                index += 1
+            yield from _aligned(waiting, column)
+            waiting = []
             continue
-        waiting, column = [], []
-        on_to_line = any(kind == "to" for kind, _ in segments)
-        for kind, value in segments:
+        waiting = []
+        on_to_line = any(kind == "to" for kind, _, _ in segments)
+        for kind, loose, value in segments:
             if kind in ("phone", "fax") and on_to_line:
                 continue  # the recipient's number, not the sender's
             found = _value(kind, value)
             if found is not None:
-                yield found
+                yield (*found[:2], found[2] * (0.85 if loose else 1), found[3])
 
 
-def _paired(kinds: list[str], values: list[str]) -> Iterator[Found]:
-    """A column of labels with a column of values: all read, or none (they may not line up)."""
-    found = [_value(kind, value) for kind, value in zip(kinds, values, strict=True)]
-    if all(item is not None for item in found):
-        for item in found:
-            if item is not None:
-                yield item[0], item[1], item[2] * 0.8, PAIRED
+def _aligned(kinds: list[str], lines: list[str]) -> Iterator[Found]:
+    """A column of labels with the column of values OCR read after it, maybe below a heading
+    or two: the first offset at which the values fit their labels. Past the first line, or
+    with one value unreadable, at least two dates or numbers must fit to show it lines up."""
+    for skip in range(len(lines) - len(kinds) + 1):
+        values = lines[skip : skip + len(kinds)]
+        found = [_value(kind, value) for kind, value in zip(kinds, values, strict=True)]
+        misses = sum(item is None for item in found)
+        anchors = sum(bool(item) and kind in TYPED for kind, item in zip(kinds, found, strict=True))
+        lined_up = anchors >= 2 and misses <= (1 if len(kinds) >= 3 else 0)
+        alone = len(kinds) == 1 and kinds[0] in ("patient", "provider") and skip <= 2
+        if (skip == 0 and misses == 0) or lined_up or (alone and misses == 0):
+            sure = 0.8 if skip == 0 and misses == 0 else 0.7
+            for item in found:
+                if item is not None:
+                    yield item[0], item[1], item[2] * sure, PAIRED
+            return
 
 
 def _value(kind: str, raw: str) -> Found | None:
@@ -374,10 +418,10 @@ def _guessed(lines: list[str]) -> Iterator[Found]:
     previous = ""
     for line in lines:
         for match in NPI_ANYWHERE.finditer(line):
-            npi = npi_value(match.group(1))
+            npi = npi_value(match.group(1).replace(" ", ""))
             if npi:
                 yield FieldName.NPI, npi, 0.95, LABELLED
-            before = tidy(line[: match.start()]) or previous
+            before = trimmed(line[: match.start()])[0] or previous
             if CREDENTIAL.search(before):
                 name = name_value(before)
                 if name:
@@ -391,7 +435,7 @@ def _guessed(lines: list[str]) -> Iterator[Found]:
             if name:
                 yield FieldName.PATIENT_NAME, name[0], 0.6, GUESSED
         if tidy(line):
-            previous = tidy(line)
+            previous = trimmed(line)[0]
     prose = " ".join(lines)
     for match in SEEN_ON.finditer(prose):
         dated = date_value(prose[match.end() : match.end() + 24])

@@ -45,7 +45,7 @@ _DATES = [
     ),
     # March 4, 1960; Jun 08,1943
     re.compile(
-        r"(?<![a-z])" + _MONTH + r" {0,2}(?P<day>[0-9]{1,2})(?:st|nd|rd|th)?[ ,]{0,3}"
+        r"(?<![a-z])" + _MONTH + r"[ '\u2019-]{0,2}(?P<day>[0-9]{1,2})(?:st|nd|rd|th)?[ ,;]{0,3}"
         r"(?P<year>[0-9]{4})(?![0-9])",
         re.IGNORECASE,
     ),
@@ -95,7 +95,12 @@ _NOT_PERSON = frozenset(
     ]
 )
 _NAME_WORD = re.compile("[^\\W\\d_][\\w'\u2019.-]*\\.?,?")
-_PHONE = re.compile(r"\+?[0-9(][0-9 ().-]{5,22}[0-9]")
+# A North American number (area code, exchange, line; maybe +1 before), else an international
+# one written with its "+".
+_NANP = re.compile(
+    r"(?<![0-9])(?:\+?1[ .-]{0,2})?\(?[0-9]{3}\)?[ .-]{0,2}[0-9]{3}[ .-]{0,2}[0-9]{4}(?![0-9])"
+)
+_INTERNATIONAL = re.compile(r"\+[0-9][0-9 ().-]{6,20}[0-9]")
 _INTEGER = re.compile(r"(?<![0-9])[0-9]{1,3}(?![0-9])")
 _IDENTIFIER = re.compile(r"(?<![\w-])(?:[A-Z]{1,4}[- ]?)?[0-9][0-9-]{2,18}[A-Z0-9]{0,3}(?![\w-])")
 _NPI = re.compile(r"(?<![0-9])[0-9]{10}(?![0-9])")
@@ -203,7 +208,7 @@ def _date_of(parts: dict[str, str | None]) -> tuple[str, float] | None:
 def phone_value(value: str) -> str | None:
     """The first phone or fax number in ``value`` as its digits (10 to 15 of them: with its
     area code; a shorter run is more likely a number OCR broke)."""
-    match = _PHONE.search(value)
+    match = _NANP.search(value) or _INTERNATIONAL.search(value)
     if match is None:
         return None
     digits = "".join(char for char in match.group() if char.isdigit())

@@ -126,6 +126,10 @@ def test_phone_numbers_become_digits(printed: str, digits: str) -> None:
     assert phone_value(printed) == digits
 
 
+def test_a_speck_read_before_a_phone_number_is_not_part_of_it() -> None:
+    assert phone_value("; \u201c2. (510) 555-0114") == "5105550114"
+
+
 def test_a_number_too_short_to_dial_from_afar_is_refused() -> None:
     assert phone_value("555-0147") is None
 
@@ -199,6 +203,28 @@ def test_labels_read_in_a_column_before_their_values_are_paired_in_order() -> No
     assert all(item.confidence < 0.9 for item in found), "paired by position: less sure"
 
 
+def test_a_column_of_values_below_a_heading_lines_up_on_its_dates_and_numbers() -> None:
+    text = (
+        "Patient:\n\nDate of birth:\n_MRN: \u00a9\n\nCollection date:\n\n"
+        "Harbor View Diagnostics\nLABORATORY REPORT\nRobert Young . :\n\nMay-15; 1936\n\n"
+        "44095412\n\nAug 28, 2026\n\nOrdering provider:\n\nSandra Flores, PA-C\n"
+    )
+    assert one(text, DocumentType.LAB_RESULT) == {
+        "patient_name": "Robert Young",
+        "dob": "1936-05-15",
+        "mrn": "44095412",
+        "date_of_service": "2026-08-28",
+        "provider": "Sandra Flores, PA-C",
+    }
+
+
+def test_a_lone_patient_label_takes_the_first_name_below_it_not_the_heading() -> None:
+    text = "Patient:\n\nCedar Valley Laboratories\nCLINICAL LAB RESULTS\n\nIvan Adams\n"
+    found = find_fields([text], 1, DocumentType.LAB_RESULT)
+    assert values(found) == {"patient_name": "Ivan Adams"}
+    assert found[0].confidence < 0.7
+
+
 def test_a_column_of_values_that_does_not_fit_its_labels_gives_nothing() -> None:
     text = "Date:\nPhone:\nPages:\n\nWillow Creek Health\nNov 09, 2025\nthree\n"
     assert one(text, COVER) == {}
@@ -270,6 +296,7 @@ def test_the_date_of_birth_is_read_after_each_usual_label(line: str) -> None:
         ("Patient ID: C2969080__ |", "C2969080"),
         ("Member ID: ABC123456", "ABC123456"),
         ("Account: 55012345", "55012345"),
+        ("Rx'profile: 83324200", "83324200"),
     ],
 )
 def test_the_record_number_is_read_after_each_usual_label(line: str, mrn: str) -> None:
@@ -302,6 +329,11 @@ def test_a_signature_above_an_npi_is_taken_as_the_provider_less_surely() -> None
     provider = next(item for item in found if item.name == FieldName.PROVIDER)
     assert provider.value == "Helen Park, MD"
     assert provider.confidence < 0.9
+
+
+def test_specks_after_a_signature_do_not_hide_it() -> None:
+    found = one("Kind regards,\nPatricia Thomas, MD : i : i\nNPI 1234567893\n")
+    assert found["provider"] == "Patricia Thomas, MD"
 
 
 def test_electronically_signed_by_is_not_the_referring_provider() -> None:
