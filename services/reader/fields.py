@@ -74,6 +74,8 @@ LABELS: dict[str, list[str]] = {
         "pages including cover sheet",
         "pages including this cover",
         "pages \\(including cover\\)",
+        "# pages",
+        "total # of pages",
     ],
     "phone": [
         "phone",
@@ -171,6 +173,9 @@ LABELS: dict[str, list[str]] = {
     ],
     "request": ["request date", "date of request", "date requested", "requested on"],
 }
+# "Prescriber name: ..." is the prescriber's, not a patient's "Name:".
+LABELS["provider"] += [f"{label} name" for label in LABELS["provider"]]
+
 FIELD_OF = {
     "to": FieldName.TO,
     "from": FieldName.FROM,

@@ -324,6 +324,11 @@ def test_the_ordering_or_referring_provider_is_read_after_each_usual_label(line:
     assert one(line)["provider"] == "Helen Park, MD"
 
 
+def test_a_providers_name_label_is_not_read_as_the_patients() -> None:
+    found = one("Prescriber Name: Helen Park, MD\nPatient: Ann Lee\n")
+    assert (found["provider"], found["patient_name"]) == ("Helen Park, MD", "Ann Lee")
+
+
 def test_a_signature_above_an_npi_is_taken_as_the_provider_less_surely() -> None:
     found = find_fields(["Sincerely,\nHelen Park, MD\nNPI 1234567893\n"], 1, REFERRAL)
     provider = next(item for item in found if item.name == FieldName.PROVIDER)
