@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from services.reader.fields_labels import FIELD_OF, KIND_OF, LABEL, LOOSE, WEAK, key
 from services.reader.fields_values import (
     NOISE,
     clean_text,
@@ -57,191 +58,6 @@ LOOKED_FOR = {
     DocumentType.OTHER: frozenset(FieldName),
 }
 
-# Each kind of label, as patterns (spaces may be lost by OCR, so words join with \s*).
-LABELS: dict[str, list[str]] = {
-    "to": ["to", "tor", "attn", "attention", "recipient name", "send to", "deliver to"],
-    "from": ["from", "sender", "sent by"],
-    "re": ["re", "subject", "regarding", "reference"],
-    "pages": [
-        "pages",
-        "no of pages",
-        "number of pages",
-        "# of pages",
-        "total pages",
-        "page count",
-        "pages including cover",
-        "pages incl cover",
-        "pages including cover sheet",
-        "pages including this cover",
-        "pages \\(including cover\\)",
-        "# pages",
-        "total # of pages",
-    ],
-    "phone": [
-        "phone",
-        "tel",
-        "te",
-        "tez",
-        "telephone",
-        "ph",
-        "phone number",
-        "phone #",
-        "sender phone",
-    ],
-    "fax": ["fax", "fax number", "fax #", "fax no", "sender fax", "return fax", "reply fax"],
-    "date": ["date", "date sent", "sent", "sent on"],
-    "patient": [
-        "patient",
-        "patient name",
-        "patient's name",
-        "name of patient",
-        "pt name",
-        "pt",
-        "name",
-        "member",
-        "member name",
-        "client name",
-    ],
-    "dob": ["dob", "d\\.o\\.b\\.?", "date of birth", "birth date", "birthdate", "born"],
-    "mrn": [
-        "mrn",
-        "mr #",
-        "mr no",
-        "medical record",
-        "medical record number",
-        "medical record #",
-        "medical record no",
-        "chart",
-        "chart #",
-        "chart number",
-        "chart no",
-        "patient id",
-        "patient #",
-        "member id",
-        "member #",
-        "member number",
-        "account",
-        "account #",
-        "account number",
-        "acct #",
-        "rx profile",
-    ],
-    "npi": ["npi", "npi #", "npi number", "npi no", "npl", "np1", "npe"],
-    "provider": [
-        "ordering provider",
-        "ordering physician",
-        "ordered by",
-        "referring provider",
-        "referring physician",
-        "referring doctor",
-        "referred by",
-        "prescriber",
-        "preseriber",
-        "prescribing provider",
-        "prescribing physician",
-        "requesting provider",
-        "requesting physician",
-        "attending physician",
-        "physician",
-        "provider",
-    ],
-    "dos": [
-        "date of service",
-        "dos",
-        "service date",
-        "date of visit",
-        "visit date",
-        "collected",
-        "collection date",
-        "date collected",
-        "date of collection",
-        "date of exam",
-        "exam date",
-        "date of study",
-        "study date",
-        "date of procedure",
-        "procedure date",
-        "encounter date",
-    ],
-    "service_range": [
-        "dates of service",
-        "service dates",
-        "dates requested",
-        "date range",
-        "records from",
-        "treatment dates",
-    ],
-    "request": ["request date", "date of request", "date requested", "requested on"],
-}
-# "Prescriber name: ..." is the prescriber's, not a patient's "Name:".
-LABELS["provider"] += [f"{label} name" for label in LABELS["provider"]]
-
-FIELD_OF = {
-    "to": FieldName.TO,
-    "from": FieldName.FROM,
-    "re": FieldName.RE,
-    "pages": FieldName.PAGES_STATED,
-    "phone": FieldName.PHONE,
-    "fax": FieldName.FAX,
-    "date": FieldName.DATE,
-    "patient": FieldName.PATIENT_NAME,
-    "dob": FieldName.DOB,
-    "mrn": FieldName.MRN,
-    "npi": FieldName.NPI,
-    "provider": FieldName.PROVIDER,
-    "dos": FieldName.DATE_OF_SERVICE,
-    "service_range": FieldName.SERVICE_FROM,
-    "request": FieldName.REQUEST_DATE,
-}
-
-
-# Labels that are common words need a separator after them ("To:", "Re;"); the others may be
-# followed by their value alone ("DOB 03/04/1960", "Pages including cover 4").
-WEAK = frozenset(
-    [
-        "to",
-        "attn",
-        "attention",
-        "from",
-        "sender",
-        "re",
-        "subject",
-        "reference",
-        "regarding",
-        "patient",
-        "pt",
-        "name",
-        "member",
-        "chart",
-        "account",
-        "physician",
-        "provider",
-        "sent",
-    ]
-)
-
-
-# OCR drops the colon after "Patient" often enough, and a name must follow: read, less surely.
-LOOSE = frozenset(["patient"])
-
-
-# OCR loses spaces between a label's words, or reads them as a dot or a quote.
-JOIN = r"[\s.'\u2019-]{0,3}"
-
-
-def _key(label: str) -> str:
-    return re.sub(r"[\s.'\u2019\\-]", "", label.casefold())
-
-
-def _label_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
-    kinds = {_key(label): kind for kind, labels in LABELS.items() for label in labels}
-    spelled = sorted((label for labels in LABELS.values() for label in labels), key=len)
-    words = "|".join(JOIN.join(label.split(" ")) for label in reversed(spelled))
-    pattern = rf"(?<![^\W_]|#)(?P<label>{words})(?:\s{{0,3}}(?P<sep>[:;!,.]))?(?!\w)"
-    return re.compile(pattern, re.IGNORECASE), kinds
-
-
-LABEL, KIND_OF = _label_pattern()
 NPI_ANYWHERE = re.compile(
     r"\bNP[IlL1|]\b\s{0,3}(?:#|no\.?|number)?\s{0,3}[:;]?\s{0,3}([0-9][0-9 ]{8,10}[0-9])\b", re.I
 )
@@ -254,8 +70,10 @@ RANGE = re.compile(r"\b(?:to|through|thru|until)\b|[0-9]\s+[-\u2013]\s+[0-9A-Za-
 
 LABELLED, PAIRED, GUESSED = 0, 1, 2
 MAX_SKIPPED = 6
-TYPED = frozenset(["pages", "phone", "fax", "date", "dob", "mrn", "npi", "dos", "request"])
-TYPED |= {"service_range"}
+# Kinds whose values have a form to check (dates, numbers): they show a column lines up.
+TYPED = frozenset(
+    ["pages", "phone", "fax", "date", "dob", "mrn", "npi", "dos", "request", "service_range"]
+)
 
 
 @dataclass(frozen=True)
@@ -317,18 +135,18 @@ def _segments(line: str) -> list[tuple[str, bool, str]]:
     new value."""
     starts: list[tuple[str, bool, int, int]] = []
     for match in LABEL.finditer(line):
-        key, sep = _key(match["label"]), match["sep"]
-        kind = KIND_OF.get(key, "")
+        label, sep = key(match["label"]), match["sep"]
+        kind = KIND_OF.get(label, "")
         if not kind:
             continue
         if not starts:
             if line[: match.start()].strip(NOISE):
                 return []
-            if sep is None and key in WEAK and key not in LOOSE:
+            if sep is None and label in WEAK and label not in LOOSE:
                 return []
         elif sep not in (":", ";"):
             continue
-        starts.append((kind, sep is None and key in WEAK, match.start(), match.end()))
+        starts.append((kind, sep is None and label in WEAK, match.start(), match.end()))
         if len(starts) == 8:
             break
     return [
