@@ -72,7 +72,19 @@ LABELLED, PAIRED, GUESSED = 0, 1, 2
 MAX_SKIPPED = 6
 # Kinds whose values have a form to check (dates, numbers): they show a column lines up.
 TYPED = frozenset(
-    ["pages", "phone", "fax", "date", "dob", "mrn", "npi", "dos", "request", "service_range"]
+    [
+        "pages",
+        "phone",
+        "fax",
+        "date",
+        "dob",
+        "mrn",
+        "npi",
+        "dos",
+        "dos_short",
+        "request",
+        "service_range",
+    ]
 )
 
 
@@ -168,6 +180,8 @@ def _labelled(lines: list[str]) -> Iterator[Found]:
             continue
         if not segments and not tidy(line):
             continue
+        if waiting and not segments and _speck(line):
+            continue  # a label OCR could not read ("NP,"): its value is still in the column
         if waiting and not segments:
             column = [line]
             while index < len(lines) and len(column) < len(waiting) + MAX_SKIPPED:
@@ -182,8 +196,8 @@ def _labelled(lines: list[str]) -> Iterator[Found]:
         waiting = []
         on_to_line = any(kind == "to" for kind, _, _ in segments)
         for kind, loose, value in segments:
-            if kind in ("phone", "fax") and on_to_line:
-                continue  # the recipient's number, not the sender's
+            if kind == "form" or (kind in ("phone", "fax") and on_to_line):
+                continue  # not a key field; the recipient's number, not the sender's
             found = _value(kind, value)
             if found is not None:
                 yield (*found[:2], found[2] * (0.85 if loose else 1), found[3])
@@ -194,15 +208,15 @@ def _aligned(kinds: list[str], lines: list[str]) -> Iterator[Found]:
     or two: the first offset at which the values fit their labels. Past the first line, or
     with one value unreadable, at least two dates or numbers must fit to show it lines up."""
     for skip in range(len(lines) - len(kinds) + 1):
-        values = lines[skip : skip + len(kinds)]
-        found = [_value(kind, value) for kind, value in zip(kinds, values, strict=True)]
-        misses = sum(item is None for item in found)
-        anchors = sum(bool(item) and kind in TYPED for kind, item in zip(kinds, found, strict=True))
+        pairs = list(zip(kinds, lines[skip : skip + len(kinds)], strict=True))
+        found = [(kind, _value(kind, value)) for kind, value in pairs if kind != "form"]
+        misses = sum(item is None for _, item in found)
+        anchors = sum(item is not None and kind in TYPED for kind, item in found)
         lined_up = anchors >= 2 and misses <= (1 if len(kinds) >= 3 else 0)
         alone = len(kinds) == 1 and kinds[0] in ("patient", "provider") and skip <= 2
         if (skip == 0 and misses == 0) or lined_up or (alone and misses == 0):
             sure = 0.8 if skip == 0 and misses == 0 else 0.7
-            for item in found:
+            for _, item in found:
                 if item is not None:
                     yield item[0], item[1], item[2] * sure, PAIRED
             return
@@ -231,9 +245,16 @@ def _value(kind: str, raw: str) -> Found | None:
     dated = date_value(raw)
     if dated is None:
         return None
-    if kind == "dos" and RANGE.search(raw):
+    if kind.startswith("dos") and RANGE.search(raw):
         field = FieldName.SERVICE_FROM
+    if kind == "dos_short":
+        return field, dated[0], 0.8 * dated[1], PAIRED
     return field, dated[0], 0.95 * dated[1], LABELLED
+
+
+def _speck(line: str) -> bool:
+    """A line of at most three letters and signs: a label or mark OCR could not read."""
+    return sum(char.isalpha() for char in line) <= 3 and not any(c.isdigit() for c in line)
 
 
 def _guessed(lines: list[str]) -> Iterator[Found]:

@@ -100,7 +100,6 @@ LABELS: dict[str, list[str]] = {
     ],
     "dos": [
         "date of service",
-        "dos",
         "service date",
         "date of visit",
         "visit date",
@@ -125,6 +124,27 @@ LABELS: dict[str, list[str]] = {
         "treatment dates",
     ],
     "request": ["request date", "date of request", "date requested", "requested on"],
+    # An abbreviation OCR also makes of "DOB": read, but a spelled-out label wins over it.
+    "dos_short": ["dos"],
+    # Labels of other things on a form: not read, but they keep a column of values in line.
+    "form": [
+        "drug",
+        "medication",
+        "medications",
+        "medication requested",
+        "diagnosis",
+        "dx",
+        "exam",
+        "procedure",
+        "prescriber phone",
+        "provider phone",
+        "physician phone",
+        "office phone",
+        "address",
+        "insurance",
+        "plan",
+        "group number",
+    ],
 }
 # "Prescriber name: ..." is the prescriber's, not a patient's "Name:".
 LABELS["provider"] += [f"{label} name" for label in LABELS["provider"]]
@@ -143,6 +163,7 @@ FIELD_OF = {
     "npi": FieldName.NPI,
     "provider": FieldName.PROVIDER,
     "dos": FieldName.DATE_OF_SERVICE,
+    "dos_short": FieldName.DATE_OF_SERVICE,
     "service_range": FieldName.SERVICE_FROM,
     "request": FieldName.REQUEST_DATE,
 }

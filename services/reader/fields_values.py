@@ -225,7 +225,7 @@ def pages_value(value: str) -> str | None:
 def identifier_value(value: str) -> str | None:
     """A record number (MRN, chart, account, member ID): letters and at least 3 digits."""
     match = _IDENTIFIER.search(re.sub(r"[^\w-]|_", " ", value))
-    return match.group() if match else None
+    return match.group().rstrip("-") if match else None
 
 
 def luhn_digit(payload: str) -> str:

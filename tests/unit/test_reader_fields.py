@@ -218,6 +218,23 @@ def test_a_column_of_values_below_a_heading_lines_up_on_its_dates_and_numbers() 
     }
 
 
+def test_labels_of_other_things_on_a_form_keep_its_column_of_values_in_line() -> None:
+    text = (
+        "PRIOR AUTHORIZATION REQUEST\n\nPatient name:\nDate of birth:\n- Member ID:\n"
+        "Prescriber:\nNP,\nPrescriber phone:\nDrug:\nDiagnosis:\nDate of request:\n\n"
+        "__ Clinical justification\n\nStep therapy was completed.\n\nJohn White\n\n"
+        "Aug 19, 1970\n\n* ..70026004\n\nAshley Taylor, PA-C\n\n2904322148\n\n"
+        "(447) 555-0179\n\nLevothyroxine 50 mcg\n\nR07.9 chest pain\n\nApr 13, 2026\n"
+    )
+    found = one(text, DocumentType.PRIOR_AUTHORIZATION)
+    assert found == {
+        "patient_name": "John White",
+        "dob": "1970-08-19",
+        "mrn": "70026004",
+        "provider": "Ashley Taylor, PA-C",
+    }, "the unreadable NPI label shifts the values after it: those are left out"
+
+
 def test_a_lone_patient_label_takes_the_first_name_below_it_not_the_heading() -> None:
     text = "Patient:\n\nCedar Valley Laboratories\nCLINICAL LAB RESULTS\n\nIvan Adams\n"
     found = find_fields([text], 1, DocumentType.LAB_RESULT)
@@ -297,6 +314,7 @@ def test_the_date_of_birth_is_read_after_each_usual_label(line: str) -> None:
         ("Member ID: ABC123456", "ABC123456"),
         ("Account: 55012345", "55012345"),
         ("Rx'profile: 83324200", "83324200"),
+        ("Patient ID: A3516738-", "A3516738"),
     ],
 )
 def test_the_record_number_is_read_after_each_usual_label(line: str, mrn: str) -> None:
@@ -358,6 +376,11 @@ def test_electronically_signed_by_is_not_the_referring_provider() -> None:
 )
 def test_the_date_of_service_is_read_after_each_usual_label(line: str) -> None:
     assert one(line)["date_of_service"] == "2025-06-05"
+
+
+def test_a_spelled_out_date_of_exam_wins_over_dos_which_ocr_also_makes_of_dob() -> None:
+    text = "Name: Robert Wilson\nDos: Jun 15, 1968\nDate of exam: Jun 30, 2025\n"
+    assert one(text, DocumentType.IMAGING_REPORT)["date_of_service"] == "2025-06-30"
 
 
 @pytest.mark.parametrize(
