@@ -94,6 +94,55 @@ _NOT_PERSON = frozenset(
         "internal",
     ]
 )
+# Suffixes a person's name may carry (compared in capitals, without dots).
+CREDENTIALS = frozenset(
+    {
+        "MD",
+        "DO",
+        "NP",
+        "PA",
+        "PA-C",
+        "RN",
+        "FNP",
+        "FNP-C",
+        "DNP",
+        "APRN",
+        "CNP",
+        "CRNP",
+        "ARNP",
+        "ANP",
+        "AGNP",
+        "PMHNP",
+        "CNM",
+        "DPM",
+        "DDS",
+        "DMD",
+        "OD",
+        "DC",
+        "PT",
+        "OT",
+        "RPH",
+        "PHARMD",
+        "PHD",
+        "MBBS",
+        "MBCHB",
+        "MSN",
+        "MPH",
+        "MS",
+        "MA",
+        "LCSW",
+        "LPN",
+        "FACP",
+        "FACC",
+        "FAAP",
+        "FAAFP",
+        "JR",
+        "SR",
+        "II",
+        "III",
+        "IV",
+    }
+)
 _NAME_WORD = re.compile("[^\\W\\d_][\\w'\u2019.-]*\\.?,?")
 # A North American number (area code, exchange, line; maybe +1 before), else an international
 # one written with its "+".
@@ -165,6 +214,12 @@ def name_value(value: str) -> tuple[str, bool] | None:
         return None
     if any(word.strip(",.").casefold() in _NOT_PERSON for word in words):
         return None
+    suffix = name.rsplit(",", 1)[1].strip(" .") if "," in name else ""
+    if (
+        re.fullmatch(r"[A-Z][A-Z.-]{0,5}", suffix)
+        and suffix.replace(".", "").upper() not in CREDENTIALS
+    ):
+        return None  # "Kevin Thompson, NR": a credential misread, so maybe the name too
     return name, cut
 
 
@@ -223,8 +278,10 @@ def pages_value(value: str) -> str | None:
 
 
 def identifier_value(value: str) -> str | None:
-    """A record number (MRN, chart, account, member ID): letters and at least 3 digits."""
-    match = _IDENTIFIER.search(re.sub(r"[^\w-]|_", " ", value))
+    """A record number (MRN, chart, account, member ID): letters and at least 3 digits. OCR
+    splits one with a space ("MR-7 15423") and reads a C before digits as a euro sign."""
+    text = re.sub(r"[^\w-]|_", " ", re.sub("\u20ac(?=[0-9])", "C", value))
+    match = _IDENTIFIER.search(re.sub("(?<=[0-9]) (?=[0-9])", "", text))
     return match.group().rstrip("-") if match else None
 
 

@@ -315,6 +315,8 @@ def test_the_date_of_birth_is_read_after_each_usual_label(line: str) -> None:
         ("Account: 55012345", "55012345"),
         ("Rx'profile: 83324200", "83324200"),
         ("Patient ID: A3516738-", "A3516738"),
+        ("MRN: MR-7 15423", "MR-715423"),
+        ("Chart #: \u20ac2969080", "C2969080"),
     ],
 )
 def test_the_record_number_is_read_after_each_usual_label(line: str, mrn: str) -> None:
@@ -340,6 +342,16 @@ def test_a_record_number_without_digits_is_refused() -> None:
 )
 def test_the_ordering_or_referring_provider_is_read_after_each_usual_label(line: str) -> None:
     assert one(line)["provider"] == "Helen Park, MD"
+
+
+@pytest.mark.parametrize("line", ["Prescriber: Kevin Thompson, NR", "Ordered by: Ann Lee, PA-G"])
+def test_a_name_with_a_misread_credential_is_left_out(line: str) -> None:
+    assert "provider" not in one(line)
+
+
+def test_a_name_with_a_known_credential_or_none_is_read() -> None:
+    assert one("Prescriber: Ann Lee, FNP-C")["provider"] == "Ann Lee, FNP-C"
+    assert one("Patient: OKAFOR, Chidi")["patient_name"] == "OKAFOR, Chidi"
 
 
 def test_a_providers_name_label_is_not_read_as_the_patients() -> None:
