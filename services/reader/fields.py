@@ -226,7 +226,7 @@ def _value(kind: str, raw: str) -> Found | None:
     field = FIELD_OF[kind]
     if kind in ("to", "from", "re"):
         text = text_value(raw)
-        return (field, text[0], 0.7 if text[1] else 0.9, LABELLED) if text else None
+        return (field, text[0], 0.7 if text[1] else 0.85, LABELLED) if text else None
     if kind == "pages":
         pages = pages_value(raw)
         return (field, pages, 0.95, LABELLED) if pages else None
@@ -238,7 +238,7 @@ def _value(kind: str, raw: str) -> Found | None:
         return (field, name[0], 0.7 if name[1] else 0.95, LABELLED) if name else None
     if kind == "mrn":
         number = identifier_value(raw)
-        return (field, number, 0.9 if number == tidy(raw) else 0.7, LABELLED) if number else None
+        return (field, number, 0.85 if number == tidy(raw) else 0.7, LABELLED) if number else None
     if kind == "npi":
         npi = npi_value(raw)
         return (field, npi, 0.95, LABELLED) if npi else None
