@@ -19,7 +19,16 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from services.reader.fields_labels import FIELD_OF, KIND_OF, LABEL, LOOSE, WEAK, key
+from services.reader.fields_labels import (
+    BLOCKS,
+    FIELD_OF,
+    FORM_LABEL,
+    KIND_OF,
+    LABEL,
+    LOOSE,
+    WEAK,
+    key,
+)
 from services.reader.fields_values import (
     NOISE,
     clean_text,
@@ -142,22 +151,24 @@ Found = tuple[FieldName, str, float, int]
 
 
 def _segments(line: str) -> list[tuple[str, bool, str]]:
-    """(kind, loose, value) for each label on a line that starts with one, else nothing; loose
-    when a patient label had no colon. Past the first, only labels followed by a colon start a
-    new value."""
+    """(kind, loose, value) for each label on a line that starts with one (or with a label of
+    something else, "Accession:"), else nothing; loose when a patient label had no colon. Past
+    the first, only labels followed by a colon start a new value."""
     starts: list[tuple[str, bool, int, int]] = []
+    other = FORM_LABEL.match(line)
     for match in LABEL.finditer(line):
         label, sep = key(match["label"]), match["sep"]
         kind = KIND_OF.get(label, "")
         if not kind:
             continue
-        if not starts:
-            if line[: match.start()].strip(NOISE):
-                return []
+        at_start = not line[: match.start()].strip(NOISE)
+        if not starts and at_start:
             if sep is None and label in WEAK and label not in LOOSE:
                 return []
         elif sep not in (":", ";"):
             continue
+        elif not starts and not (other and match.start() >= other.end()):
+            return []
         starts.append((kind, sep is None and label in WEAK, match.start(), match.end()))
         if len(starts) == 8:
             break
@@ -170,10 +181,14 @@ def _segments(line: str) -> list[tuple[str, bool, str]]:
 def _labelled(lines: list[str]) -> Iterator[Found]:
     """Values on their label's line, or in a column of values after a column of labels."""
     waiting: list[str] = []
+    block = ""
     index = 0
     while index < len(lines):
         line = lines[index]
         index += 1
+        if ":" not in line and tidy(line).casefold() in BLOCKS:
+            block = BLOCKS[tidy(line).casefold()]
+            continue
         segments = _segments(line)
         if segments and all(not tidy(value) for _, _, value in segments):
             waiting += [kind for kind, _, _ in segments]
@@ -194,10 +209,15 @@ def _labelled(lines: list[str]) -> Iterator[Found]:
             waiting = []
             continue
         waiting = []
-        on_to_line = any(kind == "to" for kind, _, _ in segments)
+        kinds = {kind for kind, _, _ in segments}
+        if kinds & {"to", "from", "date", "pages", "re"}:
+            block = ""
+        recipients = "to" in kinds or block == "to"
         for kind, loose, value in segments:
-            if kind == "form" or (kind in ("phone", "fax") and on_to_line):
+            if kind == "form" or (kind in ("phone", "fax") and recipients):
                 continue  # not a key field; the recipient's number, not the sender's
+            if kind == "patient" and block:
+                kind = block  # "Name:" in the sender's or the recipient's block
             found = _value(kind, value)
             if found is not None:
                 yield (*found[:2], found[2] * (0.85 if loose else 1), found[3])

@@ -212,8 +212,14 @@ def label_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
     kinds = {key(label): kind for kind, labels in LABELS.items() for label in labels}
     spelled = sorted((label for labels in LABELS.values() for label in labels), key=len)
     words = "|".join(JOIN.join(label.split(" ")) for label in reversed(spelled))
-    pattern = rf"(?<![^\W_]|#)(?P<label>{words})(?:\s{{0,3}}(?P<sep>[:;!,.]))?(?!\w)"
+    qualifier = r"(?:\([^()\n]{0,30}\)\s{0,3})?"  # "Date of Birth (MM/DD/YYYY):"
+    separator = rf"(?:\s{{0,3}}{qualifier}(?P<sep>[:;!,.]))?"
+    pattern = rf"(?<![^\W_]|#)(?P<label>{words}){separator}(?!\w)"
     return re.compile(pattern, re.IGNORECASE), kinds
 
 
 LABEL, KIND_OF = label_pattern()
+# Any label a form may print ("Accession:"): known labels may follow it on the same line.
+FORM_LABEL = re.compile(r"[^\w]{0,4}[A-Za-z][A-Za-z0-9 #/'.-]{0,30}?:")
+# A line that only says whose block follows ("To", "From"): "Name:" and numbers in it are theirs.
+BLOCKS = {"to": "to", "recipient": "to", "from": "from", "sender": "from"}

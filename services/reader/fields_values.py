@@ -214,7 +214,8 @@ def name_value(value: str) -> tuple[str, bool] | None:
         return None
     if any(word.strip(",.").casefold() in _NOT_PERSON for word in words):
         return None
-    suffix = name.rsplit(",", 1)[1].strip(" .") if "," in name else ""
+    before, _, suffix = name.rpartition(",")
+    suffix = suffix.strip(" .") if len(before.split()) >= 2 else ""  # not "DOE, JANE"
     if (
         re.fullmatch(r"[A-Z][A-Z.-]{0,5}", suffix)
         and suffix.replace(".", "").upper() not in CREDENTIALS

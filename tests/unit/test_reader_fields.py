@@ -187,6 +187,38 @@ def test_the_recipients_fax_number_on_the_to_line_is_not_the_senders() -> None:
     assert found["fax"] == "5550104000"
 
 
+def test_a_cover_sheet_in_capitals_with_qualified_labels() -> None:
+    text = (
+        "FAX\nDATE: 11/03/2025          # OF PAGES (INCLUDING COVER): 5\n"
+        "TO: Dr. Alan Smith        FAX #: 555-010-7777\n"
+        "FROM: Sunrise Cardiology  PHONE #: (555) 010-8888\nRE: Patient referral\n"
+    )
+    assert one(text, COVER) == {
+        "date": "2025-11-03",
+        "pages_stated": "5",
+        "to": "Dr. Alan Smith",
+        "from": "Sunrise Cardiology",
+        "phone": "5550108888",
+        "re": "Patient referral",
+    }
+
+
+def test_a_cover_sheet_in_blocks_gives_the_names_and_numbers_of_the_senders_block() -> None:
+    text = (
+        "To\nName: Referral Coordinator\nFax: 555.010.1111\n"
+        "From\nName: Jane Doe, RN\nPhone: 555.010.2222\nFax: 555.010.2223\n"
+        "Date: Nov 3, 2025\nTotal Pages: 4\n"
+    )
+    assert one(text, COVER) == {
+        "to": "Referral Coordinator",
+        "from": "Jane Doe, RN",
+        "phone": "5550102222",
+        "fax": "5550102223",
+        "date": "2025-11-03",
+        "pages_stated": "4",
+    }
+
+
 def test_labels_read_in_a_column_before_their_values_are_paired_in_order() -> None:
     text = (
         "Fax Cover Sheet\n\nAttn:\nFrom: |\nDate:\nPhone:\nPages:\n\n"
@@ -274,6 +306,13 @@ def test_the_patients_name_is_read_after_each_usual_label(line: str) -> None:
 
 def test_a_last_name_first_name_is_kept_as_printed() -> None:
     assert one("Patient: OKAFOR, Chidi")["patient_name"] == "OKAFOR, Chidi"
+    found = one("Patient Name (Last, First): DOE, JANE\nDate of Birth (MM/DD/YYYY): 01/02/1990")
+    assert found == {"patient_name": "DOE, JANE", "dob": "1990-01-02"}
+
+
+def test_known_labels_after_a_label_of_something_else_on_the_line_are_read() -> None:
+    text = "ACCESSION: 12345678   MRN: A1234567\nRecipient fax: 555-010-1111\n"
+    assert one(text, DocumentType.OTHER) == {"mrn": "A1234567"}
 
 
 @pytest.mark.parametrize(
