@@ -77,7 +77,9 @@ SEEN_ON = re.compile(
 CREDENTIAL = re.compile(r",?\s+(?:MD|M\.D\.|DO|D\.O\.|NP|FNP|PA-C|PA|DNP|DPM|MBBS)\.?$")
 RANGE = re.compile(r"\b(?:to|through|thru|until)\b|[0-9]\s+[-\u2013]\s+[0-9A-Za-z]", re.I)
 
-LABELLED, PAIRED, GUESSED = 0, 1, 2
+# How a reading was made, surest first: a value after its label; a value placed by a column
+# of labels, an abbreviation or a label without its colon; a guess from a sentence or a layout.
+LABELLED, INDIRECT, GUESSED = 0, 1, 2
 MAX_SKIPPED = 6
 # Kinds whose values have a form to check (dates, numbers): they show a column lines up.
 TYPED = frozenset(
@@ -238,7 +240,7 @@ def _aligned(kinds: list[str], lines: list[str]) -> Iterator[Found]:
             sure = 0.8 if skip == 0 and misses == 0 else 0.7
             for _, item in found:
                 if item is not None:
-                    yield item[0], item[1], item[2] * sure, PAIRED
+                    yield item[0], item[1], item[2] * sure, INDIRECT
             return
 
 
@@ -268,7 +270,7 @@ def _value(kind: str, raw: str) -> Found | None:
     if kind.startswith("dos") and RANGE.search(raw):
         field = FieldName.SERVICE_FROM
     if kind == "dos_short":
-        return field, dated[0], 0.8 * dated[1], PAIRED
+        return field, dated[0], 0.8 * dated[1], INDIRECT
     return field, dated[0], 0.95 * dated[1], LABELLED
 
 
@@ -294,7 +296,7 @@ def _guessed(lines: list[str]) -> Iterator[Found]:
         if dob:
             dated = date_value(line[dob.end() : dob.end() + 24])
             if dated:
-                yield FieldName.DOB, dated[0], 0.85 * dated[1], PAIRED
+                yield FieldName.DOB, dated[0], 0.85 * dated[1], INDIRECT
             name = name_value(line[: dob.start()])
             if name:
                 yield FieldName.PATIENT_NAME, name[0], 0.6, GUESSED
