@@ -78,7 +78,7 @@ CREDENTIAL = re.compile(r",?\s+(?:MD|M\.D\.|DO|D\.O\.|NP|FNP|PA-C|PA|DNP|DPM|MBB
 RANGE = re.compile(r"\b(?:to|through|thru|until)\b|[0-9]\s+[-\u2013]\s+[0-9A-Za-z]", re.I)
 
 # How a reading was made, surest first: a value after its label; a value placed by a column
-# of labels, an abbreviation or a label without its colon; a guess from a sentence or a layout.
+# of labels or an abbreviation; a guess from a sentence or a layout.
 LABELLED, INDIRECT, GUESSED = 0, 1, 2
 MAX_SKIPPED = 6
 # Kinds whose values have a form to check (dates, numbers): they show a column lines up.

@@ -32,8 +32,13 @@ LABELS: dict[str, list[str]] = {
     ],
     "phone": [
         "phone",
+        "phones",
+        "rhone",
         "tel",
+        "tels",
         "te",
+        "tee",
+        "tek",
         "tez",
         "telephone",
         "ph",
