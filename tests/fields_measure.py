@@ -2,7 +2,8 @@
 
 ``python -m tests.fields_measure`` scores `find_fields` on the sandbox's ground-truth text of
 many faxes; ``--ocr N`` renders N faxes as the sandbox serves them (group-4 TIFF) and reads them
-with the reader's OCR first (about a second a page on a loaded machine). Each document is given
+with the reader's OCR first (about a second a page on a loaded machine; ``--cache FILE`` keeps
+what was read, to score again without reading). Each document is given
 its true type and page range, so only the fields are measured. A field is right when its value
 equals the truth's: names and text compared case-insensitively with whitespace collapsed, phone
 and fax numbers as digits. The truth's NPI of an imaging report is left out: the sandbox never
@@ -11,10 +12,12 @@ prints it."""
 from __future__ import annotations
 
 import argparse
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sandbox.documents import ground_truth
@@ -137,9 +140,15 @@ def main() -> None:
     parser.add_argument("--faxes", type=int, default=400, help="faxes of truth text")
     parser.add_argument("--ocr", type=int, default=0, help="faxes to render and OCR instead")
     parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--cache", type=Path, help="JSON file of the OCR read: kept, reused")
     args = parser.parse_args()
     seeds = range(args.first_seed, args.first_seed + (args.ocr or args.faxes))
-    documents = list(ocr_documents(seeds) if args.ocr else truth_documents(seeds))
+    if args.cache and args.cache.exists():
+        documents = [(document, texts) for document, texts in json.loads(args.cache.read_text())]
+    else:
+        documents = list(ocr_documents(seeds) if args.ocr else truth_documents(seeds))
+        if args.cache:
+            args.cache.write_text(json.dumps(documents))
     print(f"{'OCR of' if args.ocr else 'truth text of'} {len(seeds)} faxes")
     print(score(documents).table())
     for floor in (0.8, 0.9):
