@@ -50,7 +50,9 @@ _DATES = [
         re.IGNORECASE,
     ),
 ]
-_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
+_CONTROL = re.compile(
+    r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ud800-\udfff]"
+)
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]{0,16}[@-~]|\x9b[0-9;?]{0,16}[@-~]")
 _LINE_BREAKS = re.compile(r"\r\n?|[\u2028\u2029\x0b\x0c\x85]")
 # Quotes, dashes, bars and specks that OCR reads around a value.

@@ -522,9 +522,10 @@ def test_full_width_digits_and_colons_are_read_as_ascii() -> None:
 
 
 def test_control_and_invisible_characters_are_stripped_from_values() -> None:
-    found = one("Patient: Ann\x07 \u202eLee\u200b\x1b[31m\nMRN: \x00H12345")
+    found = one("Patient: Ann\x07 \u202eLee\u200b\x1b[31m\ud800\nMRN: \x00H12345")
     assert found["patient_name"] == "Ann Lee"
     assert found["mrn"] == "H12345"
+    assert "".join(found.values()).encode("utf-8"), "no lone surrogate left to break a JSON event"
 
 
 def test_a_value_is_cut_to_the_contracts_length() -> None:
