@@ -54,6 +54,7 @@ _CONTROL = re.compile(
     r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ud800-\udfff]"
 )
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]{0,16}[@-~]|\x9b[0-9;?]{0,16}[@-~]")
+_APOSTROPHE = re.compile("(?<=[^\\W\\d_])[\u2018\u2019](?=[^\\W\\d_])")  # "Women\u2019s"
 _LINE_BREAKS = re.compile(r"\r\n?|[\u2028\u2029\x0b\x0c\x85]")
 # Quotes, dashes, bars and specks that OCR reads around a value.
 NOISE = (
@@ -161,6 +162,7 @@ def clean_text(text: str) -> str:
     """The text with line breaks unified and terminal escapes, control and invisible format
     characters removed (NFKC folds full-width digits and colons to ASCII)."""
     text = _LINE_BREAKS.sub("\n", unicodedata.normalize("NFKC", text))
+    text = _APOSTROPHE.sub("'", text)
     return _CONTROL.sub(" ", _ESCAPES.sub(" ", text))
 
 
@@ -207,6 +209,10 @@ def name_value(value: str) -> tuple[str, bool] | None:
     stray marks were cut from it; None for anything else."""
     name, cut = trimmed(re.split(r"\(|\bNP[IlL1|]\b", value, maxsplit=1)[0])
     name = re.sub(r"(?<=[a-z])\.(?=[A-Z][a-z])", " ", name)  # "Ravi.Kim": a space read as a dot
+    # Specks OCR leaves on a word: quotes around it, a dot after a whole word ("Betty. Brown").
+    words = [word.strip("'\"\u2018\u2019\u201c\u201d") for word in name.split()]
+    words = [re.sub(r"(?<=[a-z]{3})\.$", "", word) for word in words[:-1]] + words[-1:]
+    name = " ".join(word for word in words if word)
     words = name.split()
     if not 2 <= len(words) <= 6 or len(name) > 80:
         return None

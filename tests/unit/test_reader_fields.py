@@ -304,6 +304,19 @@ def test_the_patients_name_is_read_after_each_usual_label(line: str) -> None:
     assert one(line)["patient_name"] == "Maria José Alvarez"
 
 
+@pytest.mark.parametrize(
+    ("line", "name"),
+    [
+        ("Patient: Betty. Brown ;", "Betty Brown"),
+        ("Patient: * David\u2019 White", "David White"),
+        ("Patient: Sean O\u2019Brien", "Sean O'Brien"),
+        ("Patient: John Q. Public", "John Q. Public"),
+    ],
+)
+def test_specks_on_the_words_of_a_name_are_cut(line: str, name: str) -> None:
+    assert one(line)["patient_name"] == name
+
+
 def test_a_last_name_first_name_is_kept_as_printed() -> None:
     assert one("Patient: OKAFOR, Chidi")["patient_name"] == "OKAFOR, Chidi"
     found = one("Patient Name (Last, First): DOE, JANE\nDate of Birth (MM/DD/YYYY): 01/02/1990")
