@@ -144,6 +144,7 @@ CREDENTIALS = frozenset(
         "II",
         "III",
         "IV",
+        "ESQ",
     }
 )
 _NAME_WORD = re.compile("[^\\W\\d_][\\w'\u2019.-]*\\.?,?")
@@ -225,7 +226,7 @@ def name_value(value: str) -> tuple[str, bool] | None:
     before, _, suffix = name.rpartition(",")
     suffix = suffix.strip(" .") if len(before.split()) >= 2 else ""  # not "DOE, JANE"
     if (
-        re.fullmatch(r"[A-Z][A-Z.-]{0,5}", suffix)
+        re.fullmatch(r"[A-Z][A-Za-z.-]{0,5}", suffix)
         and suffix.replace(".", "").upper() not in CREDENTIALS
     ):
         return None  # "Kevin Thompson, NR": a credential misread, so maybe the name too

@@ -396,13 +396,17 @@ def test_the_ordering_or_referring_provider_is_read_after_each_usual_label(line:
     assert one(line)["provider"] == "Helen Park, MD"
 
 
-@pytest.mark.parametrize("line", ["Prescriber: Kevin Thompson, NR", "Ordered by: Ann Lee, PA-G"])
+@pytest.mark.parametrize(
+    "line",
+    ["Prescriber: Kevin Thompson, NR", "Ordered by: Ann Lee, PA-G", "Prescriber: Ann Lee, PArC"],
+)
 def test_a_name_with_a_misread_credential_is_left_out(line: str) -> None:
     assert "provider" not in one(line)
 
 
 def test_a_name_with_a_known_credential_or_none_is_read() -> None:
     assert one("Prescriber: Ann Lee, FNP-C")["provider"] == "Ann Lee, FNP-C"
+    assert one("Prescriber: Ann Lee, PharmD")["provider"] == "Ann Lee, PharmD"
     assert one("Patient: OKAFOR, Chidi")["patient_name"] == "OKAFOR, Chidi"
 
 
