@@ -213,6 +213,8 @@ def name_value(value: str) -> tuple[str, bool] | None:
     # Specks OCR leaves on a word: quotes around it, a dot after a whole word ("Betty. Brown").
     words = [word.strip("'\"\u2018\u2019\u201c\u201d") for word in name.split()]
     words = [re.sub(r"(?<=[a-z]{3})\.$", "", word) for word in words[:-1]] + words[-1:]
+    while words and not words[-1][:1].isupper():  # a name ends with a capital word: "ret" is OCR's
+        words, cut = words[:-1], True
     name = " ".join(word for word in words if word)
     words = name.split()
     if not 2 <= len(words) <= 6 or len(name) > 80:

@@ -308,6 +308,7 @@ def test_the_patients_name_is_read_after_each_usual_label(line: str) -> None:
     ("line", "name"),
     [
         ("Patient: Betty. Brown ;", "Betty Brown"),
+        ("Patient; \u00b0 Susan Baker \u2018 ret", "Susan Baker"),
         ("Patient: * David\u2019 White", "David White"),
         ("Patient: Sean O\u2019Brien", "Sean O'Brien"),
         ("Patient: John Q. Public", "John Q. Public"),
