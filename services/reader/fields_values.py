@@ -250,7 +250,7 @@ def _date_of(parts: dict[str, str | None]) -> tuple[str, float] | None:
     sure = 1.0
     year_text = parts["year"] or ""
     year = int(year_text)
-    if len(year_text) == 2:
+    if len(year_text) == 2:  # "60" is 1960, "24" is 2024: births and visits both fit
         year += 2000 if year <= 30 else 1900
         sure *= 0.8
     if parts.get("month"):
