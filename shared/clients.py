@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from shared.efax import EfaxClient
 from shared.settings import EfaxSettings, StorageSettings
-from shared.storage import FaxStore, make_minio, make_signer, token_sharing
+from shared.storage import FaxStore, make_minio, make_signer
+from shared.token_store import token_sharing
 
 __all__ = ["efax_client", "fax_store"]
 

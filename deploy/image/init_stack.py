@@ -19,7 +19,8 @@ import time
 from shared.contracts import TOPICS, TOPICS_BY_NAME, Topic
 from shared.kafka import KafkaAdmin
 from shared.settings import ServiceSettings, StorageSettings
-from shared.storage import FaxStore, make_minio, token_sharing
+from shared.storage import FaxStore, make_minio
+from shared.token_store import token_sharing
 
 log = logging.getLogger("faxrelay.init")
 

@@ -22,7 +22,8 @@ from sandbox import Faults
 from shared.contracts import DOWNLOAD_FAILED
 from shared.efax import EfaxClient
 from shared.settings import EfaxApp, StorageSettings
-from shared.storage import FaxStore, open_token, token_sharing
+from shared.storage import FaxStore
+from shared.token_store import open_token, token_sharing
 from tests.e2e.conftest import BOTH_BROKERS, System, read_topic, running_system, wait_until
 from tests.e2e.test_walking_skeleton import decode_events, stored_objects
 

@@ -13,7 +13,8 @@ from faxrelay.localstack import ACCESS_KEY, SECRET_KEY, LocalStack, free_ports
 from sandbox import AppConfig, SandboxSettings, run_in_thread
 from shared.efax import EfaxClient
 from shared.settings import EfaxApp, StorageSettings
-from shared.storage import FaxStore, make_minio, open_token, token_sharing
+from shared.storage import FaxStore, make_minio
+from shared.token_store import open_token, token_sharing
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ from pydantic import SecretStr, ValidationError
 from services.downloader.settings import DownloaderSettings
 from services.poller.settings import PollerSettings
 from shared.settings import EfaxApp, StorageSettings
-from shared.storage import StoredTokens, token_sharing
+from shared.token_store import StoredTokens, token_sharing
 from tests.fakes import FakeStore
 
 APP = uuid.uuid4()
