@@ -104,7 +104,51 @@ def parser() -> argparse.ArgumentParser:
     commands = p.add_subparsers(dest="command", required=True)
     add_launcher(commands)
     add_operator_verbs(commands)
+    add_train(commands)
     return p
+
+
+def add_train(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser(
+        "train",
+        help="a document-type model (JSON) from a folder of labelled faxes or text files",
+        description="FOLDER has one subfolder per document type (referral, lab_result, ...), "
+        "each of .txt files or faxes (.pdf, .tif). Set FAXRELAY_READER_MODEL_PATH to the "
+        "output for the reader to use it. Needs the train extra (scikit-learn).",
+    )
+    p.add_argument("folder", type=Path)
+    p.add_argument("--out", type=Path, default=Path("model.json"))
+    p.add_argument("--min-df", type=int, default=2, help="examples a word must be in (>= 1)")
+    p.set_defaults(func=run_train)
+
+
+def run_train(a: argparse.Namespace) -> int:
+    from services.reader import train  # scikit-learn only in fit()
+
+    try:
+        texts, labels = train.examples(a.folder, read_fax_text)
+        model = train.fit(texts, labels, min_df=max(1, a.min_df))
+        train.write_model(model, a.out)
+    except (train.TrainError, OSError) as error:
+        print(f"faxrelay train: {error}", file=sys.stderr)
+        return 2
+    per_type = ", ".join(f"{k} {v}" for k, v in model["examples"].items())
+    print(f"trained on {len(texts)} examples ({per_type}); {len(model['idf'])} terms")
+    print(f"wrote {a.out}; set FAXRELAY_READER_MODEL_PATH={a.out} for the reader to use it")
+    return 0
+
+
+def read_fax_text(data: bytes) -> str:
+    """A fax's text by the reader's own OCR, pages joined."""
+    from services.reader.logic import read_fax  # Tesseract: only when needed
+    from services.reader.ocr import OcrOptions, PageReader
+    from services.reader.pages import Limits
+
+    reader = PageReader(OcrOptions())
+    try:
+        return "\n".join(page.text for page in read_fax(data, Limits(), reader).pages)
+    finally:
+        reader.close()
 
 
 def add_launcher(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -16,6 +16,7 @@ from faststream.kafka import KafkaBroker
 from services.reader.logic import Reader, Reading, handle_record
 from services.reader.processes import Readers
 from services.reader.settings import ReaderSettings
+from services.reader.understand import understander
 from shared import health
 from shared.clients import fax_store
 from shared.contracts import FAX_READ, FAX_STORED, READ_FAILED, TOPICS_BY_NAME
@@ -41,6 +42,10 @@ def create_app(
     health.serve_metrics(app, s)
     health.watch_lag(app, s)
     declare(broker, TOPICS_BY_NAME[FAX_READ], TOPICS_BY_NAME[READ_FAILED])
+    # a rules or model file that does not check stops the reader here, naming the fault
+    understanding = understander(
+        s.reader_rules_path, s.reader_model_path, s.reader_review_threshold
+    )
     ready: list[Reading] = []  # made at startup
     built: list[Readers] = []
 
@@ -50,7 +55,14 @@ def create_app(
         if readers is None:
             built.append(Readers(s.reader_processes, s.limits(), s.ocr_options()))
             await built[0].warm()
-        ready.append(Reading(the_store, readers or built[0], s.reader_seconds_per_fax))
+        ready.append(
+            Reading(
+                the_store,
+                readers or built[0],
+                s.reader_seconds_per_fax,
+                understander=understanding,
+            )
+        )
 
     async def work(record: ConsumerRecord[bytes, bytes]) -> Decision:
         return await handle_record(ready[0], record)

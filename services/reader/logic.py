@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from services.reader.ocr import PageReader, PageText
 from services.reader.pages import Limits, open_fax
+from services.reader.understand import Understander, Understanding, understand
 from shared.contracts import (
     FAX_READ,
     READ_FAILED,
@@ -128,9 +129,16 @@ def stored_page(page: PageText) -> StoredPage:
     )
 
 
-def fax_read(stored: FaxStored, document: TextDocument, text: TextObject, limit: int) -> FaxRead:
+def fax_read(
+    stored: FaxStored,
+    document: TextDocument,
+    text: TextObject,
+    limit: int,
+    understander: Understander | None = None,
+) -> FaxRead:
     """The record of a read fax, from its stored text alone (so a reread yields the same):
-    each page's text whole until `limit` characters in all, then prefixes of what is left."""
+    each page's text whole until `limit` characters in all, then prefixes of what is left;
+    the documents found in the whole text, typed, when an understander is given."""
     pages: list[PageRead] = []
     left = limit
     for page in document.pages:
@@ -147,6 +155,11 @@ def fax_read(stored: FaxStored, document: TextDocument, text: TextObject, limit:
             )
         )
     read = [p.confidence for p in document.pages if not p.blank]
+    found = (
+        understand([p.text for p in document.pages], understander)
+        if understander is not None
+        else Understanding([], None, False, "")
+    )
     return FaxRead(
         fax=stored.fax,
         stored=stored.stored,
@@ -156,6 +169,10 @@ def fax_read(stored: FaxStored, document: TextDocument, text: TextObject, limit:
         reported_pages=stored.fax.pages,
         confidence=round(sum(read) / len(read), 2) if read else 0.0,
         read_at=document.read_at,
+        documents=found.documents,
+        document_type=found.document_type,
+        needs_review=found.needs_review,
+        understood_by=found.understood_by,
     )
 
 
@@ -171,6 +188,7 @@ class Reading:
     readers: Reader
     seconds_per_fax: float
     text_limit: int = READ_TEXT_LIMIT_CHARS
+    understander: Understander | None = None
 
 
 def failed(stored: FaxStored, reason: ReadFailureReason, detail: str) -> ReadFailed:
@@ -210,7 +228,7 @@ async def read_stored(r: Reading, stored: FaxStored) -> FaxRead | ReadFailed:
     text_object = partial(TextObject, bucket=r.store.bucket, key=key)
     found = await stored_text(r.store, key)
     if found is not None:
-        return fax_read(stored, found[0], text_object(size=found[1]), r.text_limit)
+        return fax_read(stored, found[0], text_object(size=found[1]), r.text_limit, r.understander)
     existing = await r.store.find(image.key)
     if existing is None or (existing.fax_id, existing.user_id) != (
         str(fax.fax_id),
@@ -235,8 +253,8 @@ async def read_stored(r: Reading, stored: FaxStored) -> FaxRead | ReadFailed:
             await r.store.put(key, body, "application/json", metadata)
         else:
             document, size = found
-            return fax_read(stored, document, text_object(size=size), r.text_limit)
-    return fax_read(stored, document, text_object(size=len(body)), r.text_limit)
+            return fax_read(stored, document, text_object(size=size), r.text_limit, r.understander)
+    return fax_read(stored, document, text_object(size=len(body)), r.text_limit, r.understander)
 
 
 def observe_pages(text: FaxText) -> None:

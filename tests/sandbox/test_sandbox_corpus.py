@@ -23,6 +23,8 @@ TYPES = {
     "prior_authorization",
     "prescription_refill",
     "medical_records_request",
+    "insurance_claim",
+    "other",
     "junk",
 }
 HEIGHTS = {"fine": 2156, "standard": 1078}
