@@ -16,10 +16,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from shared.contracts import DocumentType
 
@@ -52,35 +52,29 @@ def _pattern(text: str) -> re.Pattern[str]:
         raise ValueError(f"pattern {text!r} is not a valid regular expression: {error}") from None
 
 
+def _checked_pattern(text: str) -> str:
+    _pattern(text)
+    return text
+
+
+def _checked_keyword(phrase: str) -> str:
+    if not words(phrase):
+        raise ValueError(f"keyword {phrase!r} has no letters or digits")
+    return phrase
+
+
+PatternText = Annotated[str, AfterValidator(_checked_pattern)]
+Keyword = Annotated[str, AfterValidator(_checked_keyword)]
+Weight = Annotated[float, Field(ge=-20, le=20)]
+
+
 class TypeRules(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    base: float = Field(default=0.0, ge=-20, le=20)
-    titles: dict[str, float] = Field(default_factory=dict)
-    keywords: dict[str, float] = Field(default_factory=dict)
-    patterns: dict[str, float] = Field(default_factory=dict)
-
-    @field_validator("titles", "patterns")
-    @classmethod
-    def _valid_patterns(cls, patterns: dict[str, float]) -> dict[str, float]:
-        for text, weight in patterns.items():
-            _pattern(text)
-            _weight(weight)
-        return patterns
-
-    @field_validator("keywords")
-    @classmethod
-    def _valid_keywords(cls, keywords: dict[str, float]) -> dict[str, float]:
-        for phrase, weight in keywords.items():
-            if not words(phrase):
-                raise ValueError(f"keyword {phrase!r} has no letters or digits")
-            _weight(weight)
-        return keywords
-
-
-def _weight(weight: float) -> None:
-    if not -20 <= weight <= 20:
-        raise ValueError(f"weight {weight} is not from -20 to 20")
+    base: Weight = 0.0
+    titles: dict[PatternText, Weight] = Field(default_factory=dict)
+    keywords: dict[Keyword, Weight] = Field(default_factory=dict)
+    patterns: dict[PatternText, Weight] = Field(default_factory=dict)
 
 
 class RulesFile(BaseModel):
@@ -120,15 +114,17 @@ class Rules:
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int:
+    """The line of the YAML node at a pydantic error's location (a key's own, for '[key]')."""
     if node is None:
         return 1
-    for part in loc:
-        found = None
-        if isinstance(node, yaml.MappingNode):
-            found = next((v for k, v in node.value if k.value == str(part)), None)
-        if found is None:
+    parts = list(loc)
+    for n, part in enumerate(parts):
+        if part == "[key]" or not isinstance(node, yaml.MappingNode):
             break
-        node = found
+        pair = next(((k, v) for k, v in node.value if k.value == str(part)), None)
+        if pair is None:
+            break
+        node = pair[0] if n + 1 < len(parts) and parts[n + 1] == "[key]" else pair[1]
     line: int = node.start_mark.line
     return line + 1
 
@@ -149,7 +145,8 @@ def load_rules(path: Path | None = None) -> Rules:
         return Rules.of(RulesFile.model_validate(data))
     except ValidationError as error:
         first = error.errors()[0]
-        line = _line_of(node, first["loc"])
+        at_key = first["type"] == "extra_forbidden"  # an unknown name: its own line
+        line = _line_of(node, (*first["loc"], "[key]") if at_key else first["loc"])
         where = ".".join(str(p) for p in first["loc"])
         raise RulesError(f"{path}, line {line}: {where}: {first['msg']}") from None
 

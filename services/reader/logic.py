@@ -293,11 +293,16 @@ def tell(outcome: FaxRead | ReadFailed, trace: Mapping[str, str]) -> None:
         PAGES_READ.labels(kind="text").inc(outcome.page_count - blank)
         fields = fax_fields(fax.fax_id, fax.delivery_id, trace)
         log.info(
-            "fax read: %d pages (%d blank, %s reported), confidence %.1f",
+            "fax read: %d pages (%d blank, %s reported), confidence %.1f; %d documents, "
+            "type %s%s (%s)",
             outcome.page_count,
             blank,
             outcome.reported_pages,
             outcome.confidence,
+            len(outcome.documents),
+            outcome.document_type.value if outcome.document_type else "none",
+            ", needs review" if outcome.needs_review else "",
+            outcome.understood_by or "not typed",
             extra=fields,
         )
         return
