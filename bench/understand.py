@@ -2,8 +2,8 @@
 
 Faxes of 1 to 6 pages of sandbox documents (seeds from --seed, both resolutions), read two
 ways: the exact text of the ground truth, and what the reader really gets, the OCR of the
-rendered pages (the reader's own `read_fax` with its default OCR options; cached per corpus
-version and fax under .faxrelay-cache/understand-ocr). On each:
+rendered pages (the reader's own `read_fax` with its default OCR options; cached per
+fax's content under .faxrelay-cache/understand-ocr). On each:
 - type: each true document's text typed by the rules (accuracy per type, confusion matrix),
   and by a model trained (`services.reader.train.fit`) on the documents of the first half of
   the faxes and tested on the second half;
@@ -25,8 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import sandbox.corpus
-import sandbox.wording
 from sandbox.documents import Documents, ground_truth
 from sandbox.settings import Content, Resolution, SandboxSettings
 from services.reader.classify import RulesClassifier, load_model, load_rules
@@ -60,12 +58,16 @@ class Sample:
     pages: list[str]
 
 
-def corpus_version() -> str:
-    """Changes when the corpus's code does, so cached OCR of old pages is not reused."""
-    digest = hashlib.sha256()
-    for module in (sandbox.corpus, sandbox.wording):
-        digest.update(Path(str(module.__file__)).read_bytes())
-    return digest.hexdigest()[:12]
+def cache_key(fax: SandboxFax, truth: dict[str, Any]) -> str:
+    """What the fax's pages say and how they are set: a changed corpus is read again (after a
+    change to `sandbox.render` alone, delete the cache folder)."""
+    content = {
+        "documents": truth["documents"],
+        "pages": [p["text"] for p in truth["pages"]],
+        "resolution": fax.resolution,
+        "seed": fax.content_seed,
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:24]
 
 
 def faxes(seed: int, count: int) -> list[SandboxFax]:
@@ -80,9 +82,9 @@ def faxes(seed: int, count: int) -> list[SandboxFax]:
     ]
 
 
-def ocr_pages(fax: SandboxFax, version: str) -> list[str]:
+def ocr_pages(fax: SandboxFax, truth: dict[str, Any]) -> list[str]:
     """The reader's text of the rendered fax, cached."""
-    path = CACHE / version / f"{fax.content_seed}-{fax.pages}-{fax.resolution}.json"
+    path = CACHE / f"{cache_key(fax, truth)}.json"
     if path.exists():
         cached: list[str] = json.loads(path.read_text())
         return cached
@@ -101,14 +103,12 @@ def ocr_pages(fax: SandboxFax, version: str) -> list[str]:
     return pages
 
 
-def samples(all_faxes: Sequence[SandboxFax], source: str, version: str) -> list[Sample]:
+def samples(all_faxes: Sequence[SandboxFax], source: str) -> list[Sample]:
     out = []
     for fax in all_faxes:
         truth = ground_truth(fax)
         assert truth is not None
-        pages = (
-            [p["text"] for p in truth["pages"]] if source == "truth" else ocr_pages(fax, version)
-        )
+        pages = [p["text"] for p in truth["pages"]] if source == "truth" else ocr_pages(fax, truth)
         out.append(Sample(fax, truth, pages))
     return out
 
@@ -224,15 +224,14 @@ def measure(all_samples: list[Sample], label: str, model_path: Path) -> dict[str
 
 
 def main(count: int, seed: int, ocr: bool = True) -> dict[str, str]:
-    version = corpus_version()
     all_faxes = faxes(seed, count)
     model_path = CACHE / "bench-model.json"
     model_path.parent.mkdir(parents=True, exist_ok=True)
-    exact = measure(samples(all_faxes, "truth", version), "exact ground-truth text", model_path)
+    exact = measure(samples(all_faxes, "truth"), "exact ground-truth text", model_path)
     result = exact
     if ocr:
         started = time.monotonic()
-        read = samples(all_faxes, "ocr", version)
+        read = samples(all_faxes, "ocr")
         print(f"\n(OCR of {sum(f.pages for f in all_faxes)} pages, cached: "
               f"{time.monotonic() - started:.0f} s)")  # fmt: skip
         result = measure(read, "OCR of the rendered pages (what the reader gets)", model_path)

@@ -123,32 +123,9 @@ def add_train(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 def run_train(a: argparse.Namespace) -> int:
-    from services.reader import train  # scikit-learn only in fit()
-
-    try:
-        texts, labels = train.examples(a.folder, read_fax_text)
-        model = train.fit(texts, labels, min_df=max(1, a.min_df))
-        train.write_model(model, a.out)
-    except (train.TrainError, OSError) as error:
-        print(f"faxrelay train: {error}", file=sys.stderr)
-        return 2
-    per_type = ", ".join(f"{k} {v}" for k, v in model["examples"].items())
-    print(f"trained on {len(texts)} examples ({per_type}); {len(model['idf'])} terms")
-    print(f"wrote {a.out}; set FAXRELAY_READER_MODEL_PATH={a.out} for the reader to use it")
-    return 0
-
-
-def read_fax_text(data: bytes) -> str:
-    """A fax's text by the reader's own OCR, pages joined."""
-    from services.reader.logic import read_fax  # Tesseract: only when needed
-    from services.reader.ocr import OcrOptions, PageReader
-    from services.reader.pages import Limits
-
-    reader = PageReader(OcrOptions())
-    try:
-        return "\n".join(page.text for page in read_fax(data, Limits(), reader).pages)
-    finally:
-        reader.close()
+    """In the reader's own module (the CLI imports no service), as `python -m` runs it."""
+    argv = [str(a.folder), "--out", str(a.out), "--min-df", str(a.min_df)]
+    return verbs.run_module("services.reader.train", argv)
 
 
 def add_launcher(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -281,46 +281,6 @@ RECORDS_TITLES = [
     "Authorization to Release Health Information",
     "Medical Records Request",
 ]
-CLAIM_TITLES = [
-    "EXPLANATION OF BENEFITS",
-    "Claim Status Notice",
-    "Remittance Advice",
-    "Notice of Claim Denial",
-    "Health Insurance Claim",
-    "Claim Adjustment Notice",
-]
-CPT_CODES = ["99213", "99214", "80053", "71046", "93000", "97110", "36415"]
-CLAIM_NOTES = [
-    "This is not a bill. The amount you may owe the provider is shown above.",
-    "The claim was processed under the member's plan. Deductible and coinsurance applied.",
-    "The claim was denied: the service requires prior authorization. You may appeal within "
-    "180 days.",
-    "Please submit corrected claims with the claim number shown above.",
-]
-OTHER_TITLES = [
-    "Office Notice",
-    "MEMO",
-    "Appointment Confirmation",
-    "Visit Summary",
-    "Schedule Change",
-    "Patient Letter",
-    "Meeting Agenda",
-]
-OTHER_TEXT = [
-    "Our office will be closed on the holiday. Calls will be answered by the on-call service.",
-    "Your appointment has been scheduled. Please arrive fifteen minutes early and bring a photo "
-    "identification.",
-    "Thank you for your visit today. Please continue your current plan and call with any "
-    "questions.",
-    "The staff meeting moves to Thursday at noon in the conference room.",
-    "Please update your contact details with the front desk at your next visit.",
-    "Parking is available in the garage behind the building during construction.",
-]
-JUNK_REMOVE = [
-    "To be removed from our list, fax REMOVE to {phone}.",
-    "Unsubscribe: call {phone} toll free.",
-    "This is an advertisement. To opt out call {phone}.",
-]
 JUNK_OFFERS = [
     "LOWER YOUR PRACTICE COSTS TODAY",
     "Exclusive Savings on Medical Supplies",

@@ -43,9 +43,7 @@ def create_app(
     health.watch_lag(app, s)
     declare(broker, TOPICS_BY_NAME[FAX_READ], TOPICS_BY_NAME[READ_FAILED])
     # a rules or model file that does not check stops the reader here, naming the fault
-    understanding = understander(
-        s.reader_rules_path, s.reader_model_path, s.reader_review_threshold
-    )
+    understood = understander(s.reader_rules_path, s.reader_model_path, s.reader_review_threshold)
     ready: list[Reading] = []  # made at startup
     built: list[Readers] = []
 
@@ -55,14 +53,8 @@ def create_app(
         if readers is None:
             built.append(Readers(s.reader_processes, s.limits(), s.ocr_options()))
             await built[0].warm()
-        ready.append(
-            Reading(
-                the_store,
-                readers or built[0],
-                s.reader_seconds_per_fax,
-                understander=understanding,
-            )
-        )
+        reader = readers or built[0]
+        ready.append(Reading(the_store, reader, s.reader_seconds_per_fax, understander=understood))
 
     async def work(record: ConsumerRecord[bytes, bytes]) -> Decision:
         return await handle_record(ready[0], record)

@@ -8,7 +8,9 @@ scikit-learn. The vocabulary comes from the examples: keep the file as you keep 
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -101,3 +103,40 @@ def fit(
 
 def write_model(model: dict[str, Any], out: Path) -> None:
     out.write_text(json.dumps(model, separators=(",", ":")))
+
+
+def read_fax_text(data: bytes) -> str:
+    """A fax's text by the reader's own OCR, pages joined."""
+    from services.reader.logic import read_fax  # Tesseract: only for faxes among the examples
+    from services.reader.ocr import OcrOptions, PageReader
+    from services.reader.pages import Limits
+
+    reader = PageReader(OcrOptions())
+    try:
+        return "\n".join(page.text for page in read_fax(data, Limits(), reader).pages)
+    finally:
+        reader.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`faxrelay train FOLDER --out model.json [--min-df N]`."""
+    parser = argparse.ArgumentParser(prog="faxrelay train", description=__doc__)
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--out", type=Path, default=Path("model.json"))
+    parser.add_argument("--min-df", type=int, default=2)
+    a = parser.parse_args(argv)
+    try:
+        texts, labels = examples(a.folder, read_fax_text)
+        model = fit(texts, labels, min_df=max(1, a.min_df))
+        write_model(model, a.out)
+    except (TrainError, OSError) as error:
+        print(f"faxrelay train: {error}", file=sys.stderr)
+        return 2
+    per_type = ", ".join(f"{k} {v}" for k, v in model["examples"].items())
+    print(f"trained on {len(texts)} examples ({per_type}); {len(model['idf'])} terms")
+    print(f"wrote {a.out}; set FAXRELAY_READER_MODEL_PATH={a.out} for the reader to use it")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -72,7 +72,7 @@ def understand(
     if any(words(page[:MAX_DOCUMENT_CHARS]) for page in pages):
         for first, last in split(pages, u.rules):
             texts = pages[first - 1 : last]
-            typed = u.classifier.classify("\n".join(texts))
+            typed = u.classifier.classify("\n".join(t[:MAX_DOCUMENT_CHARS] for t in texts))
             previous = documents[-1] if documents else None
             if previous and previous.type == typed.type == DocumentType.JUNK:
                 documents[-1] = previous.model_copy(update={"last_page": last})

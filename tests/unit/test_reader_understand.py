@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bench.reader import g4_tiff, render_fax_page
 from bench.understand import SandboxFax
 from faxrelay.cli import main as cli
 from sandbox.documents import ground_truth
@@ -359,17 +360,33 @@ def test_examples_come_from_one_folder_per_type(tmp_path: Path) -> None:
 
 
 def test_faxrelay_train_writes_a_model_the_reader_loads(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     folder = tmp_path / "labelled"
     for n, (text, kind) in enumerate(sandbox_documents(60)):
         (folder / kind).mkdir(parents=True, exist_ok=True)
         (folder / kind / f"{n}.txt").write_text(text)
+    page = render_fax_page("Referral for evaluation. Dear colleague, please see my patient.")
+    (folder / "referral" / "scanned.tif").write_bytes(g4_tiff([page]))  # read by the OCR
     out = tmp_path / "model.json"
     assert cli(["train", str(folder), "--out", str(out)]) == 0
-    assert "trained on" in capsys.readouterr().out
+    texts, _ = examples(folder, lambda data: "")
+    assert f"trained on {len(texts)} examples" in capfd.readouterr().out
     assert load_model(out).classify("EXPLANATION OF BENEFITS claim billed paid").type == (
         DocumentType.INSURANCE_CLAIM
     )
     assert cli(["train", str(tmp_path / "absent"), "--out", str(out)]) == 2
-    assert "is not a folder" in capsys.readouterr().err
+    assert "is not a folder" in capfd.readouterr().err
+
+
+def test_the_reader_refuses_to_start_on_a_bad_rules_or_model_file(tmp_path: Path) -> None:
+    from services.reader.app import create_app
+    from services.reader.settings import ReaderSettings
+
+    bad_rules = rules_file(tmp_path, "types:\n  junk:\n    titles:\n      '[': 1\n")
+    with pytest.raises(RulesError, match="line 4"):
+        create_app(ReaderSettings(reader_rules_path=bad_rules))
+    bad_model = tmp_path / "model.json"
+    bad_model.write_text("{}")
+    with pytest.raises(ModelError):
+        create_app(ReaderSettings(reader_model_path=bad_model))
