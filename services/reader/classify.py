@@ -80,7 +80,7 @@ class TypeRules(BaseModel):
 class RulesFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title_lines: int = Field(default=8, ge=1, le=50)
+    title_lines: int = Field(default=12, ge=1, le=50)
     types: dict[DocumentType, TypeRules] = Field(min_length=1)
 
 
@@ -164,9 +164,20 @@ def bounded(text: str) -> str:
     return "\n".join(line[:MAX_LINE_CHARS] for line in text[:MAX_DOCUMENT_CHARS].splitlines())
 
 
+HEADING_LINE_CHARS = 80
+"""A longer line is a sentence, not a heading."""
+SUBJECT_LINE = re.compile(r"^[\W_]{0,4}(?:re|subject|regarding)\b", re.IGNORECASE)
+
+
 def top_lines(text: str, count: int) -> str:
-    lines = [line for line in text[:MAX_DOCUMENT_CHARS].splitlines() if line.strip()]
-    return "\n".join(line[:MAX_LINE_CHARS] for line in lines[:count])
+    """A page's heading: its first ``count`` lines with words, without sentences (long lines)
+    and subject lines ('Re: Referral' on a cover sheet names what follows, not itself)."""
+    lines = [line for line in text[:MAX_DOCUMENT_CHARS].splitlines() if words(line)]
+    return "\n".join(
+        line.strip()
+        for line in lines[:count]
+        if len(line.strip()) <= HEADING_LINE_CHARS and not SUBJECT_LINE.match(line)
+    )
 
 
 def title_score(rules: Rules, heading: str) -> dict[DocumentType, float]:

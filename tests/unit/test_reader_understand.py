@@ -164,9 +164,12 @@ def test_page_numbers_continued_and_blank_pages_go_with_the_page_before() -> Non
         "",
         "Referral (continued)\nThe plan was discussed.",
         "The patient agreed.",
-        "EXPLANATION OF BENEFITS\nClaim number: X1\nBilled Allowed Paid",
+        "EXPLANATION OF BENEFITS\nClaim number: X1\nPatient: Ann Lee\nBilled Allowed Paid",
+        "Remarks\nPage 20f 2\nThe claim was processed.",  # as OCR reads 'Page 2 of 2'
+        "Stonegate Cardiology\nName: Betty Williams\nDOB: 1950-01-02",  # another patient
+        "Name: Betty Wiliams\nThe plan was discussed.",  # the same, misread
     ]
-    assert split(pages, RULES) == [(1, 2), (3, 6), (7, 7)]
+    assert split(pages, RULES) == [(1, 2), (3, 6), (7, 8), (9, 10)]
 
 
 def test_the_main_type_is_the_first_document_after_a_cover_sheet() -> None:
