@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -225,10 +226,9 @@ async def read_stored(r: Reading, stored: FaxStored) -> FaxRead | ReadFailed:
         return failed(
             stored, ReadFailureReason.OBJECT_MISSING, "not the key its fax is stored under"
         )
-    text_object = partial(TextObject, bucket=r.store.bucket, key=key)
     found = await stored_text(r.store, key)
     if found is not None:
-        return fax_read(stored, found[0], text_object(size=found[1]), r.text_limit, r.understander)
+        return await announce(r, stored, found[0], found[1])
     existing = await r.store.find(image.key)
     if existing is None or (existing.fax_id, existing.user_id) != (
         str(fax.fax_id),
@@ -253,8 +253,14 @@ async def read_stored(r: Reading, stored: FaxStored) -> FaxRead | ReadFailed:
             await r.store.put(key, body, "application/json", metadata)
         else:
             document, size = found
-            return fax_read(stored, document, text_object(size=size), r.text_limit, r.understander)
-    return fax_read(stored, document, text_object(size=len(body)), r.text_limit, r.understander)
+            return await announce(r, stored, document, size)
+    return await announce(r, stored, document, len(body))
+
+
+async def announce(r: Reading, stored: FaxStored, document: TextDocument, size: int) -> FaxRead:
+    """The record of a read fax; understanding its text is CPU work, done off the event loop."""
+    text = TextObject(bucket=r.store.bucket, key=text_key(stored.fax), size=size)
+    return await asyncio.to_thread(fax_read, stored, document, text, r.text_limit, r.understander)
 
 
 def observe_pages(text: FaxText) -> None:
