@@ -81,6 +81,7 @@ def test_the_shipped_rules_cover_every_type() -> None:
         ("types:\n  junk:\n    patterns:\n      a: 1\n      '(a+)+b': 2\n", 5, "repeats a"),
         ("types:\n  junk:\n    keywords:\n      free: 50\n", 4, "less than or equal to 20"),
         ("types:\n  junk:\n    keyword:\n      free: 2\n", 3, "Extra inputs"),
+        ("types:\n  junk:\n    patterns:\n      '" + "a" * 201 + "': 2\n", 4, "longer than"),
         ("types:\n  other:\n    base: 1\n  junk:\n    keywords:\n      '!!': 2\n", 6, "no letters"),
     ],
 )
