@@ -32,6 +32,7 @@ from shared.contracts import (
 from shared.kafka import Decision, Outgoing, propagated
 from shared.logs import fax_fields
 from shared.metrics import (
+    DOCUMENTS_FOUND,
     FAXES_READ,
     PAGE_CONFIDENCE,
     PAGE_READ_SECONDS,
@@ -297,6 +298,9 @@ def tell(outcome: FaxRead | ReadFailed, trace: Mapping[str, str]) -> None:
         blank = sum(page.blank for page in outcome.pages)
         PAGES_READ.labels(kind="blank").inc(blank)
         PAGES_READ.labels(kind="text").inc(outcome.page_count - blank)
+        for document in outcome.documents:  # types are our enum: no fax text in a label
+            review = "true" if document.needs_review else "false"
+            DOCUMENTS_FOUND.labels(type=document.type.value, needs_review=review).inc()
         fields = fax_fields(fax.fax_id, fax.delivery_id, trace)
         log.info(
             "fax read: %d pages (%d blank, %s reported), confidence %.1f; %d documents, "

@@ -31,7 +31,14 @@ from services.reader.logic import TextDocument, fax_read
 from services.reader.split import split
 from services.reader.train import TrainError, examples, fit, write_model
 from services.reader.understand import Understander, main_type, understand, understander
-from shared.contracts import DocumentFound, DocumentType, FieldName, FoundField, TextObject
+from shared.contracts import (
+    DocumentFound,
+    DocumentType,
+    FaxStored,
+    FieldName,
+    FoundField,
+    TextObject,
+)
 from shared.storage import text_key
 from tests.builders import stored
 
@@ -242,11 +249,8 @@ def test_a_fax_without_words_has_no_documents() -> None:
     assert understand([], BY_RULES).documents == []
 
 
-# --- the record -------------------------------------------------------------------------------
-
-
-def test_the_read_record_carries_the_documents_and_the_main_type() -> None:
-    truth = next(t for t in (truth_of(s, 4) for s in range(40)) if len(t["documents"]) >= 2)
+def record_parts(truth: dict[str, Any]) -> tuple[FaxStored, TextDocument, TextObject]:
+    """A stored fax, its stored text (the truth's pages) and the text object's place."""
     fax = stored(pages=4)
     document = TextDocument.model_validate(
         {
@@ -262,6 +266,15 @@ def test_the_read_record_carries_the_documents_and_the_main_type() -> None:
         }
     )
     text_object = TextObject(bucket="faxes", key=text_key(fax.fax), size=999)
+    return fax, document, text_object
+
+
+# --- the record -------------------------------------------------------------------------------
+
+
+def test_the_read_record_carries_the_documents_and_the_main_type() -> None:
+    truth = next(t for t in (truth_of(s, 4) for s in range(40)) if len(t["documents"]) >= 2)
+    fax, document, text_object = record_parts(truth)
     read = fax_read(fax, document, text_object, 100_000, BY_RULES)
     assert [(d.first_page, d.last_page, d.type.value) for d in read.documents] == [
         (d["first_page"], d["last_page"], d["type"]) for d in truth["documents"]
@@ -394,3 +407,17 @@ def test_the_reader_refuses_to_start_on_a_bad_rules_or_model_file(tmp_path: Path
     bad_model.write_text("{}")
     with pytest.raises(ModelError):
         create_app(ReaderSettings(reader_model_path=bad_model))
+
+
+def test_documents_are_counted_by_type_never_by_text() -> None:
+    from services.reader.logic import tell
+    from shared.metrics import DOCUMENTS_FOUND
+
+    truth = next(t for t in (truth_of(s, 4) for s in range(40)) if len(t["documents"]) >= 2)
+    read = fax_read(*record_parts(truth), 100_000, BY_RULES)
+    first = read.documents[0].type.value
+    counter = DOCUMENTS_FOUND.labels(type=first, needs_review="false")
+    before = counter._value.get()
+    tell(read, {})
+    expected = sum(d.type.value == first and not d.needs_review for d in read.documents)
+    assert counter._value.get() == before + expected
