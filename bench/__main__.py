@@ -1,5 +1,6 @@
-"""`python -m bench [gateway|pipeline|eos|recovery|hop|all|smoke]`: throughput and latency against
-baselines, restarts and backlog drains, one Kafka hop. `smoke` runs every benchmark once with
+"""`python -m bench [gateway|pipeline|eos|recovery|hop|understand|all|smoke]`: throughput and
+latency against baselines, restarts and backlog drains, one Kafka hop, what the reader
+understands of sandbox faxes. `smoke` runs every benchmark once with
 tiny settings on Tansu (about a minute; its figures mean nothing), so none can rot unseen."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import argparse
 import signal
 import sys
 
-from bench import gateway, hop, pipeline, reader_stage, recovery
+from bench import gateway, hop, pipeline, reader_stage, recovery, understand
 
 
 def main() -> None:
@@ -84,6 +85,10 @@ def main() -> None:
     rd.add_argument("--backlog", type=int, default=20, help="1-page faxes for pages/s")
     rd.add_argument("--faxes", type=int, default=20, help="steady faxes for the latency")
     rd.add_argument("--rate", type=float, default=0.5, help="faxes/s, below capacity")
+    u = sub.add_parser("understand", help="document types, fields, splits of sandbox faxes")
+    u.add_argument("--faxes", type=int, default=240, help="sandbox faxes of 1 to 6 pages")
+    u.add_argument("--seed", type=int, default=5000, help="content seed of the first fax")
+    u.add_argument("--no-ocr", action="store_true", help="exact ground-truth text only")
     sub.add_parser("smoke", help="every benchmark once, tiny settings (CI; figures not judged)")
     args = parser.parse_args()
     command = args.command or "all"
@@ -137,6 +142,12 @@ def main() -> None:
     if command == "reader":  # not in "all": minutes of OCR
         reader_stage.main(args.broker, args.backlog, args.faxes, args.rate)
 
+    if command in ("understand", "all"):
+        if command == "all":
+            understand.main(240, 5000)
+        else:
+            understand.main(args.faxes, args.seed, ocr=not args.no_ocr)
+
     if command in ("hop", "all"):
         if command == "all":
             hop.main("kafka", 20.0, 200)
@@ -167,6 +178,7 @@ def smoke() -> None:
     pipeline.main(20, 5, 5, 2, 1, {}, latency_rate=10.0, latency_seconds=1.0)
     hop.main("tansu", 50.0, 20)
     recovery.main("tansu", 5, 10, 10, ["router"], ["graceful"], 2, {})
+    understand.main(6, 5000)
 
 
 if __name__ == "__main__":

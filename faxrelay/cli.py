@@ -105,7 +105,28 @@ def parser() -> argparse.ArgumentParser:
     commands = p.add_subparsers(dest="command", required=True)
     add_launcher(commands)
     add_operator_verbs(commands)
+    add_train(commands)
     return p
+
+
+def add_train(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser(
+        "train",
+        help="a document-type model (JSON) from a folder of labelled faxes or text files",
+        description="FOLDER has one subfolder per document type (referral, lab_result, ...), "
+        "each of .txt files or faxes (.pdf, .tif). Set FAXRELAY_READER_MODEL_PATH to the "
+        "output for the reader to use it. Needs the train extra (scikit-learn).",
+    )
+    p.add_argument("folder", type=Path)
+    p.add_argument("--out", type=Path, default=Path("model.json"))
+    p.add_argument("--min-df", type=int, default=2, help="examples a word must be in (>= 1)")
+    p.set_defaults(func=run_train)
+
+
+def run_train(a: argparse.Namespace) -> int:
+    """In the reader's own module (the CLI imports no service), as `python -m` runs it."""
+    argv = [str(a.folder), "--out", str(a.out), "--min-df", str(a.min_df)]
+    return verbs.run_module("services.reader.train", argv)
 
 
 def add_launcher(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -62,6 +62,11 @@ def run_service(name: str) -> int:
     return completed.returncode
 
 
+def run_module(module: str, argv: list[str]) -> int:
+    """`python -m module argv...` in a process of its own (a service's tool, e.g. train)."""
+    return subprocess.run([sys.executable, "-m", module, *argv], check=False).returncode  # noqa: S603
+
+
 def run_sandbox(rest: list[str]) -> int:
     argv = [sys.executable, "-m", "sandbox", *rest]
     return subprocess.run(argv, check=False).returncode  # noqa: S603

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from sandbox.corpus import Block, Field, Gap, Para, Rule, Style, Table, Text
+from sandbox.blocks import Block, Field, Gap, Para, Rule, Style, Table, Text
 from sandbox.settings import Resolution
 
 WIDTH, FINE_HEIGHT = 1728, 2156

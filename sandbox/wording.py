@@ -223,8 +223,68 @@ RECORDS_ASK = [
     "for continuity of care.",
     "Kindly forward all records for the period above. A signed authorization is attached.",
 ]
+REFERRAL_TITLES = [
+    "REFERRAL FORM",
+    "Patient Referral",
+    "Specialty Referral Request",
+    "Consultation Request",
+    "Outpatient Referral",
+]
+SPECIALTIES = "Cardiology|Orthopedics|Neurology|Gastroenterology|Physical therapy|Dermatology"
+LAB_TITLES = [
+    "LABORATORY REPORT",
+    "Lab Results",
+    "Final Report",
+    "CLINICAL LAB RESULTS",
+    "Chemistry Panel",
+    "Test Results - Final",
+]
+IMAGING_TITLES = [
+    "RADIOLOGY REPORT",
+    "Imaging Report",
+    "DIAGNOSTIC IMAGING",
+    "Radiology Consultation",
+    "Report of Examination",
+]
+IMAGING_EXAMS = [
+    "Chest X-ray, 2 views",
+    "MRI lumbar spine",
+    "CT abdomen",
+    "Ultrasound, right",
+    "Mammogram, screening",
+    "CT head without contrast",
+]
+PRIOR_AUTH_TITLES = [
+    "PRIOR AUTHORIZATION REQUEST",
+    "Prior Authorization Form",
+    "Pre-certification Request",
+    "Request for Prior Approval",
+    "Letter of Medical Necessity",
+]
+REFILL_TITLES = [
+    "REFILL REQUEST",
+    "Prescription Refill Authorization",
+    "Rx Renewal",
+    "Medication Renewal Request",
+    "Refill Authorization Request",
+]
+REFILL_ASK = [
+    "Please approve or deny and fax back.",
+    "Fax your reply to the pharmacy.",
+    "Patient is out of medication. Please authorize refills.",
+    "Check approve or deny, sign and return.",
+]
+RECORDS_TITLES = [
+    "Request for Medical Records",
+    "RECORDS REQUEST",
+    "Release of Information",
+    "Authorization to Release Health Information",
+    "Medical Records Request",
+]
 JUNK_OFFERS = [
     "LOWER YOUR PRACTICE COSTS TODAY",
+    "Exclusive Savings on Medical Supplies",
+    "Business Loans for Physicians",
     "Limited Time Offer for Medical Offices",
     "FREE TONER WITH EVERY ORDER",
     "Vacation Giveaway: You Have Been Selected",
@@ -234,6 +294,8 @@ JUNK_PITCHES = [
     "Our billing service has helped hundreds of clinics collect faster. Call now for a free "
     "review.",
     "Reply today to claim your free trial of our scheduling software.",
+    "Pre-approved funding up to 250,000 dollars. No credit check. Act now.",
+    "You have won a cruise for two. Call to confirm your prize.",
 ]
 
 

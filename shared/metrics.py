@@ -30,12 +30,13 @@ from prometheus_client import (
     start_http_server,
 )
 
-from shared.contracts import DownloadFailure, ReadFailureReason, RejectReason
+from shared.contracts import DocumentType, DownloadFailure, ReadFailureReason, RejectReason
 
 __all__ = [
     "CONSUMER_LAG",
     "DELIVERIES_DUPLICATE",
     "DELIVERIES_REJECTED",
+    "DOCUMENTS_FOUND",
     "DOWNLOADS_FAILED",
     "EFAX_REQUEST_SECONDS",
     "EFAX_UNAUTHORIZED_AFTER_REFRESH",
@@ -147,6 +148,11 @@ READ_EVENTS_ROUTED = Counter(
 # reader
 FAXES_READ = Counter("faxrelay_faxes_read_total", "Faxes read and announced on fax.read.")
 PAGES_READ = Counter("faxrelay_pages_read_total", "Pages read, by kind (text or blank).", ["kind"])
+DOCUMENTS_FOUND = Counter(
+    "faxrelay_documents_found_total",
+    "Documents found in the faxes read, by type and whether the type needs review.",
+    ["type", "needs_review"],
+)
 PAGE_READ_SECONDS = Histogram(
     "faxrelay_page_read_duration_seconds",
     "OCR time of one page (rendering and recognition), in the reading process.",
@@ -200,6 +206,9 @@ def start_at_zero() -> None:
         READS_FAILED.labels(reason=failure_reason.value)
     for kind in ("text", "blank"):
         PAGES_READ.labels(kind=kind)
+    for doc_type in DocumentType:
+        for review in ("true", "false"):
+            DOCUMENTS_FOUND.labels(type=doc_type.value, needs_review=review)
     for outcome in ("routed", "refused"):
         READ_EVENTS_ROUTED.labels(outcome=outcome)
 

@@ -15,6 +15,7 @@ from faststream.kafka import KafkaBroker
 from services.reader.logic import Reader, Reading, handle_record
 from services.reader.processes import Readers
 from services.reader.settings import ReaderSettings
+from services.reader.understand import understander
 from shared import health
 from shared.clients import fax_store
 from shared.contracts import FAX_READ, FAX_STORED, READ_FAILED, TOPICS_BY_NAME
@@ -40,6 +41,8 @@ def create_app(
     health.serve_metrics(app, s)
     health.watch_lag(app, s)
     declare(broker, TOPICS_BY_NAME[FAX_READ], TOPICS_BY_NAME[READ_FAILED])
+    # a rules or model file that does not check stops the reader here, naming the fault
+    understood = understander(s.reader_rules_path, s.reader_model_path, s.reader_review_threshold)
     runner = StageRunner(
         broker,
         s,
@@ -59,6 +62,7 @@ def create_app(
             built = pool = Readers(s.reader_processes, s.limits(), s.ocr_options())
             app.after_shutdown(built.close)  # in a thread, within the bounded stop
             await built.warm()
-        runner.begin(partial(handle_record, Reading(the_store, pool, s.reader_seconds_per_fax)))
+        reading = Reading(the_store, pool, s.reader_seconds_per_fax, understander=understood)
+        runner.begin(partial(handle_record, reading))
 
     return app

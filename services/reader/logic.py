@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from services.reader.ocr import PageReader, PageText
 from services.reader.pages import Limits, open_fax
+from services.reader.understand import Understander, Understanding, understand
 from shared.contracts import (
     FAX_READ,
     READ_FAILED,
@@ -30,6 +32,7 @@ from shared.contracts import (
 from shared.kafka import Decision, Outgoing, propagated
 from shared.logs import fax_fields
 from shared.metrics import (
+    DOCUMENTS_FOUND,
     FAXES_READ,
     PAGE_CONFIDENCE,
     PAGE_READ_SECONDS,
@@ -128,9 +131,16 @@ def stored_page(page: PageText) -> StoredPage:
     )
 
 
-def fax_read(stored: FaxStored, document: TextDocument, text: TextObject, limit: int) -> FaxRead:
+def fax_read(
+    stored: FaxStored,
+    document: TextDocument,
+    text: TextObject,
+    limit: int,
+    understander: Understander | None = None,
+) -> FaxRead:
     """The record of a read fax, from its stored text alone (so a reread yields the same):
-    each page's text whole until `limit` characters in all, then prefixes of what is left."""
+    each page's text whole until `limit` characters in all, then prefixes of what is left;
+    the documents found in the whole text, typed, when an understander is given."""
     pages: list[PageRead] = []
     left = limit
     for page in document.pages:
@@ -147,6 +157,11 @@ def fax_read(stored: FaxStored, document: TextDocument, text: TextObject, limit:
             )
         )
     read = [p.confidence for p in document.pages if not p.blank]
+    found = (
+        understand([p.text for p in document.pages], understander)
+        if understander is not None
+        else Understanding([], None, False, "")
+    )
     return FaxRead(
         fax=stored.fax,
         stored=stored.stored,
@@ -156,6 +171,10 @@ def fax_read(stored: FaxStored, document: TextDocument, text: TextObject, limit:
         reported_pages=stored.fax.pages,
         confidence=round(sum(read) / len(read), 2) if read else 0.0,
         read_at=document.read_at,
+        documents=found.documents,
+        document_type=found.document_type,
+        needs_review=found.needs_review,
+        understood_by=found.understood_by,
     )
 
 
@@ -171,6 +190,7 @@ class Reading:
     readers: Reader
     seconds_per_fax: float
     text_limit: int = READ_TEXT_LIMIT_CHARS
+    understander: Understander | None = None
 
 
 def failed(stored: FaxStored, reason: ReadFailureReason, detail: str) -> ReadFailed:
@@ -207,10 +227,9 @@ async def read_stored(r: Reading, stored: FaxStored) -> FaxRead | ReadFailed:
         return failed(
             stored, ReadFailureReason.OBJECT_MISSING, "not the key its fax is stored under"
         )
-    text_object = partial(TextObject, bucket=r.store.bucket, key=key)
     found = await stored_text(r.store, key)
     if found is not None:
-        return fax_read(stored, found[0], text_object(size=found[1]), r.text_limit)
+        return await announce(r, stored, found[0], found[1])
     existing = await r.store.find(image.key)
     if existing is None or (existing.fax_id, existing.user_id) != (
         str(fax.fax_id),
@@ -235,8 +254,14 @@ async def read_stored(r: Reading, stored: FaxStored) -> FaxRead | ReadFailed:
             await r.store.put(key, body, "application/json", metadata)
         else:
             document, size = found
-            return fax_read(stored, document, text_object(size=size), r.text_limit)
-    return fax_read(stored, document, text_object(size=len(body)), r.text_limit)
+            return await announce(r, stored, document, size)
+    return await announce(r, stored, document, len(body))
+
+
+async def announce(r: Reading, stored: FaxStored, document: TextDocument, size: int) -> FaxRead:
+    """The record of a read fax; understanding its text is CPU work, done off the event loop."""
+    text = TextObject(bucket=r.store.bucket, key=text_key(stored.fax), size=size)
+    return await asyncio.to_thread(fax_read, stored, document, text, r.text_limit, r.understander)
 
 
 def observe_pages(text: FaxText) -> None:
@@ -273,13 +298,21 @@ def tell(outcome: FaxRead | ReadFailed, trace: Mapping[str, str]) -> None:
         blank = sum(page.blank for page in outcome.pages)
         PAGES_READ.labels(kind="blank").inc(blank)
         PAGES_READ.labels(kind="text").inc(outcome.page_count - blank)
+        for document in outcome.documents:  # types are our enum: no fax text in a label
+            review = "true" if document.needs_review else "false"
+            DOCUMENTS_FOUND.labels(type=document.type.value, needs_review=review).inc()
         fields = fax_fields(fax.fax_id, fax.delivery_id, trace)
         log.info(
-            "fax read: %d pages (%d blank, %s reported), confidence %.1f",
+            "fax read: %d pages (%d blank, %s reported), confidence %.1f; %d documents, "
+            "type %s%s (%s)",
             outcome.page_count,
             blank,
             outcome.reported_pages,
             outcome.confidence,
+            len(outcome.documents),
+            outcome.document_type.value if outcome.document_type else "none",
+            ", needs review" if outcome.needs_review else "",
+            outcome.understood_by or "not typed",
             extra=fields,
         )
         return

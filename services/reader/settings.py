@@ -1,3 +1,4 @@
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -87,6 +88,23 @@ class ReaderSettings(ServiceSettings, StorageSettings):
     )
     reader_tessdata_path: str = Field(
         default="", description="Folder of the Tesseract models; empty: the installed packages'."
+    )
+
+    reader_rules_path: Path | None = Field(
+        default=None,
+        description="YAML document rules (types' titles, keywords and patterns with weights); "
+        "empty: the shipped services/reader/document_rules.yaml. Checked at start.",
+    )
+    reader_model_path: Path | None = Field(
+        default=None,
+        description="A document-type model from `faxrelay train` (JSON); set, it types the "
+        "documents instead of the rules (which still split them). Checked at start.",
+    )
+    reader_review_threshold: float = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="A document typed with less confidence than this is marked needs_review.",
     )
 
     def limits(self) -> Limits:

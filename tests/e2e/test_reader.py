@@ -121,6 +121,36 @@ def test_documents_are_read_into_a_second_event_and_a_text_object(reading: Syste
 
 
 @BOTH_BROKERS
+def test_a_fax_of_several_documents_is_read_split_and_typed(reading: System) -> None:
+    system = reading
+    (user,) = system.take_users(1)
+    faxes = system.sandbox.create_faxes(
+        app_id=system.account.app_id, user_id=user, count=3, pages=5, content="documents"
+    )
+    events = [e for e in events_of(system, user, 6) if e.get_type() == FAX_READ_EVENT_TYPE]
+    split = 0
+    for event in events:
+        data = event.get_data()  # type: ignore[attr-defined]
+        truth = system.sandbox.truth(data["fax_id"])
+        assert truth is not None
+        expected = [(d["first_page"], d["last_page"], d["type"]) for d in truth["documents"]]
+        found = [(d["first_page"], d["last_page"], d["type"]) for d in data["documents"]]
+        assert found == expected, data["fax_id"]
+        main = next((t for _, _, t in expected if t != "cover_sheet"), expected[0][2])
+        assert data["document_type"] == main
+        assert all(0 <= d["confidence"] <= 1 for d in data["documents"])
+        split += len(expected) > 1
+    assert len(events) == len(faxes)
+    # the record the router announced it from says what typed it
+    records = read_topic(system.stack.bootstrap_servers, FAX_READ, at_least=1, timeout=5)
+    reads = [json.loads(r.value) for r in records]  # type: ignore[attr-defined]
+    mine = [r for r in reads if r["fax"]["fax_id"] in {f.fax_id for f in faxes}]
+    assert mine
+    assert {r["understood_by"] for r in mine} == {"rules"}
+    assert split >= 1, "a fax of several documents (each fax is, but for a 5-page junk mailing)"
+
+
+@BOTH_BROKERS
 def test_the_received_event_does_not_wait_for_a_stopped_reader(reading: System) -> None:
     system = reading
     (user,) = system.take_users(1)

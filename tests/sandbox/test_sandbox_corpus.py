@@ -23,6 +23,8 @@ TYPES = {
     "prior_authorization",
     "prescription_refill",
     "medical_records_request",
+    "insurance_claim",
+    "other",
     "junk",
 }
 HEIGHTS = {"fine": 2156, "standard": 1078}
@@ -166,3 +168,55 @@ def test_a_page_of_text_is_tens_of_kilobytes_and_quick_to_render(sb: Sandbox) ->
     faxes = sb.create_faxes(user_id=USER_A1, count=4, pages=1, deliver=False, content="documents")
     sizes = [len(sb.document(f.fax_id, "TIFF")) for f in faxes]
     assert all(3_000 < size < 80_000 for size in sizes), sizes
+
+
+def test_every_type_comes_in_several_titles_and_label_sets() -> None:
+    """So that a rule tuned to one template does not pass: each type has several headings, and
+    the types that are letters or forms come as both."""
+    documents = [d for seed in range(400) for d in corpus.compose(seed, 3)]
+    titles: dict[str, set[str]] = {}
+    layouts: dict[str, set[str]] = {}
+    for d in documents:
+        first = render.layout(d.pages[0], d.font, d.body_px).text().split("\n")
+        titles.setdefault(d.type, set()).add("\n".join(first[:3]))
+        layouts.setdefault(d.type, set()).add(d.layout)
+    assert set(titles) == TYPES
+    assert all(len(t) >= 3 for t in titles.values()), {k: len(v) for k, v in titles.items()}
+    for kind in ("referral", "imaging_report", "prior_authorization", "medical_records_request",
+                 "prescription_refill", "other"):  # fmt: skip
+        assert len(layouts[kind]) == 2, kind
+
+
+def test_the_new_types_have_exact_fields_in_their_text() -> None:
+    seen = set()
+    for seed in range(300):
+        for d in corpus.compose(seed, 3):
+            if d.type not in ("insurance_claim", "other"):
+                continue
+            seen.add(d.type)
+            text = render.layout(d.pages[0], d.font, d.body_px).text()
+            for name in ("patient_name", "mrn", "npi", "provider"):
+                if name in d.fields:
+                    assert d.fields[name] in text, (seed, name)
+            if d.type == "insurance_claim":
+                assert corpus.npi_valid(d.fields["npi"])
+                assert set(d.fields) == {
+                    "patient_name", "dob", "mrn", "provider", "npi", "date_of_service"
+                }  # fmt: skip
+            else:
+                assert set(d.fields) in ({"patient_name", "dob", "mrn"}, set())
+    assert seen == {"insurance_claim", "other"}
+
+
+def test_a_document_after_its_first_page_says_it_goes_on() -> None:
+    """Pages after a document's first carry a page number or 'continued', as offices print."""
+    checked = 0
+    for seed in range(200):
+        for d in corpus.compose(seed, 6):
+            for n, blocks in enumerate(d.pages[1:], start=2):
+                text = render.layout(blocks, d.font, d.body_px).text()
+                if d.type == "junk":
+                    continue
+                assert f"Page {n}" in text or "continued" in text.lower(), (seed, d.type)
+                checked += 1
+    assert checked > 50
