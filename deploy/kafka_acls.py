@@ -101,6 +101,7 @@ VERIFIER_GROUP = group_of(VerifierSettings, "verifier_group_id")
 DOWNLOADER_GROUP = group_of(DownloaderSettings, "downloader_group_id")
 ROUTER_GROUP = group_of(RouterSettings, "router_group_id")
 ROUTER_READ_GROUP = group_of(RouterSettings, "router_read_group_id")
+ROUTER_UNREAD_GROUP = group_of(RouterSettings, "router_unread_group_id")
 READER_GROUP = group_of(ReaderSettings, "reader_group_id")
 POLLER_GROUP = group_of(PollerSettings, "poller_group_id")
 
@@ -143,8 +144,8 @@ SERVICE_PRINCIPALS: tuple[Principal, ...] = (
     ),
     # The only writer of the users' topics; it creates them on demand, and the topics of the
     # shipped content rules (deploy/router/rules.example.yaml): faxes.type.*, junk, review.
-    # The read faxes (and, for users waiting for reading, the unread ones) in a group of their
-    # own, so reading never delays delivery.
+    # The read faxes and (for users waiting for reading) the unread ones, each in a group of
+    # its own, so reading never delays delivery.
     service(
         "router",
         reading=(FAX_STORED, FAX_READ, READ_FAILED),
@@ -153,6 +154,7 @@ SERVICE_PRINCIPALS: tuple[Principal, ...] = (
             Acl("topic", TYPE_TOPIC_PREFIX, ("Write", "Describe", "Create"), prefixed=True),
             *(Acl("topic", t, ("Write", "Describe", "Create")) for t in CONTENT_RULE_TOPICS),
             *consumer(ROUTER_READ_GROUP),
+            *consumer(ROUTER_UNREAD_GROUP),
         ),
         group=ROUTER_GROUP,
     ),

@@ -72,6 +72,7 @@ MEANINGS = {
     "router_event_source": "CloudEvents `source` of the events to users.",
     "router_batch_size": "Records handled per batch (one offset commit per batch).",
     "router_read_group_id": "Consumer group of the router on fax.read (apart from fax.stored's).",
+    "router_unread_group_id": "Consumer group of the router on fax.read.failed (its own).",
     "reader_group_id": "Consumer group of the reader.",
     "poller_cursor_prefix": "Object key prefix of the poller's cursors in the bucket.",
 }

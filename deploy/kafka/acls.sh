@@ -40,6 +40,8 @@ acl User:faxrelay-router --topic faxes.junk --resource-pattern-type literal --op
 acl User:faxrelay-router --topic faxes.review --resource-pattern-type literal --operation Write --operation Describe --operation Create
 acl User:faxrelay-router --group faxrelay-router-read --resource-pattern-type literal --operation Read --operation Describe
 acl User:faxrelay-router --transactional-id faxrelay-faxrelay-router-read- --resource-pattern-type prefixed --operation Write --operation Describe
+acl User:faxrelay-router --group faxrelay-router-unread --resource-pattern-type literal --operation Read --operation Describe
+acl User:faxrelay-router --transactional-id faxrelay-faxrelay-router-unread- --resource-pattern-type prefixed --operation Write --operation Describe
 acl User:faxrelay-router --group faxrelay-router --resource-pattern-type literal --operation Read --operation Describe
 acl User:faxrelay-router --transactional-id faxrelay-faxrelay-router- --resource-pattern-type prefixed --operation Write --operation Describe
 # reader
@@ -71,6 +73,7 @@ acl User:faxrelay-keda --topic fax.read.failed --resource-pattern-type literal -
 acl User:faxrelay-keda --group faxrelay-verifier --resource-pattern-type literal --operation Describe
 acl User:faxrelay-keda --group faxrelay-downloader --resource-pattern-type literal --operation Describe
 acl User:faxrelay-keda --group faxrelay-router-read --resource-pattern-type literal --operation Describe
+acl User:faxrelay-keda --group faxrelay-router-unread --resource-pattern-type literal --operation Describe
 acl User:faxrelay-keda --group faxrelay-router --resource-pattern-type literal --operation Describe
 acl User:faxrelay-keda --group faxrelay-reader --resource-pattern-type literal --operation Describe
 # operator
@@ -90,6 +93,7 @@ acl User:faxrelay-operator --topic fax.stored --resource-pattern-type literal --
 acl User:faxrelay-operator --group faxrelay-verifier --resource-pattern-type literal --operation Describe
 acl User:faxrelay-operator --group faxrelay-downloader --resource-pattern-type literal --operation Describe
 acl User:faxrelay-operator --group faxrelay-router-read --resource-pattern-type literal --operation Describe
+acl User:faxrelay-operator --group faxrelay-router-unread --resource-pattern-type literal --operation Describe
 acl User:faxrelay-operator --group faxrelay-router --resource-pattern-type literal --operation Describe
 acl User:faxrelay-operator --group faxrelay-reader --resource-pattern-type literal --operation Describe
 acl User:faxrelay-operator --group faxrelay-poller --resource-pattern-type literal --operation Describe

@@ -54,7 +54,9 @@ def create_app(
         app.context.set_global("routing", Routing.of(s, rules, template, store or fax_store(s)))
         app.context.set_global("topics", UserTopics.of(the_admin, s))
 
+    # a group per topic: two consumers of one group in one process rebalance each other
     sink, read_sink = Sink(broker, s, s.router_group_id), Sink(broker, s, s.router_read_group_id)
+    unread_sink = Sink(broker, s, s.router_unread_group_id)
 
     @batch_subscriber(broker, c.FAX_STORED, s, s.router_group_id, s.router_batch_size)
     async def on_fax_stored(message: KafkaMessage, routing: RoutingOf, topics: TopicsOf) -> None:
@@ -66,13 +68,13 @@ def create_app(
         decide = partial(reads.route_reads_and_make_topics, routing, topics, now=c.now_utc())
         await read_sink.write(parsed(message, c.FaxRead), lambda item: item.record, decide)
 
-    @batch_subscriber(broker, c.READ_FAILED, s, s.router_read_group_id, s.router_batch_size)
+    @batch_subscriber(broker, c.READ_FAILED, s, s.router_unread_group_id, s.router_batch_size)
     async def on_read_failed(message: KafkaMessage, routing: RoutingOf, topics: TopicsOf) -> None:
         decide = partial(reads.route_unread_and_make_topics, routing, topics, now=c.now_utc())
-        await read_sink.write(parsed(message, c.ReadFailed), lambda item: item.record, decide)
+        await unread_sink.write(parsed(message, c.ReadFailed), lambda item: item.record, decide)
 
     @app.after_shutdown
     async def close_sinks() -> None:
-        await asyncio.gather(sink.close(), read_sink.close())
+        await asyncio.gather(sink.close(), read_sink.close(), unread_sink.close())
 
     return app

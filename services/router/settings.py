@@ -9,6 +9,7 @@ from shared.settings import ServiceSettings, StorageSettings
 class RouterSettings(ServiceSettings, StorageSettings):
     router_group_id: str = "faxrelay-router"
     router_read_group_id: str = "faxrelay-router-read"
+    router_unread_group_id: str = "faxrelay-router-unread"
     router_user_topic_template: str = USER_TOPIC_TEMPLATE
     router_rules_file: Path | None = Field(default=None, description="YAML routing rules.")
     router_user_topic_after_reading: bool = Field(
