@@ -246,6 +246,17 @@ def date_value(value: str) -> tuple[str, float] | None:
     return None
 
 
+def leading_date(value: str) -> tuple[str, float] | None:
+    """As ``date_value``, but only for a date that starts ``value`` (after any specks)."""
+    text = value.lstrip(NOISE)
+    for pattern in _DATES:
+        match = pattern.match(text)
+        parsed = _date_of(match.groupdict()) if match else None
+        if parsed is not None:
+            return parsed
+    return None
+
+
 def _date_of(parts: dict[str, str | None]) -> tuple[str, float] | None:
     sure = 1.0
     year_text = parts["year"] or ""
