@@ -30,10 +30,12 @@ from services.reader.fields_labels import (
     LOOSE,
     WEAK,
     key,
+    unaccented,
 )
 from services.reader.fields_values import (
     NOISE,
     clean_text,
+    date_and_end,
     date_value,
     identifier_value,
     leading_date,
@@ -78,12 +80,15 @@ REQUESTS = frozenset(
     }
 )
 
+# "NPI 1234567893", also as OCR reads it: "NP! ...", "NP: ...", "(NPI1234567893)".
 NPI_ANYWHERE = re.compile(
-    r"\bNP[IlL1|]\b\s{0,3}(?:#|no\.?|number)?\s{0,3}[:;]?\s{0,3}([0-9][0-9 ]{8,10}[0-9])\b", re.I
+    r"\bNP[IlL1|!]?(?![A-Za-z])\s{0,3}(?:#|no\.?|number)?\s{0,3}[:;]?\s{0,3}"
+    r"([0-9][0-9 ]{8,10}[0-9])\b",
+    re.I,
 )
 DOB_ANYWHERE = re.compile(r"\b(?:DOB|D\.O\.B\.?)\b\s{0,3}[:;]?\s{0,3}", re.IGNORECASE)
 SEEN_ON = re.compile(
-    r"\b(?:saw|seen|examined|evaluated|visited)(?:on|\b[^.\n]{0,60}?\bon)\s+", re.IGNORECASE
+    r"\b(?:saw|seen|examined|evaluated|visited)(?:on|\b[^.\n]{0,60}?\bon)[\s,;:]+", re.I
 )
 CREDENTIAL = re.compile(r",?\s+(?:MD|M\.D\.|DO|D\.O\.|NP|FNP|PA-C|PA|DNP|DPM|MBBS)\.?$")
 RANGE = re.compile(r"\b(?:to|through|thru|until)\b|[0-9]\s+[-\u2013]\s+[0-9A-Za-z]", re.I)
@@ -181,8 +186,8 @@ def _segments(line: str) -> list[tuple[str, bool, str]]:
     the first, only labels followed by a colon start a new value, or a number's label after a
     number's ("Phone 555 0100  Fax 555 0101", as letterheads print)."""
     starts: list[tuple[str, bool, int, int]] = []
-    other = FORM_LABEL.match(line)
-    for match in LABEL.finditer(line):
+    other = FORM_LABEL.match(unaccented(line))
+    for match in LABEL.finditer(unaccented(line)):
         label, sep = key(match["label"]), match["sep"]
         kind = KIND_OF.get(label, "")
         if not kind:
@@ -288,10 +293,10 @@ def _value(kind: str, raw: str) -> Found | None:
     if kind == "npi":
         npi = npi_value(raw)
         return (field, npi, 0.95, LABELLED) if npi else None
-    dated = date_value(raw)
+    dated = date_and_end(raw)
     if dated is None:
         return None
-    if kind.startswith("dos") and RANGE.search(raw):
+    if kind.startswith("dos") and RANGE.search(raw, dated[2] - 1):  # a range from that date
         field = FieldName.SERVICE_FROM
     if kind == "dos_short":
         return field, dated[0], 0.8 * dated[1], INDIRECT
@@ -302,11 +307,11 @@ def _dated_rows(lines: list[str]) -> Iterator[Found]:
     """The date of service in the first row of a table whose first column is headed by it
     ("DOS  CPT  Billed  Paid", then "03/11/2026  99213 ..."), as claims print their lines."""
     for index, line in enumerate(lines):
-        head = LABEL.match(line.lstrip(NOISE))
-        if head is None or head["sep"] or ":" in line:
+        head = LABEL.match(unaccented(line.lstrip(NOISE)))
+        if head is None or KIND_OF.get(key(head["label"])) not in ("dos", "dos_short"):
             continue
         rest = line.lstrip(NOISE)[head.end() :]
-        if KIND_OF.get(key(head["label"])) not in ("dos", "dos_short") or not _worded(rest):
+        if not _worded(rest) or any(char.isdigit() for char in rest):
             continue
         row = next((below for below in lines[index + 1 : index + 3] if tidy(below)), "")
         dated = leading_date(row)
@@ -316,6 +321,7 @@ def _dated_rows(lines: list[str]) -> Iterator[Found]:
 
 
 def _worded(text: str) -> bool:
+    """Three letters or more: a heading, not a speck."""
     return sum(char.isalpha() for char in text) >= 3
 
 

@@ -255,6 +255,21 @@ LOOSE = frozenset(["patient"])
 JOIN = r"[\s.'\u2019-]{0,3}"
 
 
+# OCR puts accents on letters of labels ("Daté", "Réferring"): labels are matched without
+# them, letter for letter, so a match's place in the line is the same.
+ACCENTS = str.maketrans(
+    "\u00e0\u00e1\u00e2\u00e4\u00e8\u00e9\u00ea\u00eb\u00ec\u00ed\u00ee\u00ef"
+    "\u00f2\u00f3\u00f4\u00f6\u00f9\u00fa\u00fb\u00fc\u00e7\u00f1"
+    "\u00c0\u00c1\u00c2\u00c4\u00c8\u00c9\u00ca\u00cb\u00cc\u00cd\u00ce\u00cf"
+    "\u00d2\u00d3\u00d4\u00d6\u00d9\u00da\u00db\u00dc\u00c7\u00d1",
+    "aaaaeeeeiiiioooouuuucnAAAAEEEEIIIIOOOOUUUUCN",
+)
+
+
+def unaccented(text: str) -> str:
+    return text.translate(ACCENTS)
+
+
 def key(label: str) -> str:
     return re.sub(r"[\s.'\u2019\\-]", "", label.casefold())
 

@@ -238,11 +238,17 @@ def name_value(value: str) -> tuple[str, bool] | None:
 def date_value(value: str) -> tuple[str, float] | None:
     """The first date in ``value`` as ISO 8601, with how sure the reading is (1 for an
     unambiguous one; less for a two-digit year or a day and month that could swap)."""
+    found = date_and_end(value)
+    return (found[0], found[1]) if found else None
+
+
+def date_and_end(value: str) -> tuple[str, float, int] | None:
+    """As ``date_value``, with where in ``value`` the date ends."""
     found = [(m.start(), m) for m in (p.search(value) for p in _DATES) if m]
     for _, match in sorted(found, key=lambda item: item[0]):
         parsed = _date_of(match.groupdict())
         if parsed is not None:
-            return parsed
+            return (*parsed, match.end())
     return None
 
 

@@ -104,6 +104,14 @@ def test_an_npi_is_read_after_its_label(line: str) -> None:
     assert one(f"Ordering physician: Jo Park, DO {line}")["npi"] == "1234567893"
 
 
+@pytest.mark.parametrize(
+    "line", ["NP! 1234567893", "NP: 1234567893", "Brian Lee, DO (NPI1234567893)"]
+)
+def test_an_npi_whose_label_ocr_bent_or_joined_is_read(line: str) -> None:
+    assert one(line)["npi"] == "1234567893"
+    assert "npi" not in one(line.replace("1234567893", "1234567890"))
+
+
 def test_an_npi_misread_as_npl_is_still_read_and_still_checked() -> None:
     assert one("NPL: _ 1234567893-")["npi"] == "1234567893"
     assert "npi" not in one("NPL: 1234567894")
@@ -474,12 +482,17 @@ def test_a_spelled_out_date_of_exam_wins_over_dos_which_ocr_also_makes_of_dob() 
         "I am referring Ann, whom I saw on 06/05/2025, for evaluation.",
         "I examined the patient on June 5, 2025.",
         "Ann was first seen in our office on 2025-06-05 for pain.",
+        "Ann was first seen in our office on,06/05/2025.",
     ],
 )
 def test_the_date_of_service_is_guessed_from_the_letter_less_surely(sentence: str) -> None:
     found = find_fields([sentence], 1, REFERRAL)
     assert [(f.name, f.value) for f in found] == [(FieldName.DATE_OF_SERVICE, "2025-06-05")]
     assert found[0].confidence < 0.9
+
+
+def test_a_speck_and_a_dash_before_a_date_of_service_do_not_make_it_a_range() -> None:
+    assert one("Lastvisit 9 - 10/11/2025") == {"date_of_service": "2025-10-11"}
 
 
 def test_a_range_of_dates_of_service_gives_where_it_starts() -> None:
@@ -496,6 +509,8 @@ def test_a_range_of_dates_of_service_gives_where_it_starts() -> None:
         "DOS CPT Charge Allowed amt Plan paid\n06/12/2026 80053 330.00 231.00\n",
         "Date of service  Code  Billed  Paid\n\n2026-06-12  97110  683.00  314.00\n",
         "DOS CPT Charge\nJun 12, 2026 97110 683.00\n07/01/2026 99213 90.00\n",
+        "' DOS ; CPT Charge Plan paid :\n-Jun 12,2026 97110 683.00\n",
+        "Dat\u00e9 of-service Code Billed\n12-Jun-2026 97110 286.00\n",
     ],
 )
 def test_the_date_of_service_is_read_from_the_first_row_of_its_column(table: str) -> None:
