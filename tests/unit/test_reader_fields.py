@@ -138,6 +138,15 @@ def test_a_speck_read_before_a_phone_number_is_not_part_of_it() -> None:
     assert phone_value("; \u201c2. (510) 555-0114") == "5105550114"
 
 
+@pytest.mark.parametrize(
+    "printed", ["(331)'555-0120", "(816):555-0169", "(376) 555+ 0186", "(920). 555-0145"]
+)
+def test_a_gap_in_a_phone_number_that_ocr_read_as_a_mark_is_skipped(printed: str) -> None:
+    found = phone_value(printed)
+    assert found is not None
+    assert len(found) == 10
+
+
 def test_a_number_too_short_to_dial_from_afar_is_refused() -> None:
     assert phone_value("555-0147") is None
 
@@ -316,6 +325,7 @@ def test_the_patients_name_is_read_after_each_usual_label(line: str) -> None:
     ("line", "name"),
     [
         ("Patient: Betty. Brown ;", "Betty Brown"),
+        ("Patient: Wei. Brown", "Wei Brown"),
         ("Patient; \u00b0 Susan Baker \u2018 ret", "Susan Baker"),
         ("Patient: * David\u2019 White", "David White"),
         ("Patient: Sean O\u2019Brien", "Sean O'Brien"),
@@ -425,6 +435,19 @@ def test_the_ordering_or_referring_provider_is_read_after_each_usual_label(line:
 )
 def test_a_name_with_a_misread_credential_is_left_out(line: str) -> None:
     assert "provider" not in one(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Requesting provider: James Chen; PA-C",
+        "Ordering physician: James Chen\u00bbPA-C_-",
+        "Prescriber: \u00ab James Chen,PA-C _, !",
+        "Ordering provider: , . James Chen,.PA-C (NPI 1234567893)",
+    ],
+)
+def test_the_comma_before_a_credential_as_ocr_reads_it_is_a_comma(line: str) -> None:
+    assert one(line)["provider"] == "James Chen, PA-C"
 
 
 def test_a_name_with_a_known_credential_or_none_is_read() -> None:
