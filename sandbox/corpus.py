@@ -144,8 +144,8 @@ def imaging_report(w: Writer, pages: int) -> Document:
     f = w.patient()
     exam = w.pick(IMAGING_EXAMS)
     when = w.day(date(2025, 1, 1), 700)
-    doctor, npi = w.doctor(), w.npi()
-    f |= {"provider": doctor, "npi": npi, "date_of_service": when.isoformat()}
+    doctor, _ = w.doctor(), w.npi()  # an NPI drawn but never printed: not in the truth
+    f |= {"provider": doctor, "date_of_service": when.isoformat()}
     title = w.pick(IMAGING_TITLES)
     layout: Literal["letter", "form"] = w.rng.choice(["letter", "form"])
     head: list[Block] = [Text(title, "title", "left" if layout == "letter" else "center"), Rule()]

@@ -6,8 +6,7 @@ with the reader's OCR first (about a second a page on a loaded machine; ``--cach
 the text read per fax, to score again, against the truth as it is then, without reading).
 Each document is given its true type and page range, so only the fields are measured. A field
 is right when its value equals the truth's: names and text compared case-insensitively with
-whitespace collapsed, phone and fax numbers as digits. The truth's NPI of an imaging report is
-left out: the sandbox never prints it."""
+whitespace collapsed, phone and fax numbers as digits."""
 
 from __future__ import annotations
 
@@ -123,11 +122,7 @@ def score(documents: Iterable[Document], floor: float = 0.0) -> Score:
     """Fields found at a confidence of at least ``floor`` against the truth."""
     result = Score()
     for document, texts in documents:
-        wanted = {
-            name: comparable(name, value)
-            for name, value in document["fields"].items()
-            if not (document["type"] == "imaging_report" and name == "npi")
-        }
+        wanted = {name: comparable(name, value) for name, value in document["fields"].items()}
         pages = texts[document["first_page"] - 1 : document["last_page"]]
         found = find_fields(pages, document["first_page"], DocumentType(document["type"]))
         result.truth.update(wanted.keys())

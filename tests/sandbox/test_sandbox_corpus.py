@@ -210,6 +210,16 @@ def test_the_new_types_have_exact_fields_in_their_text() -> None:
     assert seen == {"insurance_claim", "other"}
 
 
+def test_every_field_of_the_truth_is_printed_on_the_document() -> None:
+    """Names, numbers and identifiers as printed (dates and phones are printed in many forms)."""
+    for seed in range(200):
+        for d in corpus.compose(seed, 4):
+            text = "\n".join(render.layout(page, d.font, d.body_px).text() for page in d.pages)
+            for name in ("patient_name", "mrn", "npi", "provider", "to", "from", "re"):
+                if name in d.fields:
+                    assert d.fields[name] in text, (seed, d.type, name)
+
+
 def test_a_number_printed_as_an_accession_or_specimen_number_is_not_the_patients_mrn() -> None:
     printed_as = {"with": 0, "without": 0}
     for seed in range(200):
