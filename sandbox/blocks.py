@@ -97,6 +97,17 @@ def patient_labels(w: Writer, ids: str) -> tuple[str, str, str]:
     )
 
 
+# Labels under which a document prints its number as the specimen's or the study's (an
+# accession number), not as the patient's record number: its truth has no MRN then.
+SPECIMEN_IDS = frozenset({"Accession", "Accession #", "Specimen ID"})
+
+
+def record_fields(f: dict[str, str], labels: tuple[str, str, str]) -> dict[str, str]:
+    """The fields ``f`` of a document whose patient block has ``labels``, as the page prints
+    them: without the MRN when its number is printed as a specimen's or a study's."""
+    return {k: v for k, v in f.items() if not (k == "mrn" and labels[2] in SPECIMEN_IDS)}
+
+
 def continued(w: Writer, f: dict[str, str], title: str, n: int, pages: int) -> list[Block]:
     """The head of page ``n`` of a document: a page number or 'continued', as offices print."""
     who = f.get("patient_name", "")

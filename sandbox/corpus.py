@@ -28,6 +28,7 @@ from sandbox.blocks import (
     letterhead,
     patient_block,
     patient_labels,
+    record_fields,
     spread,
 )
 from sandbox.paperwork import cover_sheet, insurance_claim, junk, other
@@ -136,23 +137,24 @@ def lab_result(w: Writer, pages: int) -> Document:
         blocks.append(Table(columns, rows))
         blocks += [Gap(), Text(f"Page {n} of {pages}", "small", "right")]
         out.append(blocks)
-    return Document("lab_result", "table", "", 0, f, out)
+    return Document("lab_result", "table", "", 0, record_fields(f, labels), out)
 
 
 def imaging_report(w: Writer, pages: int) -> Document:
     f = w.patient()
     exam = w.pick(IMAGING_EXAMS)
     when = w.day(date(2025, 1, 1), 700)
-    doctor, npi = w.doctor(), w.npi()
-    f |= {"provider": doctor, "npi": npi, "date_of_service": when.isoformat()}
+    doctor, _ = w.doctor(), w.npi()  # an NPI drawn but never printed: not in the truth
+    f |= {"provider": doctor, "date_of_service": when.isoformat()}
     title = w.pick(IMAGING_TITLES)
     layout: Literal["letter", "form"] = w.rng.choice(["letter", "form"])
     head: list[Block] = [Text(title, "title", "left" if layout == "letter" else "center"), Rule()]
     if layout == "form":
         head.insert(0, Text(f"{w.pick(PLACES)} Imaging Center", "heading", "center"))
+    labels = patient_labels(w, "Patient ID|MRN|Accession")
     first: list[Block] = [
         *head,
-        *patient_block(w, f, patient_labels(w, "Patient ID|MRN|Accession")),
+        *patient_block(w, f, labels),
         Field(w.pick("Exam|Procedure|Study"), exam),
         Field(w.pick("Date of exam|Exam date|Study date"), w.printed(when)),
         Field(w.pick("Referring physician|Ordering physician|Referring provider"), doctor),
@@ -163,7 +165,8 @@ def imaging_report(w: Writer, pages: int) -> Document:
         Para(w.pick(IMPRESSIONS)),
     ]
     close: list[Block] = [Gap(), Text(f"Electronically signed by {w.doctor()}", "small")]
-    return Document("imaging_report", layout, "", 0, f, spread(w, f, title, first, close, pages))
+    doc = spread(w, f, title, first, close, pages)
+    return Document("imaging_report", layout, "", 0, record_fields(f, labels), doc)
 
 
 def prior_authorization(w: Writer, pages: int) -> Document:

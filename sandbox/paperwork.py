@@ -156,15 +156,19 @@ def other(w: Writer, pages: int) -> Document:
     title = w.pick(OTHER_TITLES)
     sender = w.practice()
     layout: Literal["letter", "form"] = w.rng.choice(["letter", "form"])
-    blocks: list[Block] = (
-        [*letterhead(w, sender, w.phone(), w.phone()), Text(title, "heading")]
-        if layout == "letter"
-        else [Text(title, "title", "center"), Text(sender, "heading", "center"), Rule()]
-    )
+    numbers: dict[str, str] = {}
+    blocks: list[Block]
+    if layout == "letter":
+        numbers = {"phone": w.phone(), "fax": w.phone()}  # the sender's, on the letterhead
+        blocks = [*letterhead(w, sender, numbers["phone"], numbers["fax"]), Text(title, "heading")]
+    else:
+        blocks = [Text(title, "title", "center"), Text(sender, "heading", "center"), Rule()]
     if w.rng.random() < 0.5:
         f = w.patient()
         blocks += patient_block(w, f, patient_labels(w, "MRN|Account|Chart #"))
-    blocks += [Field("Date", w.printed(w.day(date(2025, 1, 1), 700))), Gap()]
+    when = w.day(date(2025, 1, 1), 700)
+    f |= numbers | {"date": when.isoformat()}
+    blocks += [Field("Date", w.printed(when)), Gap()]
     blocks += [Para(p) for p in w.rng.sample(OTHER_TEXT, k=2)]
     close: list[Block] = [Gap(), Text(w.person(), "bold"), Text("Office Manager", "small")]
     return Document("other", layout, "", 0, f, spread(w, f, title, blocks, close, pages))

@@ -2,10 +2,12 @@
 
 A field is read where a label says what follows it ("DOB:", "Chart #:", "Ordering provider:"),
 on the same line or, when OCR read a form's label column before its value column, paired with
-the value lines that follow in the same order. A few fields are also guessed without such a
-label, with less confidence: a date of service from "I saw ... on <date>", a provider from the
-signature above an NPI. When a field is read more than once the surest reading wins, and among
-equally sure ones the value read most often; readings that disagree lower the confidence.
+the value lines that follow in the same order. A few fields are read less surely: a date of
+service from the first row of a table whose first column it heads ("DOS  CPT  Billed"), a
+request's own "Date:" as its request date; or guessed without such a label: a date of service
+from "I saw ... on <date>", a provider from the signature above an NPI. When a field is read
+more than once the surest reading wins, and among equally sure ones the value read most often;
+readings that disagree lower the confidence.
 
 Which fields are looked for depends on the document's type: the cover sheet's (to, from, re,
 pages, phone, fax, date) on a cover sheet, the patient's, provider's and dates on the clinical
@@ -28,12 +30,15 @@ from services.reader.fields_labels import (
     LOOSE,
     WEAK,
     key,
+    unaccented,
 )
 from services.reader.fields_values import (
     NOISE,
     clean_text,
+    date_and_end,
     date_value,
     identifier_value,
+    leading_date,
     name_value,
     npi_value,
     pages_value,
@@ -66,17 +71,29 @@ LOOKED_FOR = {
     DocumentType.JUNK: frozenset(),
     DocumentType.OTHER: frozenset(FieldName),
 }
+# On a request the date it is dated by ("Date:", "Date sent:") is the date of the request.
+REQUESTS = frozenset(
+    {
+        DocumentType.PRESCRIPTION_REFILL,
+        DocumentType.PRIOR_AUTHORIZATION,
+        DocumentType.MEDICAL_RECORDS_REQUEST,
+    }
+)
 
+# "NPI 1234567893", also as OCR reads it: "NP! ...", "NP: ...", "(NPI1234567893)".
 NPI_ANYWHERE = re.compile(
-    r"\bNP[IlL1|]\b\s{0,3}(?:#|no\.?|number)?\s{0,3}[:;]?\s{0,3}([0-9][0-9 ]{8,10}[0-9])\b", re.I
+    r"\bNP[IlL1|!]?(?![A-Za-z])\s{0,3}(?:#|no\.?|number)?\s{0,3}[:;]?\s{0,3}"
+    r"([0-9][0-9 ]{8,10}[0-9])\b",
+    re.I,
 )
 DOB_ANYWHERE = re.compile(r"\b(?:DOB|D\.O\.B\.?)\b\s{0,3}[:;]?\s{0,3}", re.IGNORECASE)
 SEEN_ON = re.compile(
-    r"\b(?:saw|seen|examined|evaluated|visited)(?:on|\b[^.\n]{0,60}?\bon)\s+", re.IGNORECASE
+    r"\b(?:saw|seen|examined|evaluated|visited)(?:on|\b[^.\n]{0,60}?\bon)[\s,;:]+", re.I
 )
 CREDENTIAL = re.compile(r",?\s+(?:MD|M\.D\.|DO|D\.O\.|NP|FNP|PA-C|PA|DNP|DPM|MBBS)\.?$")
 RANGE = re.compile(r"\b(?:to|through|thru|until)\b|[0-9]\s+[-\u2013]\s+[0-9A-Za-z]", re.I)
 
+NUMBERS = frozenset(["phone", "fax"])
 # How a reading was made, surest first: a value after its label; a value placed by a column
 # of labels or an abbreviation; a guess from a sentence or a layout.
 LABELLED, INDIRECT, GUESSED = 0, 1, 2
@@ -119,13 +136,24 @@ def find_fields(pages: Sequence[str], first_page: int, doc_type: DocumentType) -
     for index, text in enumerate(pages[:MAX_PAGES]):
         page = max(1, first_page + index)
         lines = [line[:MAX_LINE_CHARS] for line in clean_text(text[:MAX_PAGE_CHARS]).split("\n")]
-        found = [*_labelled(lines[:MAX_LINES]), *_guessed(lines[:MAX_LINES])]
+        lines = lines[:MAX_LINES]
+        found = [*_labelled(lines), *_dated_rows(lines), *_guessed(lines)]
+        if doc_type in REQUESTS:
+            found = [_dated_request(item) for item in found]
         readings += [
             Reading(field, value, page, confidence, tier, len(readings) + n)
             for n, (field, value, confidence, tier) in enumerate(found)
             if field in wanted
         ]
     return [_chosen(field, readings) for field in FieldName if _has(field, readings)]
+
+
+def _dated_request(found: Found) -> Found:
+    """The request's own date read as its request date, below one labelled as such."""
+    field, value, confidence, tier = found
+    if field != FieldName.DATE:
+        return found
+    return FieldName.REQUEST_DATE, value, confidence * 0.9, max(tier, INDIRECT)
 
 
 def _has(field: FieldName, readings: list[Reading]) -> bool:
@@ -155,10 +183,11 @@ Found = tuple[FieldName, str, float, int]
 def _segments(line: str) -> list[tuple[str, bool, str]]:
     """(kind, loose, value) for each label on a line that starts with one (or with a label of
     something else, "Accession:"), else nothing; loose when a patient label had no colon. Past
-    the first, only labels followed by a colon start a new value."""
+    the first, only labels followed by a colon start a new value, or a number's label after a
+    number's ("Phone 555 0100  Fax 555 0101", as letterheads print)."""
     starts: list[tuple[str, bool, int, int]] = []
-    other = FORM_LABEL.match(line)
-    for match in LABEL.finditer(line):
+    other = FORM_LABEL.match(unaccented(line))
+    for match in LABEL.finditer(unaccented(line)):
         label, sep = key(match["label"]), match["sep"]
         kind = KIND_OF.get(label, "")
         if not kind:
@@ -167,7 +196,7 @@ def _segments(line: str) -> list[tuple[str, bool, str]]:
         if not starts and at_start:
             if sep is None and label in WEAK and label not in LOOSE:
                 return []
-        elif sep not in (":", ";"):
+        elif sep not in (":", ";") and not (starts and {kind, starts[-1][0]} <= NUMBERS):
             continue
         elif not starts and not (other and match.start() >= other.end()):
             return []
@@ -264,14 +293,36 @@ def _value(kind: str, raw: str) -> Found | None:
     if kind == "npi":
         npi = npi_value(raw)
         return (field, npi, 0.95, LABELLED) if npi else None
-    dated = date_value(raw)
+    dated = date_and_end(raw)
     if dated is None:
         return None
-    if kind.startswith("dos") and RANGE.search(raw):
+    if kind.startswith("dos") and RANGE.search(raw, dated[2] - 1):  # a range from that date
         field = FieldName.SERVICE_FROM
     if kind == "dos_short":
         return field, dated[0], 0.8 * dated[1], INDIRECT
     return field, dated[0], 0.95 * dated[1], LABELLED
+
+
+def _dated_rows(lines: list[str]) -> Iterator[Found]:
+    """The date of service in the first row of a table whose first column is headed by it
+    ("DOS  CPT  Billed  Paid", then "03/11/2026  99213 ..."), as claims print their lines."""
+    for index, line in enumerate(lines):
+        head = LABEL.match(unaccented(line.lstrip(NOISE)))
+        if head is None or KIND_OF.get(key(head["label"])) not in ("dos", "dos_short"):
+            continue
+        rest = line.lstrip(NOISE)[head.end() :]
+        if not _worded(rest) or any(char.isdigit() for char in rest):
+            continue
+        row = next((below for below in lines[index + 1 : index + 3] if tidy(below)), "")
+        dated = leading_date(row)
+        if dated:
+            yield FieldName.DATE_OF_SERVICE, dated[0], 0.8 * dated[1], INDIRECT
+            return
+
+
+def _worded(text: str) -> bool:
+    """Three letters or more: a heading, not a speck."""
+    return sum(char.isalpha() for char in text) >= 3
 
 
 def _speck(line: str) -> bool:

@@ -78,6 +78,12 @@ LABELS: dict[str, list[str]] = {
         "member id",
         "member #",
         "member number",
+        "subscriber id",
+        "subscriber #",
+        "subscriber number",
+        "policy number",
+        "policy #",
+        "policy no",
         "account",
         "account #",
         "account number",
@@ -100,8 +106,13 @@ LABELS: dict[str, list[str]] = {
         "requesting provider",
         "requesting physician",
         "attending physician",
+        "rendering provider",
+        "rendering physician",
+        "billing provider",
+        "treating physician",
         "physician",
         "provider",
+        "doctor",
     ],
     "dos": [
         "date of service",
@@ -119,6 +130,10 @@ LABELS: dict[str, list[str]] = {
         "date of procedure",
         "procedure date",
         "encounter date",
+        "date seen",
+        "last seen",
+        "last visit",
+        "date of last visit",
     ],
     "service_range": [
         "dates of service",
@@ -127,8 +142,17 @@ LABELS: dict[str, list[str]] = {
         "date range",
         "records from",
         "treatment dates",
+        "period requested",
+        "records requested from",
     ],
-    "request": ["request date", "date of request", "date requested", "requested on"],
+    "request": [
+        "request date",
+        "date of request",
+        "date requested",
+        "requested on",
+        "date submitted",
+        "submitted on",
+    ],
     # An abbreviation OCR also makes of "DOB": read, but a spelled-out label wins over it.
     "dos_short": ["dos"],
     # Labels of other things on a form: not read, but they keep a column of values in line.
@@ -149,6 +173,27 @@ LABELS: dict[str, list[str]] = {
         "insurance",
         "plan",
         "group number",
+        "accession",
+        "accession #",
+        "specimen id",
+        "claim",
+        "claim number",
+        "claim #",
+        "claim id",
+        "study",
+        "referred to",
+        "specialty requested",
+        "reason for referral",
+        "icd-10",
+        "icd-10 code",
+        "urgency",
+        "priority",
+        "requested",
+        "service requested",
+        "purpose",
+        "reason",
+        "sig",
+        "qty",
     ],
 }
 # "Prescriber name: ..." is the prescriber's, not a patient's "Name:".
@@ -196,6 +241,7 @@ WEAK = frozenset(
         "account",
         "physician",
         "provider",
+        "doctor",
         "sent",
     ]
 )
@@ -207,6 +253,21 @@ LOOSE = frozenset(["patient"])
 
 # OCR loses spaces between a label's words, or reads them as a dot or a quote.
 JOIN = r"[\s.'\u2019-]{0,3}"
+
+
+# OCR puts accents on letters of labels ("Daté", "Réferring"): labels are matched without
+# them, letter for letter, so a match's place in the line is the same.
+ACCENTS = str.maketrans(
+    "\u00e0\u00e1\u00e2\u00e4\u00e8\u00e9\u00ea\u00eb\u00ec\u00ed\u00ee\u00ef"
+    "\u00f2\u00f3\u00f4\u00f6\u00f9\u00fa\u00fb\u00fc\u00e7\u00f1"
+    "\u00c0\u00c1\u00c2\u00c4\u00c8\u00c9\u00ca\u00cb\u00cc\u00cd\u00ce\u00cf"
+    "\u00d2\u00d3\u00d4\u00d6\u00d9\u00da\u00db\u00dc\u00c7\u00d1",
+    "aaaaeeeeiiiioooouuuucnAAAAEEEEIIIIOOOOUUUUCN",
+)
+
+
+def unaccented(text: str) -> str:
+    return text.translate(ACCENTS)
 
 
 def key(label: str) -> str:

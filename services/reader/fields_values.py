@@ -147,11 +147,20 @@ CREDENTIALS = frozenset(
         "ESQ",
     }
 )
+# The comma before a credential at the end of a name as OCR reads it: ";", ",.", "»" or none
+# ("Ann Lee; PA-C", "Ann Lee,DO"); it becomes ", ".
+_BEFORE_CREDENTIAL = re.compile(
+    r"(?<=[a-z])\s{0,2}[;,.\u00bb]{1,3}\s{0,2}(?=(?:"
+    + "|".join(re.escape(c) for c in sorted(CREDENTIALS, key=len, reverse=True))
+    + r")\.?$)"
+)
 _NAME_WORD = re.compile("[^\\W\\d_][\\w'\u2019.-]*\\.?,?")
 # A North American number (area code, exchange, line; maybe +1 before), else an international
-# one written with its "+".
+# one written with its "+". OCR reads a space or dash between the groups as a quote, a colon
+# or a plus as well: "(331)'555-0120", "(816):555-0169", "555+ 0186".
+_GAP = r"[ .'\u2019:;+-]{0,2}"
 _NANP = re.compile(
-    r"(?<![0-9])(?:\+?1[ .-]{0,2})?\(?[0-9]{3}\)?[ .-]{0,2}[0-9]{3}[ .-]{0,2}[0-9]{4}(?![0-9])"
+    rf"(?<![0-9])(?:\+?1[ .-]{{0,2}})?\(?[0-9]{{3}}\)?{_GAP}[0-9]{{3}}{_GAP}[0-9]{{4}}(?![0-9])"
 )
 _INTERNATIONAL = re.compile(r"\+[0-9][0-9 ().-]{6,20}[0-9]")
 _INTEGER = re.compile(r"(?<![0-9])[0-9]{1,3}(?![0-9])")
@@ -210,9 +219,11 @@ def name_value(value: str) -> tuple[str, bool] | None:
     stray marks were cut from it; None for anything else."""
     name, cut = trimmed(re.split(r"\(|\bNP[IlL1|]\b", value, maxsplit=1)[0])
     name = re.sub(r"(?<=[a-z])\.(?=[A-Z][a-z])", " ", name)  # "Ravi.Kim": a space read as a dot
+    name = _BEFORE_CREDENTIAL.sub(", ", name)
     # Specks OCR leaves on a word: quotes around it, a dot after a whole word ("Betty. Brown").
     words = [word.strip("'\"\u2018\u2019\u201c\u201d") for word in name.split()]
-    words = [re.sub(r"(?<=[a-z]{3})\.$", "", word) for word in words[:-1]] + words[-1:]
+    whole = r"(?<=[a-z]{3})\.$|(?<=[A-Z][a-z]{2})\.$"
+    words = [re.sub(whole, "", word) for word in words[:-1]] + words[-1:]
     while words and not words[-1][:1].isupper():  # a name ends with a capital word: "ret" is OCR's
         words, cut = words[:-1], True
     name = " ".join(word for word in words if word)
@@ -238,9 +249,26 @@ def name_value(value: str) -> tuple[str, bool] | None:
 def date_value(value: str) -> tuple[str, float] | None:
     """The first date in ``value`` as ISO 8601, with how sure the reading is (1 for an
     unambiguous one; less for a two-digit year or a day and month that could swap)."""
+    found = date_and_end(value)
+    return (found[0], found[1]) if found else None
+
+
+def date_and_end(value: str) -> tuple[str, float, int] | None:
+    """As ``date_value``, with where in ``value`` the date ends."""
     found = [(m.start(), m) for m in (p.search(value) for p in _DATES) if m]
     for _, match in sorted(found, key=lambda item: item[0]):
         parsed = _date_of(match.groupdict())
+        if parsed is not None:
+            return (*parsed, match.end())
+    return None
+
+
+def leading_date(value: str) -> tuple[str, float] | None:
+    """As ``date_value``, but only for a date that starts ``value`` (after any specks)."""
+    text = value.lstrip(NOISE)
+    for pattern in _DATES:
+        match = pattern.match(text)
+        parsed = _date_of(match.groupdict()) if match else None
         if parsed is not None:
             return parsed
     return None

@@ -195,7 +195,7 @@ def test_the_new_types_have_exact_fields_in_their_text() -> None:
                 continue
             seen.add(d.type)
             text = render.layout(d.pages[0], d.font, d.body_px).text()
-            for name in ("patient_name", "mrn", "npi", "provider"):
+            for name in ("patient_name", "mrn", "npi", "provider", "phone", "fax"):
                 if name in d.fields:
                     assert d.fields[name] in text, (seed, name)
             if d.type == "insurance_claim":
@@ -203,9 +203,34 @@ def test_the_new_types_have_exact_fields_in_their_text() -> None:
                 assert set(d.fields) == {
                     "patient_name", "dob", "mrn", "provider", "npi", "date_of_service"
                 }  # fmt: skip
-            else:
-                assert set(d.fields) in ({"patient_name", "dob", "mrn"}, set())
+            else:  # a notice's date, the letterhead's numbers, maybe a patient
+                patient = {"patient_name", "dob", "mrn"}
+                letterhead = {"phone", "fax"} if d.layout == "letter" else set()
+                assert set(d.fields) in ({"date"} | letterhead, {"date"} | letterhead | patient)
     assert seen == {"insurance_claim", "other"}
+
+
+def test_every_field_of_the_truth_is_printed_on_the_document() -> None:
+    """Names, numbers and identifiers as printed (dates and phones are printed in many forms)."""
+    for seed in range(200):
+        for d in corpus.compose(seed, 4):
+            text = "\n".join(render.layout(page, d.font, d.body_px).text() for page in d.pages)
+            for name in ("patient_name", "mrn", "npi", "provider", "to", "from", "re"):
+                if name in d.fields:
+                    assert d.fields[name] in text, (seed, d.type, name)
+
+
+def test_a_number_printed_as_an_accession_or_specimen_number_is_not_the_patients_mrn() -> None:
+    printed_as = {"with": 0, "without": 0}
+    for seed in range(200):
+        for d in corpus.compose(seed, 2):
+            if d.type not in ("lab_result", "imaging_report"):
+                continue
+            text = render.layout(d.pages[0], d.font, d.body_px).text()
+            specimen = re.search(r"^(Accession|Accession #|Specimen ID):", text, re.M) is not None
+            assert ("mrn" in d.fields) != specimen, seed
+            printed_as["without" if specimen else "with"] += 1
+    assert min(printed_as.values()) >= 10, printed_as
 
 
 def test_a_document_after_its_first_page_says_it_goes_on() -> None:

@@ -104,6 +104,14 @@ def test_an_npi_is_read_after_its_label(line: str) -> None:
     assert one(f"Ordering physician: Jo Park, DO {line}")["npi"] == "1234567893"
 
 
+@pytest.mark.parametrize(
+    "line", ["NP! 1234567893", "NP: 1234567893", "Brian Lee, DO (NPI1234567893)"]
+)
+def test_an_npi_whose_label_ocr_bent_or_joined_is_read(line: str) -> None:
+    assert one(line)["npi"] == "1234567893"
+    assert "npi" not in one(line.replace("1234567893", "1234567890"))
+
+
 def test_an_npi_misread_as_npl_is_still_read_and_still_checked() -> None:
     assert one("NPL: _ 1234567893-")["npi"] == "1234567893"
     assert "npi" not in one("NPL: 1234567894")
@@ -128,6 +136,15 @@ def test_phone_numbers_become_digits(printed: str, digits: str) -> None:
 
 def test_a_speck_read_before_a_phone_number_is_not_part_of_it() -> None:
     assert phone_value("; \u201c2. (510) 555-0114") == "5105550114"
+
+
+@pytest.mark.parametrize(
+    "printed", ["(331)'555-0120", "(816):555-0169", "(376) 555+ 0186", "(920). 555-0145"]
+)
+def test_a_gap_in_a_phone_number_that_ocr_read_as_a_mark_is_skipped(printed: str) -> None:
+    found = phone_value(printed)
+    assert found is not None
+    assert len(found) == 10
 
 
 def test_a_number_too_short_to_dial_from_afar_is_refused() -> None:
@@ -308,6 +325,7 @@ def test_the_patients_name_is_read_after_each_usual_label(line: str) -> None:
     ("line", "name"),
     [
         ("Patient: Betty. Brown ;", "Betty Brown"),
+        ("Patient: Wei. Brown", "Wei Brown"),
         ("Patient; \u00b0 Susan Baker \u2018 ret", "Susan Baker"),
         ("Patient: * David\u2019 White", "David White"),
         ("Patient: Sean O\u2019Brien", "Sean O'Brien"),
@@ -370,6 +388,8 @@ def test_the_date_of_birth_is_read_after_each_usual_label(line: str) -> None:
         ("Patient ID: A3516738-", "A3516738"),
         ("MRN: MR-7 15423", "MR-715423"),
         ("Chart #: \u20ac2969080", "C2969080"),
+        ("Subscriber ID: H5202468", "H5202468"),
+        ("Policy number: 44625653", "44625653"),
     ],
 )
 def test_the_record_number_is_read_after_each_usual_label(line: str, mrn: str) -> None:
@@ -378,6 +398,15 @@ def test_the_record_number_is_read_after_each_usual_label(line: str, mrn: str) -
 
 def test_a_record_number_without_digits_is_refused() -> None:
     assert "mrn" not in one("MRN: pending")
+
+
+@pytest.mark.parametrize("label", ["Accession", "Accession #", "Specimen ID"])
+def test_a_specimens_or_studys_number_is_not_the_patients_record_number(label: str) -> None:
+    text = f"Patient: Ann Lee\n{label}: C8995970\nCollected: 01/21/2026\n"
+    assert one(text, DocumentType.LAB_RESULT) == {
+        "patient_name": "Ann Lee",
+        "date_of_service": "2026-01-21",
+    }
 
 
 # --- the provider and dates -------------------------------------------------------------------
@@ -391,6 +420,9 @@ def test_a_record_number_without_digits_is_refused() -> None:
         "Ordered by: Helen Park, MD",
         "Prescriber: | ° Helen Park, MD",
         "Referred by: Helen Park, MD",
+        "Rendering provider: Helen Park, MD",
+        "Billing provider: Helen Park, MD",
+        "Doctor: Helen Park, MD",
     ],
 )
 def test_the_ordering_or_referring_provider_is_read_after_each_usual_label(line: str) -> None:
@@ -403,6 +435,19 @@ def test_the_ordering_or_referring_provider_is_read_after_each_usual_label(line:
 )
 def test_a_name_with_a_misread_credential_is_left_out(line: str) -> None:
     assert "provider" not in one(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Requesting provider: James Chen; PA-C",
+        "Ordering physician: James Chen\u00bbPA-C_-",
+        "Prescriber: \u00ab James Chen,PA-C _, !",
+        "Ordering provider: , . James Chen,.PA-C (NPI 1234567893)",
+    ],
+)
+def test_the_comma_before_a_credential_as_ocr_reads_it_is_a_comma(line: str) -> None:
+    assert one(line)["provider"] == "James Chen, PA-C"
 
 
 def test_a_name_with_a_known_credential_or_none_is_read() -> None:
@@ -441,6 +486,8 @@ def test_electronically_signed_by_is_not_the_referring_provider() -> None:
         "Collected: Jun 5, 2025",
         "Date of exam: 5-Jun-2025",
         "Visit date: 06/05/2025",
+        "Date seen: 06/05/2025",
+        "Last visit: 2025-06-05",
     ],
 )
 def test_the_date_of_service_is_read_after_each_usual_label(line: str) -> None:
@@ -458,6 +505,7 @@ def test_a_spelled_out_date_of_exam_wins_over_dos_which_ocr_also_makes_of_dob() 
         "I am referring Ann, whom I saw on 06/05/2025, for evaluation.",
         "I examined the patient on June 5, 2025.",
         "Ann was first seen in our office on 2025-06-05 for pain.",
+        "Ann was first seen in our office on,06/05/2025.",
     ],
 )
 def test_the_date_of_service_is_guessed_from_the_letter_less_surely(sentence: str) -> None:
@@ -466,15 +514,59 @@ def test_the_date_of_service_is_guessed_from_the_letter_less_surely(sentence: st
     assert found[0].confidence < 0.9
 
 
+def test_a_speck_and_a_dash_before_a_date_of_service_do_not_make_it_a_range() -> None:
+    assert one("Lastvisit 9 - 10/11/2025") == {"date_of_service": "2025-10-11"}
+
+
 def test_a_range_of_dates_of_service_gives_where_it_starts() -> None:
     found = one("Dates of service: 01/15/2022 to present", DocumentType.MEDICAL_RECORDS_REQUEST)
     assert found == {"service_from": "2022-01-15"}
     assert one("Date of service: 01/15/2022 - 03/01/2022") == {"service_from": "2022-01-15"}
+    found = one("Period requested: 12-Mar-2020 to present", DocumentType.MEDICAL_RECORDS_REQUEST)
+    assert found == {"service_from": "2020-03-12"}
 
 
-@pytest.mark.parametrize("line", ["Date of request: 2026-01-05", "Request date: Jan 5, 2026"])
+@pytest.mark.parametrize(
+    "table",
+    [
+        "DOS CPT Charge Allowed amt Plan paid\n06/12/2026 80053 330.00 231.00\n",
+        "Date of service  Code  Billed  Paid\n\n2026-06-12  97110  683.00  314.00\n",
+        "DOS CPT Charge\nJun 12, 2026 97110 683.00\n07/01/2026 99213 90.00\n",
+        "' DOS ; CPT Charge Plan paid :\n-Jun 12,2026 97110 683.00\n",
+        "Dat\u00e9 of-service Code Billed\n12-Jun-2026 97110 286.00\n",
+    ],
+)
+def test_the_date_of_service_is_read_from_the_first_row_of_its_column(table: str) -> None:
+    found = find_fields([table], 1, DocumentType.INSURANCE_CLAIM)
+    assert [(f.name, f.value) for f in found] == [(FieldName.DATE_OF_SERVICE, "2026-06-12")]
+    assert found[0].confidence < 0.9
+
+
+def test_a_date_in_a_later_column_is_not_the_date_of_service() -> None:
+    assert one("DOS CPT Charge\n99213 06/12/26 90.00\n", DocumentType.INSURANCE_CLAIM) == {}
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Date of request: 2026-01-05", "Request date: Jan 5, 2026", "Date submitted: 2026-01-05"],
+)
 def test_the_request_date_is_read(line: str) -> None:
     assert one(line, DocumentType.PRIOR_AUTHORIZATION) == {"request_date": "2026-01-05"}
+
+
+@pytest.mark.parametrize("line", ["Date: 01/05/2026", "Date sent: Jan 5, 2026"])
+def test_the_date_a_request_is_dated_by_is_its_request_date_less_surely(line: str) -> None:
+    found = find_fields([line], 1, DocumentType.PRESCRIPTION_REFILL)
+    assert [(f.name, f.value) for f in found] == [(FieldName.REQUEST_DATE, "2026-01-05")]
+    assert found[0].confidence < 0.95
+    labelled = "Date: 01/05/2026\nRequest date: 01/04/2026\n"
+    assert one(labelled, DocumentType.PRESCRIPTION_REFILL) == {"request_date": "2026-01-04"}
+
+
+def test_a_letterheads_phone_and_fax_on_one_line_are_both_read() -> None:
+    text = "Lakeshore Family Practice\nPhone (635) 555-0112   Fax (790) 555-0187\n"
+    assert one(text, DocumentType.OTHER) == {"phone": "6355550112", "fax": "7905550187"}
+    assert one("Tel 635-555-0112 Fax: 790-555-0187", DocumentType.OTHER)["fax"] == "7905550187"
 
 
 # --- pages, types and choosing among readings -------------------------------------------------
