@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.understand import comparable
 from sandbox.documents import ground_truth
 from sandbox.settings import Content, Resolution
 from services.reader.fields import find_fields
-from shared.contracts import DocumentType, FieldName
+from shared.contracts import DocumentType
 
 Document = tuple[dict[str, Any], list[str]]
 """A document of the truth with the texts of all its fax's pages."""
@@ -78,12 +79,6 @@ def read_documents(texts: dict[int, list[str]]) -> Iterator[Document]:
         truth = ground_truth(sandbox_fax(seed))
         assert truth is not None
         yield from ((document, pages) for document in truth["documents"])
-
-
-def comparable(name: str, value: str) -> str:
-    if name in (FieldName.PHONE, FieldName.FAX):
-        return "".join(char for char in value if char.isdigit())
-    return " ".join(value.casefold().split())
 
 
 @dataclass
