@@ -55,9 +55,8 @@ from sandbox.wording import (
     REFILL_TITLES,
     SPECIALTIES,
     Writer,
-    luhn_digit,
-    npi_valid,
 )
+from shared.npi import luhn_digit, npi_valid
 
 __all__ = ["Document", "compose", "luhn_digit", "npi_valid"]
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
+from shared.npi import luhn_digit
+
 FONTS = ("open_sans", "caladea", "source_serif", "aileron")
 GIVEN = [
     "James",
@@ -297,20 +299,6 @@ JUNK_PITCHES = [
     "Pre-approved funding up to 250,000 dollars. No credit check. Act now.",
     "You have won a cruise for two. Call to confirm your prize.",
 ]
-
-
-def luhn_digit(payload: str) -> str:
-    """The Luhn check digit of a string of digits."""
-    total = 0
-    for i, char in enumerate(reversed(payload)):
-        digit = int(char) * (2 if i % 2 == 0 else 1)
-        total += digit - 9 if digit > 9 else digit
-    return str((10 - total % 10) % 10)
-
-
-def npi_valid(npi: str) -> bool:
-    """An NPI's tenth digit is the Luhn check digit of ``80840`` + its first nine."""
-    return len(npi) == 10 and npi.isdigit() and luhn_digit("80840" + npi[:9]) == npi[9]
 
 
 class Writer:

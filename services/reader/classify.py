@@ -17,12 +17,12 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Protocol
 
-import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from shared.contracts import DocumentType
+from shared.yaml_checked import load_checked
 
 DEFAULT_RULES = Path(__file__).with_name("document_rules.yaml")
 MAX_DOCUMENT_CHARS = 30_000
@@ -115,42 +115,9 @@ class Rules:
         )
 
 
-def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int:
-    """The line of the YAML node at a pydantic error's location (a key's own, for '[key]')."""
-    if node is None:
-        return 1
-    parts = list(loc)
-    for n, part in enumerate(parts):
-        if part == "[key]" or not isinstance(node, yaml.MappingNode):
-            break
-        pair = next(((k, v) for k, v in node.value if k.value == str(part)), None)
-        if pair is None:
-            break
-        node = pair[0] if n + 1 < len(parts) and parts[n + 1] == "[key]" else pair[1]
-    line: int = node.start_mark.line
-    return line + 1
-
-
 def load_rules(path: Path | None = None) -> Rules:
     """The rules of ``path`` (default: the shipped file), checked; RulesError names the line."""
-    path = path or DEFAULT_RULES
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as error:
-        raise RulesError(f"{path}: cannot be read: {error}") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data: Any = yaml.safe_load(text) or {}
-    except yaml.YAMLError as error:
-        raise RulesError(f"{path}: not valid YAML: {error}") from None
-    try:
-        return Rules.of(RulesFile.model_validate(data))
-    except ValidationError as error:
-        first = error.errors()[0]
-        at_key = first["type"] == "extra_forbidden"  # an unknown name: its own line
-        line = _line_of(node, (*first["loc"], "[key]") if at_key else first["loc"])
-        where = ".".join(str(p) for p in first["loc"])
-        raise RulesError(f"{path}, line {line}: {where}: {first['msg']}") from None
+    return Rules.of(load_checked(path or DEFAULT_RULES, RulesFile, RulesError))
 
 
 WORD = re.compile(r"\w+")

@@ -11,6 +11,7 @@ import unicodedata
 from datetime import date
 
 from shared.contracts import FIELD_VALUE_MAX_CHARS
+from shared.npi import npi_valid
 
 MONTHS = {
     "jan": 1,
@@ -323,24 +324,6 @@ def identifier_value(value: str) -> str | None:
     text = re.sub(r"[^\w-]|_", " ", re.sub("\u20ac(?=[0-9])", "C", value))
     match = _IDENTIFIER.search(re.sub("(?<=[0-9]) (?=[0-9])", "", text))
     return match.group().rstrip("-") if match else None
-
-
-def luhn_digit(payload: str) -> str:
-    total = 0
-    for i, char in enumerate(reversed(payload)):
-        digit = int(char) * (2 if i % 2 == 0 else 1)
-        total += digit - 9 if digit > 9 else digit
-    return str((10 - total % 10) % 10)
-
-
-def npi_valid(npi: str) -> bool:
-    """An NPI is 10 digits, the last the Luhn check digit of ``80840`` + the first nine."""
-    return (
-        len(npi) == 10
-        and npi.isascii()
-        and npi.isdigit()
-        and (luhn_digit("80840" + npi[:9]) == npi[9])
-    )
 
 
 def npi_value(value: str) -> str | None:

@@ -13,16 +13,14 @@ from __future__ import annotations
 import re
 import uuid
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import re2
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
 )
 
@@ -35,6 +33,7 @@ from shared.contracts import (
     FaxStored,
     FieldName,
 )
+from shared.yaml_checked import load_checked
 
 TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 SAMPLE_USER = uuid.UUID(int=0)
@@ -246,35 +245,9 @@ class Rules(BaseModel):
     )
 
 
-def _line_of(node: yaml.Node, loc: tuple[int | str, ...]) -> int:
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            found = next((v for k, v in node.value if k.value == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            found = node.value[part] if part < len(node.value) else None
-        else:
-            found = None
-        if found is None:
-            break
-        node = found
-    line: int = node.start_mark.line
-    return line + 1
-
-
 def load_rules(path: Path) -> Rules:
-    text = path.read_text()
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data: Any = yaml.safe_load(text) or {}
-    except yaml.YAMLError as error:
-        raise RulesError(f"{path}: not valid YAML: {error}") from None
-    try:
-        return Rules.model_validate(data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        line = _line_of(node, first["loc"]) if node is not None else 1
-        where = ".".join(str(p) for p in first["loc"])
-        raise RulesError(f"{path}, line {line}: {where}: {first['msg']}") from None
+    """The rules of ``path``, checked; RulesError names the line at fault."""
+    return load_checked(path, Rules, RulesError)
 
 
 def deliveries(

@@ -13,7 +13,8 @@ from PIL import Image
 
 from sandbox import Sandbox, corpus, render
 from sandbox.settings import Resolution
-from sandbox.wording import REFERRAL_OPENING, luhn_digit
+from sandbox.wording import REFERRAL_OPENING
+from shared.npi import luhn_digit
 
 TYPES = {
     "cover_sheet",

@@ -10,8 +10,9 @@ import time
 import pytest
 
 from services.reader.fields import find_fields
-from services.reader.fields_values import date_value, npi_valid, phone_value
+from services.reader.fields_values import date_value, phone_value
 from shared.contracts import FIELD_VALUE_MAX_CHARS, DocumentType, FieldName, FoundField
+from shared.npi import npi_valid
 from tests.fields_measure import score, truth_documents
 
 REFERRAL = DocumentType.REFERRAL
