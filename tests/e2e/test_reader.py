@@ -9,6 +9,7 @@ import json
 import signal
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -42,10 +43,18 @@ from tests.e2e.test_walking_skeleton import decode_events
 from tests.pdfs import SCRIPT, encrypted_pdf, pdf_bytes
 
 pytestmark = pytest.mark.e2e
-# The whole fax, header lines and tables included. It proves the right text was read (another
-# fax's text scores near 1.0); quality is measured, per resolution, by `python -m bench reader`.
-# Forms and tables of the sandbox corpus read at 1.5-8 % here (2026-12-07).
-CER_BOUND = 0.10
+# The right text was read: the share of the truth's words (as a multiset, order-free) found in
+# what was read. Order-free because OCR reads a form's labels and values as two columns, which
+# character error rate counts as wrong (CER over 0.10 on 17 % of the fine sandbox faxes since
+# the corpus grew forms and tables). On 240 sandbox faxes read (`python -m bench understand`'s
+# cache, 2026-12-08) a fax's own words were found at 0.71-0.97 (median 0.89 fine, 0.79
+# standard), another fax's at most 0.58. Quality is measured by `python -m bench reader`.
+WORDS_FOUND_BOUND = 0.65
+
+
+def words_found(truth: str, read: str) -> float:
+    want, got = Counter(truth.split()), Counter(read.split())
+    return sum((want & got).values()) / max(1, sum(want.values()))
 
 
 @pytest.fixture(scope="module")
@@ -100,9 +109,10 @@ def test_documents_are_read_into_a_second_event_and_a_text_object(reading: Syste
         assert (data["page_count"], data["reported_pages"]) == (2, 2)
         truth = page_texts(system, fax.fax_id)
         read = [page["text"] for page in data["pages"]]
+        found = words_found("\n".join(truth), "\n".join(read))
         error = cer("\n".join(truth), "\n".join(read))
-        print(f"fax {fax.fax_id}: CER {error:.4f}")  # shown with -s: the figure reached
-        assert error <= CER_BOUND, f"fax {fax.fax_id}: CER {error:.3f}"
+        print(f"fax {fax.fax_id}: words found {found:.3f}, CER {error:.4f}")  # shown with -s
+        assert found >= WORDS_FOUND_BOUND, f"fax {fax.fax_id}: words found {found:.3f}"
         assert all(0 < page["confidence"] <= 100 for page in data["pages"])
         assert {page["orientation"] for page in data["pages"]} == {0}
         # The full text, stored next to the image, and served by the event's link.
